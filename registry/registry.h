@@ -1,0 +1,200 @@
+/*
+ * registry: the SQLite file shared by the sidecar, a launcher and berth
+ * readers. Bindings (published host ports), tenants, and the outbox that the
+ * DynamoDB sync drains.
+ *
+ * The handle is opaque and single-threaded; several processes may hold the
+ * same file (WAL). Every function returns 0 or a negative errno-style code:
+ *   -ENOENT  no such row (or, from registry_open, no such file)
+ *   -EEXIST  a unique key is taken (registry_tenant_insert)
+ *   -EINVAL  a value is out of bounds (too long, bad status)
+ *   -ENOTSUP the file's schema is newer than this program knows
+ *   -EBADF   the file is not a registry (not SQLite, or no berth schema)
+ *   -EBUSY   the file stayed locked past the busy timeout
+ *   -EIO     SQLite reported corruption or an I/O error
+ *   -EROFS   a write on a handle opened read-only
+ * and, where err is given, a one-line reason (first error wins).
+ *
+ * The schema lives in registry_schema.h; bump REGISTRY_SCHEMA_VERSION there
+ * (and add a migration) whenever it changes.
+ */
+#ifndef BERTH_REGISTRY_H
+#define BERTH_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct registry;
+
+#define REGISTRY_RDONLY 0x0
+#define REGISTRY_RDWR   0x1
+#define REGISTRY_CREATE 0x2 /* with RDWR: create the file and schema if absent */
+
+/* Caps on stored strings, bytes including the terminating NUL. Longer input is -EINVAL. */
+#define REG_ARN_MAX       320
+#define REG_NAME_MAX      256
+#define REG_ID_MAX        80
+#define REG_IP_MAX        64
+#define REG_PROTO_MAX     8
+#define REG_SUBDOMAIN_MAX 64
+#define REG_EMAIL_MAX     256
+#define REG_COMPANY_MAX   808 /* 200 characters of up to 4 UTF-8 bytes */
+#define REG_URL_MAX       512
+#define REG_ERROR_MAX     512
+
+enum binding_status {
+	BINDING_PROVISIONAL, /* host port known from HostConfig.PortBindings at create */
+	BINDING_RUNNING,
+	BINDING_STOPPED,
+	BINDING_REMOVED,
+};
+
+enum tenant_status {
+	TENANT_PROVISIONING,
+	TENANT_RUNNING,
+	TENANT_FAILED,
+	TENANT_STOPPED,
+};
+
+/*
+ * A binding is keyed by (task_arn, container_name, container_port, protocol).
+ * For a plain Docker container with no ECS labels, task_arn holds the
+ * container ID. Times are Unix milliseconds; 0 means unset.
+ */
+struct binding {
+	char task_arn[REG_ARN_MAX];
+	char task_id[REG_ID_MAX]; /* derived on write: text after the last '/' of task_arn */
+	char container_name[REG_NAME_MAX];
+	char container_id[REG_ID_MAX];
+	int container_port;
+	char protocol[REG_PROTO_MAX]; /* "tcp" or "udp" */
+	char host_ip[REG_IP_MAX];
+	int host_port;    /* IPv4 host port */
+	int host_port_v6; /* IPv6 host port where Docker gave a different one; else 0 */
+	enum binding_status status;
+	int exit_code; /* valid when has_exit_code */
+	int has_exit_code;
+	char tenant[REG_SUBDOMAIN_MAX];
+	char cluster[REG_NAME_MAX]; /* short name */
+	char family[REG_NAME_MAX];
+	char revision[16];
+	int64_t started_at, stopped_at, updated_at;
+	int64_t version; /* bumped by every change; set by the registry */
+};
+
+struct tenant {
+	char subdomain[REG_SUBDOMAIN_MAX];
+	char admin_email[REG_EMAIL_MAX];
+	char company_name[REG_COMPANY_MAX];
+	enum tenant_status status;
+	char url[REG_URL_MAX];
+	char host_ip[REG_IP_MAX];
+	int host_port;
+	char task_arn[REG_ARN_MAX];
+	char error[REG_ERROR_MAX];
+	int64_t created_at, updated_at;
+	int64_t version;
+};
+
+/* Filters for listing; an empty string or -1 status means "any". */
+struct binding_filter {
+	const char *task; /* task id, task ARN or container id (prefix of 12+ chars) */
+	const char *tenant;
+	const char *container_id; /* exact */
+	int status;               /* enum binding_status or -1 */
+	int include_removed;      /* removed rows are skipped unless set or status asks */
+};
+
+struct registry_stats {
+	long bindings[4]; /* by enum binding_status */
+	long tenants[4];  /* by enum tenant_status */
+	long outbox_pending;
+	int64_t outbox_oldest; /* created_at (ms) of the oldest pending row; 0 when empty */
+};
+
+/* One pending outbox row: what changed, for the sync target. */
+struct outbox_row {
+	int64_t id;
+	char kind[16]; /* "binding" or "tenant" */
+	char key[REG_ARN_MAX + REG_NAME_MAX + 32];
+	int64_t version;
+	const char *body; /* JSON of the row (DESIGN.md shape); borrowed for the callback */
+	int64_t created_at;
+	int attempts;
+};
+
+const char *binding_status_str(enum binding_status);
+const char *tenant_status_str(enum tenant_status);
+int binding_status_parse(const char *); /* -1 when unknown */
+int tenant_status_parse(const char *);
+int64_t registry_now_ms(void);
+
+/* Opens path with REGISTRY_RDONLY or REGISTRY_RDWR[|REGISTRY_CREATE]; *out owned by caller. */
+int registry_open(struct registry **out, const char *path, int flags, char *err, size_t errlen);
+void registry_close(struct registry *);
+const char *registry_path(const struct registry *);
+/* The last error text of this handle (never NULL). */
+const char *registry_errmsg(const struct registry *);
+
+/*
+ * Batches: between begin and commit every write joins one transaction.
+ * Without a batch each write is its own transaction. Rollback drops the batch.
+ */
+int registry_begin(struct registry *);
+int registry_commit(struct registry *);
+int registry_rollback(struct registry *);
+
+/*
+ * Inserts or updates a binding. Writes nothing when every field but the
+ * timestamps equals the stored row (*changed = 0); otherwise bumps version,
+ * sets updated_at, and writes the outbox row in the same transaction
+ * (*changed = 1). changed may be NULL. started_at/stopped_at of 0 keep the
+ * stored values.
+ */
+int registry_binding_upsert(struct registry *, const struct binding *, int *changed);
+/* Every binding of container_id not yet STOPPED/REMOVED becomes STOPPED. *n = rows changed. */
+int registry_container_stopped(struct registry *, const char *container_id, int has_exit_code,
+                               int exit_code, int64_t when_ms, int *n);
+/* Every binding of container_id becomes REMOVED. */
+int registry_container_removed(struct registry *, const char *container_id, int64_t when_ms,
+                               int *n);
+
+typedef int (*registry_binding_cb)(const struct binding *, void *arg); /* nonzero stops */
+int registry_binding_list(struct registry *, const struct binding_filter *, registry_binding_cb,
+                          void *arg);
+/* First RUNNING (else most recent) binding of a task id / ARN / container id; -ENOENT if none. */
+int registry_binding_get(struct registry *, const char *task, struct binding *out);
+
+/* Inserts a new tenant; -EEXIST when the subdomain is taken. Writes the outbox row. */
+int registry_tenant_insert(struct registry *, struct tenant *);
+/* Updates an existing tenant (all fields); bumps version; -ENOENT when absent. */
+int registry_tenant_update(struct registry *, struct tenant *);
+int registry_tenant_get(struct registry *, const char *subdomain, struct tenant *out);
+typedef int (*registry_tenant_cb)(const struct tenant *, void *arg);
+/* Lists tenants ordered by subdomain, after `after` (NULL for the start), at most limit (0 = all).
+ */
+int registry_tenant_list(struct registry *, int status, const char *after, int limit,
+                         registry_tenant_cb, void *arg);
+
+int registry_stats(struct registry *, struct registry_stats *);
+
+/*
+ * Cheap change check: *changed = 1 when any connection (this process or
+ * another) committed since the previous call on this handle. Uses
+ * PRAGMA data_version plus this handle's own write counter.
+ */
+int registry_changed(struct registry *, int *changed);
+
+/* Outbox: oldest pending rows first, at most max. */
+typedef int (*registry_outbox_cb)(const struct outbox_row *, void *arg);
+int registry_outbox_pending(struct registry *, int max, registry_outbox_cb, void *arg);
+/* Deletes a synced row. */
+int registry_outbox_ack(struct registry *, int64_t id);
+/* Records a failed attempt with its error text. */
+int registry_outbox_fail(struct registry *, int64_t id, const char *error);
+
+/* meta key/value (schema version lives in PRAGMA user_version, not here). */
+int registry_meta_get(struct registry *, const char *key, char *out, size_t outlen);
+int registry_meta_set(struct registry *, const char *key, const char *value);
+
+#endif
