@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct registry;
 
 #define REGISTRY_RDONLY 0x0
@@ -192,6 +194,12 @@ int registry_outbox_pending(struct registry *, int max, registry_outbox_cb, void
 int registry_outbox_ack(struct registry *, int64_t id);
 /* Records a failed attempt with its error text. */
 int registry_outbox_fail(struct registry *, int64_t id, const char *error);
+
+/* Rows as JSON in the DESIGN.md shape; new references (caller decrefs). */
+json_t *binding_to_json(const struct binding *);
+json_t *tenant_to_json(const struct tenant *);
+/* Formats Unix ms as RFC 3339 UTC ("2026-11-27T01:57:48.123Z"); "" for 0. */
+void registry_time_format(char *out, size_t outlen, int64_t ms);
 
 /* meta key/value (schema version lives in PRAGMA user_version, not here). */
 int registry_meta_get(struct registry *, const char *key, char *out, size_t outlen);

@@ -1,0 +1,33 @@
+/*
+ * httpd: small helpers over libevent's evhttp for berth's HTTP APIs: bind an
+ * ADDR:PORT, JSON replies, the error shape {"error":{"code","message"}},
+ * request bodies read under a cap, bearer auth (constant-time), query values.
+ */
+#ifndef BERTH_HTTPD_H
+#define BERTH_HTTPD_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct evhttp;
+struct evhttp_request;
+struct event_base;
+
+#define HTTPD_BODY_MAX (16 * 1024) /* default request body cap */
+
+/* Binds "ADDR:PORT" ("[::1]:80" for IPv6) on http. 0 or negative with err. */
+int httpd_bind(struct evhttp *, const char *listen, char *err, size_t errlen);
+/* Sends status with body (stolen) as application/json. */
+void httpd_json(struct evhttp_request *, int status, json_t *body);
+/* Sends {"error":{"code":code,"message":msg[,"field":field]}}; field may be NULL. */
+void httpd_error(struct evhttp_request *, int status, const char *code, const char *msg,
+                 const char *field);
+/* Copies the request body into a NUL-terminated malloc'd buffer; -E2BIG over cap. */
+int httpd_body(struct evhttp_request *, size_t cap, char **out, size_t *outlen);
+/* 1 when "Authorization: Bearer <token>" matches (constant time), else 0. */
+int httpd_bearer_ok(struct evhttp_request *, const char *token);
+/* Copies query parameter name of the request URI into out; -ENOENT if absent. */
+int httpd_query(struct evhttp_request *, const char *name, char *out, size_t outlen);
+
+#endif
