@@ -1,0 +1,214 @@
+#include "core/httpd.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#define HTTPD_LISTEN_MAX 300 /* "[v6 address]:port" */
+
+/*
+ * Splits "ADDR:PORT", "[V6]:PORT" or ":PORT" (any IPv4 address) into host and
+ * port. The port must be a decimal 0..65535 (0 lets the kernel choose).
+ */
+static int
+listen_split(const char *listen, char *host, size_t hostlen, unsigned short *port, char *err,
+             size_t errlen)
+{
+	const char *colon, *p;
+	char *end;
+	size_t len;
+	long v;
+
+	if (listen == NULL || *listen == '\0' || strlen(listen) >= HTTPD_LISTEN_MAX) {
+		snprintf(err, errlen, "listen address is empty or too long");
+		return -EINVAL;
+	}
+	if (listen[0] == '[') {
+		if ((p = strchr(listen, ']')) == NULL || p[1] != ':') {
+			snprintf(err, errlen, "bad listen address \"%s\" (want [ADDR]:PORT)",
+			         listen);
+			return -EINVAL;
+		}
+		len = (size_t)(p - listen - 1);
+		if (len == 0 || len >= hostlen) {
+			snprintf(err, errlen, "bad listen address \"%s\"", listen);
+			return -EINVAL;
+		}
+		memcpy(host, listen + 1, len);
+		host[len] = '\0';
+		colon = p + 1;
+	} else {
+		if ((colon = strrchr(listen, ':')) == NULL || strchr(listen, ':') != colon) {
+			snprintf(err, errlen, "bad listen address \"%s\" (want ADDR:PORT)", listen);
+			return -EINVAL;
+		}
+		len = (size_t)(colon - listen);
+		if (len >= hostlen) {
+			snprintf(err, errlen, "bad listen address \"%s\"", listen);
+			return -EINVAL;
+		}
+		if (len == 0) {
+			snprintf(host, hostlen, "0.0.0.0");
+		} else {
+			memcpy(host, listen, len);
+			host[len] = '\0';
+		}
+	}
+	errno = 0;
+	v = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || v < 0 || v > 65535) {
+		snprintf(err, errlen, "bad port in listen address \"%s\"", listen);
+		return -EINVAL;
+	}
+	*port = (unsigned short)v;
+	return 0;
+}
+
+int
+httpd_bind(struct evhttp *http, const char *listen, char *err, size_t errlen)
+{
+	char host[HTTPD_LISTEN_MAX];
+	unsigned short port;
+	int rc;
+
+	if ((rc = listen_split(listen, host, sizeof(host), &port, err, errlen)) != 0)
+		return rc;
+	if (evhttp_bind_socket_with_handle(http, host, port) == NULL) {
+		rc = errno != 0 ? -errno : -EADDRNOTAVAIL;
+		snprintf(err, errlen, "cannot listen on %s: %s", listen, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+void
+httpd_json(struct evhttp_request *req, int status, json_t *body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *buf = evbuffer_new();
+	char *text = NULL;
+
+	if (body != NULL)
+		text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (buf == NULL || (body != NULL && text == NULL)) {
+		/* Out of memory: one request pays. */
+		evbuffer_free(buf);
+		free(text);
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	if (text != NULL) {
+		evbuffer_add(buf, text, strlen(text));
+		evbuffer_add(buf, "\n", 1);
+		free(text);
+	}
+	evhttp_remove_header(h, "Content-Type");
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_send_reply(req, status, NULL, buf);
+	evbuffer_free(buf);
+}
+
+void
+httpd_error(struct evhttp_request *req, int status, const char *code, const char *msg,
+            const char *field)
+{
+	json_t *e = json_pack("{s:s, s:s}", "code", code != NULL ? code : "error", "message",
+	                      msg != NULL ? msg : "");
+
+	if (e != NULL && field != NULL)
+		json_object_set_new(e, "field", json_string(field));
+	httpd_json(req, status, e != NULL ? json_pack("{s:o}", "error", e) : NULL);
+}
+
+int
+httpd_body(struct evhttp_request *req, size_t cap, char **out, size_t *outlen)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = in != NULL ? evbuffer_get_length(in) : 0;
+	char *p;
+
+	*out = NULL;
+	*outlen = 0;
+	if (len > cap)
+		return -E2BIG;
+	if ((p = malloc(len + 1)) == NULL)
+		return -ENOMEM;
+	if (len > 0 && evbuffer_copyout(in, p, len) != (ev_ssize_t)len) {
+		free(p);
+		return -EIO;
+	}
+	p[len] = '\0';
+	*out = p;
+	*outlen = len;
+	return 0;
+}
+
+/*
+ * Compares in time that depends only on the length of want (the secret), not
+ * on where the first difference lies or on the length of got.
+ */
+static int
+ct_equal(const char *got, size_t glen, const char *want, size_t wlen)
+{
+	unsigned char diff = (unsigned char)(glen != wlen);
+
+	for (size_t i = 0; i < wlen; i++)
+		diff |= (unsigned char)((i < glen ? (unsigned char)got[i] : 0) ^
+		                        (unsigned char)want[i]);
+	return diff == 0;
+}
+
+/* A NULL or empty token never matches: callers decide whether auth is on. */
+int
+httpd_bearer_ok(struct evhttp_request *req, const char *token)
+{
+	const char *v;
+
+	if (token == NULL || *token == '\0')
+		return 0;
+	v = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
+		return 0;
+	v += 7;
+	while (*v == ' ')
+		v++;
+	return ct_equal(v, strlen(v), token, strlen(token));
+}
+
+/* -ENOENT when absent, -EINVAL when the query does not parse, -E2BIG when out is too small. */
+int
+httpd_query(struct evhttp_request *req, const char *name, char *out, size_t outlen)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct evkeyvalq q;
+	const char *query, *v;
+	int rc = -ENOENT;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (uri == NULL || (query = evhttp_uri_get_query(uri)) == NULL)
+		return -ENOENT;
+	TAILQ_INIT(&q);
+	if (evhttp_parse_query_str(query, &q) != 0) {
+		evhttp_clear_headers(&q);
+		return -EINVAL;
+	}
+	if ((v = evhttp_find_header(&q, name)) != NULL) {
+		if (strlen(v) >= outlen) {
+			rc = -E2BIG;
+		} else {
+			memcpy(out, v, strlen(v) + 1);
+			rc = 0;
+		}
+	}
+	evhttp_clear_headers(&q);
+	return rc;
+}

@@ -1,0 +1,255 @@
+/*
+ * Unit tests for core/httpd: listen-address parsing, JSON and error replies,
+ * the body cap, bearer auth and query values, over a real evhttp server and
+ * libevent's own HTTP client on loopback in one event loop.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/httpd.h"
+
+struct fixture {
+	struct event_base *base;
+	struct evhttp *http;
+	int port;
+	/* last reply seen by the client */
+	int status;
+	char body[4096];
+	char ctype[64];
+};
+
+/* The handler: GET /json, /error, /auth (token "s3cret"), /query?x=..; POST /body (cap 8). */
+static void
+handler(struct evhttp_request *req, void *arg)
+{
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	char q[8], *body;
+	size_t len;
+	int rc;
+
+	(void)arg;
+	if (strcmp(path, "/json") == 0) {
+		httpd_json(req, 200, json_pack("{s:i}", "n", 42));
+	} else if (strcmp(path, "/error") == 0) {
+		httpd_error(req, 400, "invalid_subdomain", "bad \"label\"", "subdomain");
+	} else if (strcmp(path, "/auth") == 0) {
+		if (httpd_bearer_ok(req, "s3cret"))
+			httpd_json(req, 200, json_pack("{s:b}", "ok", 1));
+		else
+			httpd_error(req, 401, "unauthorized", "no", NULL);
+	} else if (strcmp(path, "/query") == 0) {
+		rc = httpd_query(req, "x", q, sizeof(q));
+		httpd_json(req, 200, json_pack("{s:i, s:s}", "rc", rc, "x", q));
+	} else if (strcmp(path, "/body") == 0) {
+		rc = httpd_body(req, 8, &body, &len);
+		if (rc == -E2BIG) {
+			httpd_error(req, 413, "too_large", "body", NULL);
+			return;
+		}
+		httpd_json(req, 200, json_pack("{s:s%}", "body", body, len));
+		free(body);
+	} else {
+		httpd_error(req, 404, "not_found", "no route", NULL);
+	}
+}
+
+static void
+find_port(struct evhttp_bound_socket *bs, void *arg)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &sl) == 0)
+		*(int *)arg = ntohs(sin.sin_port);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	assert_non_null(f);
+	f->base = event_base_new();
+	f->http = evhttp_new(f->base);
+	assert_int_equal(httpd_bind(f->http, "127.0.0.1:0", err, sizeof(err)), 0);
+	evhttp_foreach_bound_socket(f->http, find_port, &f->port);
+	assert_true(f->port > 0);
+	evhttp_set_gencb(f->http, handler, NULL);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	evhttp_free(f->http);
+	event_base_free(f->base);
+	free(f);
+	return 0;
+}
+
+static void
+on_reply(struct evhttp_request *req, void *arg)
+{
+	struct fixture *f = arg;
+	struct evbuffer *b;
+	const char *ct;
+	size_t n;
+
+	f->status = req != NULL ? evhttp_request_get_response_code(req) : -1;
+	f->body[0] = f->ctype[0] = '\0';
+	if (req != NULL) {
+		b = evhttp_request_get_input_buffer(req);
+		n = evbuffer_get_length(b);
+		if (n >= sizeof(f->body))
+			n = sizeof(f->body) - 1;
+		evbuffer_remove(b, f->body, n);
+		f->body[n] = '\0';
+		ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+		snprintf(f->ctype, sizeof(f->ctype), "%s", ct != NULL ? ct : "");
+	}
+	event_base_loopexit(f->base, NULL);
+}
+
+/* Sends one request and runs the loop until its reply. */
+static void
+request(struct fixture *f, enum evhttp_cmd_type cmd, const char *uri, const char *auth,
+        const char *body)
+{
+	struct evhttp_connection *c =
+	    evhttp_connection_base_new(f->base, NULL, "127.0.0.1", (unsigned short)f->port);
+	struct evhttp_request *req = evhttp_request_new(on_reply, f);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+	if (auth != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Authorization", auth);
+	if (body != NULL)
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+	f->status = 0;
+	assert_int_equal(evhttp_make_request(c, req, cmd, uri), 0);
+	event_base_dispatch(f->base);
+	evhttp_connection_free(c);
+}
+
+static void
+test_bind_errors(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {
+	    "",     "127.0.0.1", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:65536", "127.0.0.1:-1",
+	    "[::1", "[::1]80",   "[]:80",      "::1:80",      "256.1.1.1:80",
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_true(httpd_bind(f->http, bad[i], err, sizeof(err)) < 0);
+		assert_true(err[0] != '\0');
+	}
+	assert_true(httpd_bind(f->http, NULL, err, sizeof(err)) < 0);
+	/* IPv6 loopback and the ":PORT" shorthand parse and bind. */
+	assert_int_equal(httpd_bind(f->http, "[::1]:0", err, sizeof(err)), 0);
+	assert_int_equal(httpd_bind(f->http, ":0", err, sizeof(err)), 0);
+}
+
+static void
+test_json_and_error(void **state)
+{
+	struct fixture *f = *state;
+
+	request(f, EVHTTP_REQ_GET, "/json", NULL, NULL);
+	assert_int_equal(f->status, 200);
+	assert_string_equal(f->ctype, "application/json");
+	assert_string_equal(f->body, "{\"n\":42}\n");
+	request(f, EVHTTP_REQ_GET, "/error", NULL, NULL);
+	assert_int_equal(f->status, 400);
+	assert_string_equal(f->body,
+	                    "{\"error\":{\"code\":\"invalid_subdomain\","
+	                    "\"message\":\"bad \\\"label\\\"\",\"field\":\"subdomain\"}}\n");
+	request(f, EVHTTP_REQ_GET, "/nowhere", NULL, NULL);
+	assert_int_equal(f->status, 404);
+	assert_non_null(strstr(f->body, "\"code\":\"not_found\""));
+	assert_null(strstr(f->body, "\"field\""));
+}
+
+static void
+test_body_cap(void **state)
+{
+	struct fixture *f = *state;
+
+	request(f, EVHTTP_REQ_POST, "/body", NULL, "12345678");
+	assert_int_equal(f->status, 200);
+	assert_string_equal(f->body, "{\"body\":\"12345678\"}\n");
+	request(f, EVHTTP_REQ_POST, "/body", NULL, "123456789");
+	assert_int_equal(f->status, 413);
+	request(f, EVHTTP_REQ_POST, "/body", NULL, NULL);
+	assert_int_equal(f->status, 200);
+	assert_string_equal(f->body, "{\"body\":\"\"}\n");
+}
+
+static void
+test_bearer(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *auth;
+		int status;
+	} cases[] = {
+	    {NULL, 401},           {"Bearer s3cret", 200},  {"bearer s3cret", 200},
+	    {"Bearer s3cre", 401}, {"Bearer s3cret2", 401}, {"Bearer ", 401},
+	    {"Basic s3cret", 401}, {"s3cret", 401},         {"Bearer S3CRET", 401},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		request(f, EVHTTP_REQ_GET, "/auth", cases[i].auth, NULL);
+		assert_int_equal(f->status, cases[i].status);
+	}
+}
+
+static void
+test_query(void **state)
+{
+	struct fixture *f = *state;
+
+	request(f, EVHTTP_REQ_GET, "/query?x=abc&y=2", NULL, NULL);
+	assert_string_equal(f->body, "{\"rc\":0,\"x\":\"abc\"}\n");
+	request(f, EVHTTP_REQ_GET, "/query?x=a%20b", NULL, NULL);
+	assert_string_equal(f->body, "{\"rc\":0,\"x\":\"a b\"}\n");
+	request(f, EVHTTP_REQ_GET, "/query?y=1", NULL, NULL);
+	assert_string_equal(f->body, "{\"rc\":-2,\"x\":\"\"}\n");
+	request(f, EVHTTP_REQ_GET, "/query", NULL, NULL);
+	assert_string_equal(f->body, "{\"rc\":-2,\"x\":\"\"}\n");
+	request(f, EVHTTP_REQ_GET, "/query?x=12345678", NULL, NULL);
+	assert_string_equal(f->body, "{\"rc\":-7,\"x\":\"\"}\n");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_bind_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_json_and_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bearer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_query, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
