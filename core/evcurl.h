@@ -27,7 +27,7 @@ struct evcurl_resp {
 	const char *headers; /* raw response headers "Name: value\r\n..."; borrowed */
 };
 
-/* Returns 0 to continue, nonzero to abort the transfer. */
+/* Returns 0 to continue, nonzero to abort the transfer (its on_done then gets -ECANCELED). */
 typedef int (*evcurl_data_cb)(const char *buf, size_t len, void *arg);
 /* Called exactly once per request, after which the transfer is freed. */
 typedef void (*evcurl_done_cb)(const struct evcurl_resp *, void *arg);
@@ -55,7 +55,11 @@ struct evcurl *evcurl_new(struct event_base *);
 void evcurl_free(struct evcurl *);
 /* Starts a request; returns the transfer (for evcurl_cancel) or NULL on failure. */
 struct evcurl_xfer *evcurl_start(struct evcurl *, const struct evcurl_req *);
-/* Cancels a transfer in flight; its on_done runs with -ECANCELED before this returns. */
+/*
+ * Cancels a transfer in flight; its on_done runs with -ECANCELED before this
+ * returns, or, when called from inside an evcurl callback (on_data), as soon
+ * as that callback has returned. Starting a transfer from a callback is fine.
+ */
 void evcurl_cancel(struct evcurl_xfer *);
 /* Copies the value of response header name (case-insensitive) into out; -ENOENT if absent. */
 int evcurl_header(const char *headers, const char *name, char *out, size_t outlen);
