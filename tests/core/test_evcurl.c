@@ -28,7 +28,8 @@
 #define STREAMS_MAX 32
 
 struct stream {
-	struct evhttp_request *req; /* NULL once the connection closed */
+	struct evhttp_request *req;
+	int closed; /* the client went away: end the reply (which frees req) at the next tick */
 	struct event *ev;
 	int left;
 	int slot;
@@ -77,7 +78,7 @@ stream_closed(struct evhttp_connection *evcon, void *arg)
 	struct stream *s = arg;
 
 	(void)evcon;
-	s->req = NULL;
+	s->closed = 1;
 }
 
 static void
@@ -120,7 +121,8 @@ handler(struct evhttp_request *req, void *arg)
 			assert_true(s->slot < STREAMS_MAX - 1);
 		f->streams[s->slot] = s;
 		evhttp_connection_set_closecb(evhttp_request_get_connection(req), stream_closed, s);
-		evhttp_send_reply_start(req, 200, "OK");
+		if (s->left >= 0)
+			evhttp_send_reply_start(req, 200, "OK");
 		if (s->left < 0) {
 			tv.tv_sec = 3;
 			tv.tv_usec = 0;
@@ -140,12 +142,23 @@ stream_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->req == NULL || s->left <= 0) {
-		if (s->req != NULL) {
-			evhttp_connection_set_closecb(evhttp_request_get_connection(s->req), NULL,
-			                              NULL);
+	if (s->closed) {
+		if (s->left >= 0)
 			evhttp_send_reply_end(s->req);
-		}
+		stream_free(s);
+		evbuffer_free(b);
+		return;
+	}
+	if (s->left < 0) {
+		evhttp_connection_set_closecb(evhttp_request_get_connection(s->req), NULL, NULL);
+		evhttp_send_reply(s->req, 200, "OK", b);
+		stream_free(s);
+		evbuffer_free(b);
+		return;
+	}
+	if (s->left <= 0) {
+		evhttp_connection_set_closecb(evhttp_request_get_connection(s->req), NULL, NULL);
+		evhttp_send_reply_end(s->req);
 		stream_free(s);
 		evbuffer_free(b);
 		return;
@@ -197,7 +210,12 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	struct timeval tv = {0, 50000};
+
 	evcurl_free(f->ec);
+	/* Let the server side see the closed connections and end its replies. */
+	event_base_loopexit(f->base, &tv);
+	event_base_dispatch(f->base);
 	evhttp_free(f->http);
 	for (int i = 0; i < STREAMS_MAX; i++)
 		if (f->streams[i] != NULL)
