@@ -13,6 +13,9 @@
  *   -EBUSY   the file stayed locked past the busy timeout
  *   -EIO     SQLite reported corruption or an I/O error
  *   -EROFS   a write on a handle opened read-only
+ *   -EACCES  the file cannot be opened (permissions)
+ *   -EPROTO  a read-only open of a file whose schema is older (a writer migrates it)
+ *   -ERANGE  a stored value does not fit the caller's buffer (registry_meta_get)
  * and, where err is given, a one-line reason (first error wins).
  *
  * The schema lives in registry_schema.h; bump REGISTRY_SCHEMA_VERSION there
@@ -31,18 +34,26 @@ struct registry;
 #define REGISTRY_RDONLY 0x0
 #define REGISTRY_RDWR   0x1
 #define REGISTRY_CREATE 0x2 /* with RDWR: create the file and schema if absent */
+#define REGISTRY_CHECK  0x4 /* run PRAGMA quick_check at open: -EIO when the file is damaged */
+
+/* Default total wait for a lock held by another process before -EBUSY. */
+#define REGISTRY_BUSY_MS 5000
 
 /* Caps on stored strings, bytes including the terminating NUL. Longer input is -EINVAL. */
-#define REG_ARN_MAX       320
-#define REG_NAME_MAX      256
-#define REG_ID_MAX        80
-#define REG_IP_MAX        64
-#define REG_PROTO_MAX     8
-#define REG_SUBDOMAIN_MAX 64
-#define REG_EMAIL_MAX     256
-#define REG_COMPANY_MAX   808 /* 200 characters of up to 4 UTF-8 bytes */
-#define REG_URL_MAX       512
-#define REG_ERROR_MAX     512
+#define REG_ARN_MAX        320
+#define REG_NAME_MAX       256
+#define REG_ID_MAX         80
+#define REG_IP_MAX         64
+#define REG_PROTO_MAX      8
+#define REG_SUBDOMAIN_MAX  64
+#define REG_EMAIL_MAX      256
+#define REG_COMPANY_MAX    808 /* 200 characters of up to 4 UTF-8 bytes */
+#define REG_URL_MAX        512
+#define REG_ERROR_MAX      512
+#define REG_META_KEY_MAX   64
+#define REG_META_VALUE_MAX 1024
+/* At most this many rows per registry_outbox_pending call. */
+#define REGISTRY_OUTBOX_MAX 1000
 
 enum binding_status {
 	BINDING_PROVISIONAL, /* host port known from HostConfig.PortBindings at create */
@@ -112,6 +123,7 @@ struct registry_stats {
 	long tenants[4];  /* by enum tenant_status */
 	long outbox_pending;
 	int64_t outbox_oldest; /* created_at (ms) of the oldest pending row; 0 when empty */
+	long outbox_failing;   /* pending rows with at least one failed attempt */
 };
 
 /* One pending outbox row: what changed, for the sync target. */
@@ -123,6 +135,8 @@ struct outbox_row {
 	const char *body; /* JSON of the row (DESIGN.md shape); borrowed for the callback */
 	int64_t created_at;
 	int attempts;
+	const char *last_error;  /* of the last failed attempt, "" if none; borrowed */
+	int64_t last_attempt_at; /* ms; 0 if never tried */
 };
 
 const char *binding_status_str(enum binding_status);
@@ -131,8 +145,19 @@ int binding_status_parse(const char *); /* -1 when unknown */
 int tenant_status_parse(const char *);
 int64_t registry_now_ms(void);
 
-/* Opens path with REGISTRY_RDONLY or REGISTRY_RDWR[|REGISTRY_CREATE]; *out owned by caller. */
+/*
+ * Opens path with REGISTRY_RDONLY or REGISTRY_RDWR[|REGISTRY_CREATE], each
+ * optionally |REGISTRY_CHECK; *out owned by caller (registry_close). A
+ * read-write open sets WAL mode and synchronous=NORMAL and creates or
+ * migrates the schema. On failure err holds one line naming the file and
+ * what to do: a missing file -ENOENT, a directory / non-SQLite / empty /
+ * foreign SQLite file -EBADF, a newer schema -ENOTSUP, an older schema on a
+ * read-only open -EPROTO, a locked file -EBUSY, a damaged file -EIO.
+ */
 int registry_open(struct registry **out, const char *path, int flags, char *err, size_t errlen);
+/* registry_open with the total lock wait in ms (registry_open uses REGISTRY_BUSY_MS). */
+int registry_open_busy(struct registry **out, const char *path, int flags, int busy_ms, char *err,
+                       size_t errlen);
 void registry_close(struct registry *);
 const char *registry_path(const struct registry *);
 /* The last error text of this handle (never NULL). */
@@ -145,6 +170,8 @@ const char *registry_errmsg(const struct registry *);
 int registry_begin(struct registry *);
 int registry_commit(struct registry *);
 int registry_rollback(struct registry *);
+/* 1 while a batch is open. */
+int registry_in_batch(const struct registry *);
 
 /*
  * Inserts or updates a binding. Writes nothing when every field but the
@@ -161,15 +188,34 @@ int registry_container_stopped(struct registry *, const char *container_id, int 
 int registry_container_removed(struct registry *, const char *container_id, int64_t when_ms,
                                int *n);
 
+/*
+ * Lists bindings matching f (NULL: all but REMOVED) ordered by tenant, task
+ * ARN, container name, port, protocol. Rows are read in chunks and the
+ * callbacks run between queries, so a callback may write to the registry.
+ * Returns 0, the callback's nonzero value when it stopped the walk, or an
+ * error.
+ */
 typedef int (*registry_binding_cb)(const struct binding *, void *arg); /* nonzero stops */
 int registry_binding_list(struct registry *, const struct binding_filter *, registry_binding_cb,
                           void *arg);
 /* First RUNNING (else most recent) binding of a task id / ARN / container id; -ENOENT if none. */
 int registry_binding_get(struct registry *, const char *task, struct binding *out);
+/*
+ * Deletes REMOVED bindings last changed before older_than_ms whose outbox row
+ * is gone (synced). *n = rows deleted; n may be NULL.
+ */
+int registry_prune(struct registry *, int64_t older_than_ms, int *n);
 
-/* Inserts a new tenant; -EEXIST when the subdomain is taken. Writes the outbox row. */
+/*
+ * Inserts a new tenant; -EEXIST when the subdomain is taken. Writes the
+ * outbox row. Sets t->version = 1, t->updated_at, and t->created_at when 0.
+ */
 int registry_tenant_insert(struct registry *, struct tenant *);
-/* Updates an existing tenant (all fields); bumps version; -ENOENT when absent. */
+/*
+ * Updates an existing tenant (all fields); bumps version (written back to
+ * t->version) and updated_at; created_at of 0 keeps the stored one; -ENOENT
+ * when absent.
+ */
 int registry_tenant_update(struct registry *, struct tenant *);
 int registry_tenant_get(struct registry *, const char *subdomain, struct tenant *out);
 typedef int (*registry_tenant_cb)(const struct tenant *, void *arg);
@@ -187,10 +233,16 @@ int registry_stats(struct registry *, struct registry_stats *);
  */
 int registry_changed(struct registry *, int *changed);
 
-/* Outbox: oldest pending rows first, at most max. */
+/*
+ * Outbox: oldest pending rows first, at most max (<= 0 or above
+ * REGISTRY_OUTBOX_MAX means REGISTRY_OUTBOX_MAX). The rows are copied out
+ * first, so a callback may ack or fail them as it goes. A key has at most one
+ * pending row: a newer change supersedes (deletes) the older row, and its
+ * body is always the whole current row.
+ */
 typedef int (*registry_outbox_cb)(const struct outbox_row *, void *arg);
 int registry_outbox_pending(struct registry *, int max, registry_outbox_cb, void *arg);
-/* Deletes a synced row. */
+/* Deletes a synced row; 0 also when it is already gone (superseded by a newer change). */
 int registry_outbox_ack(struct registry *, int64_t id);
 /* Records a failed attempt with its error text. */
 int registry_outbox_fail(struct registry *, int64_t id, const char *error);
@@ -201,7 +253,11 @@ json_t *tenant_to_json(const struct tenant *);
 /* Formats Unix ms as RFC 3339 UTC ("2026-11-27T01:57:48.123Z"); "" for 0. */
 void registry_time_format(char *out, size_t outlen, int64_t ms);
 
-/* meta key/value (schema version lives in PRAGMA user_version, not here). */
+/*
+ * meta key/value (schema version lives in PRAGMA user_version, not here).
+ * get: -ENOENT when absent, -ERANGE when the value does not fit outlen.
+ * set: key below REG_META_KEY_MAX, value below REG_META_VALUE_MAX bytes.
+ */
 int registry_meta_get(struct registry *, const char *key, char *out, size_t outlen);
 int registry_meta_set(struct registry *, const char *key, const char *value);
 

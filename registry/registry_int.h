@@ -1,0 +1,90 @@
+/*
+ * registry_int: what the registry's own .c files share. Nothing outside
+ * registry/ includes this: callers never see sqlite3 or its statements.
+ */
+#ifndef BERTH_REGISTRY_INT_H
+#define BERTH_REGISTRY_INT_H
+
+#include <sqlite3.h>
+
+#include "registry/registry.h"
+
+/* Cached statements, prepared on first use and kept for the handle's life. */
+enum reg_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_DATA_VERSION,
+	ST_META_GET,
+	ST_META_SET,
+	ST_BINDING_BY_KEY,
+	ST_BINDING_UPSERT,
+	ST_BINDING_BY_CONTAINER,
+	ST_BINDING_LIST,
+	ST_BINDING_GET,
+	ST_BINDING_PRUNE,
+	ST_TENANT_GET,
+	ST_TENANT_INSERT,
+	ST_TENANT_UPDATE,
+	ST_TENANT_LIST,
+	ST_OUTBOX_SUPERSEDE,
+	ST_OUTBOX_INSERT,
+	ST_OUTBOX_PENDING,
+	ST_OUTBOX_ACK,
+	ST_OUTBOX_FAIL,
+	ST_STATS_BINDINGS,
+	ST_STATS_TENANTS,
+	ST_STATS_OUTBOX,
+	ST__COUNT
+};
+
+#define REG_ERRMSG_MAX 512
+
+struct registry {
+	sqlite3 *db;
+	char *path;
+	int rdonly;
+	int busy_ms;          /* total wait for a lock before -EBUSY */
+	int64_t busy_started; /* monotonic ms of the first retry of the current wait */
+	int in_batch;
+	int batch_err;       /* first SQL error inside the open batch; 0 if none */
+	int dirty;           /* the open transaction wrote something */
+	int64_t writes;      /* own committed write transactions */
+	int64_t seen_writes; /* ... as of the previous registry_changed() */
+	int64_t seen_dv;     /* PRAGMA data_version as of the previous registry_changed() */
+	sqlite3_stmt *st[ST__COUNT];
+	char errmsg[REG_ERRMSG_MAX];
+};
+
+/* The cached statement id, reset and with its bindings cleared; NULL on error (errmsg set). */
+sqlite3_stmt *reg_stmt(struct registry *, enum reg_stmt);
+/* Steps with the busy policy; returns the SQLite code (SQLITE_ROW/DONE or an error). */
+int reg_step(struct registry *, sqlite3_stmt *);
+/* Maps an SQLite result code to a negative errno and records sqlite3_errmsg as errmsg. */
+int reg_sqlerr(struct registry *, int rc, const char *what);
+/* Records a formatted error text on the handle and returns code. */
+int reg_fail(struct registry *, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Write transactions. reg_write_begin opens BEGIN IMMEDIATE unless a batch is
+ * open (then it joins it; *own = 0). reg_write_end commits an own transaction
+ * when rc is 0 and rolls it back otherwise; inside a batch an error poisons
+ * and rolls back the whole batch (the following writes and the commit return
+ * it). Returns the final code.
+ */
+int reg_write_begin(struct registry *, int *own);
+int reg_write_end(struct registry *, int own, int rc);
+
+/* Text columns: bind "" as '' and NULL as NULL. */
+int reg_bind_text(sqlite3_stmt *, int idx, const char *s);
+/* Copies column col into out (cap outlen); -EIO when the stored text does not fit. */
+int reg_col_text(sqlite3_stmt *, int col, char *out, size_t outlen);
+/* 1 when s is NUL-terminated within cap bytes. */
+int reg_fits(const char *s, size_t cap);
+
+/* Outbox write used by bindings and tenants: supersede the key's pending row, add the new one. */
+int reg_outbox_put(struct registry *, const char *kind, const char *key, int64_t version,
+                   json_t *body);
+
+#endif

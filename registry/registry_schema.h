@@ -1,0 +1,90 @@
+/*
+ * registry_schema: the SQLite schema of the registry file (a wire contract:
+ * the sidecar, launchers and berth readers of different builds share one
+ * file).
+ *
+ * Bump REGISTRY_SCHEMA_VERSION whenever the schema changes, and append the
+ * step from the previous version to REGISTRY_MIGRATIONS: entry i takes a file
+ * from version i to version i + 1 (entry 0 creates the schema of version 1).
+ * Steps run in order inside one write transaction; never edit a released
+ * step, add a new one. A program refuses a file whose version is newer than
+ * its own (-ENOTSUP); a read-only handle refuses an older one (-EPROTO),
+ * since only a writer may migrate.
+ *
+ * Statuses are stored as the upper-case names of enum binding_status and
+ * enum tenant_status; times as Unix milliseconds (0 = unset).
+ *
+ * Outbox keys: a binding is "<task_arn>#<container_name>#<container_port>/<protocol>"
+ * (REGISTRY_BINDING_KEY_FMT), a tenant its subdomain. A pending row is
+ * superseded (deleted) when a newer change of the same key is written, so
+ * the outbox holds at most one row per key and its body is always the whole
+ * current row (REMOVED bindings stay in the table as tombstones).
+ */
+#ifndef BERTH_REGISTRY_SCHEMA_H
+#define BERTH_REGISTRY_SCHEMA_H
+
+#define REGISTRY_SCHEMA_VERSION 1
+/* PRAGMA application_id of a berth registry: "brth". */
+#define REGISTRY_APPLICATION_ID 0x62727468
+
+#define REGISTRY_BINDING_KEY_FMT "%s#%s#%d/%s"
+
+#define REGISTRY_SCHEMA_V1                                                                         \
+	"CREATE TABLE bindings ("                                                                  \
+	" id INTEGER PRIMARY KEY,"                                                                 \
+	" task_arn TEXT NOT NULL CHECK (length(task_arn) > 0),"                                    \
+	" task_id TEXT NOT NULL,"                                                                  \
+	" container_name TEXT NOT NULL,"                                                           \
+	" container_id TEXT NOT NULL DEFAULT '',"                                                  \
+	" container_port INTEGER NOT NULL CHECK (container_port BETWEEN 1 AND 65535),"             \
+	" protocol TEXT NOT NULL CHECK (protocol IN ('tcp','udp','sctp')),"                        \
+	" host_ip TEXT NOT NULL DEFAULT '',"                                                       \
+	" host_port INTEGER NOT NULL DEFAULT 0 CHECK (host_port BETWEEN 0 AND 65535),"             \
+	" host_port_v6 INTEGER NOT NULL DEFAULT 0 CHECK (host_port_v6 BETWEEN 0 AND 65535),"       \
+	" status TEXT NOT NULL CHECK (status IN ('PROVISIONAL','RUNNING','STOPPED','REMOVED')),"   \
+	" exit_code INTEGER,"                                                                      \
+	" tenant TEXT NOT NULL DEFAULT '',"                                                        \
+	" cluster TEXT NOT NULL DEFAULT '',"                                                       \
+	" family TEXT NOT NULL DEFAULT '',"                                                        \
+	" revision TEXT NOT NULL DEFAULT '',"                                                      \
+	" started_at INTEGER NOT NULL DEFAULT 0,"                                                  \
+	" stopped_at INTEGER NOT NULL DEFAULT 0,"                                                  \
+	" updated_at INTEGER NOT NULL DEFAULT 0,"                                                  \
+	" version INTEGER NOT NULL DEFAULT 1,"                                                     \
+	" UNIQUE (task_arn, container_name, container_port, protocol));"                           \
+	"CREATE INDEX bindings_task_id ON bindings (task_id);"                                     \
+	"CREATE INDEX bindings_container_id ON bindings (container_id);"                           \
+	"CREATE INDEX bindings_tenant ON bindings (tenant);"                                       \
+	"CREATE TABLE tenants ("                                                                   \
+	" subdomain TEXT PRIMARY KEY CHECK (length(subdomain) > 0),"                               \
+	" admin_email TEXT NOT NULL DEFAULT '',"                                                   \
+	" company_name TEXT NOT NULL DEFAULT '',"                                                  \
+	" status TEXT NOT NULL CHECK (status IN ('PROVISIONING','RUNNING','FAILED','STOPPED')),"   \
+	" url TEXT NOT NULL DEFAULT '',"                                                           \
+	" host_ip TEXT NOT NULL DEFAULT '',"                                                       \
+	" host_port INTEGER NOT NULL DEFAULT 0,"                                                   \
+	" task_arn TEXT NOT NULL DEFAULT '',"                                                      \
+	" error TEXT NOT NULL DEFAULT '',"                                                         \
+	" created_at INTEGER NOT NULL DEFAULT 0,"                                                  \
+	" updated_at INTEGER NOT NULL DEFAULT 0,"                                                  \
+	" version INTEGER NOT NULL DEFAULT 1);"                                                    \
+	"CREATE TABLE outbox ("                                                                    \
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"                                                   \
+	" kind TEXT NOT NULL CHECK (kind IN ('binding','tenant')),"                                \
+	" key TEXT NOT NULL,"                                                                      \
+	" version INTEGER NOT NULL,"                                                               \
+	" body TEXT NOT NULL,"                                                                     \
+	" created_at INTEGER NOT NULL,"                                                            \
+	" attempts INTEGER NOT NULL DEFAULT 0,"                                                    \
+	" last_error TEXT NOT NULL DEFAULT '',"                                                    \
+	" last_attempt_at INTEGER NOT NULL DEFAULT 0);"                                            \
+	"CREATE INDEX outbox_key ON outbox (kind, key);"                                           \
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+
+/* Migration steps; entry i takes version i to i + 1. */
+#define REGISTRY_MIGRATIONS                                                                        \
+	{                                                                                          \
+		REGISTRY_SCHEMA_V1                                                                 \
+	}
+
+#endif
