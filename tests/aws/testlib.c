@@ -1,0 +1,240 @@
+/*
+ * Helpers shared by the aws tests.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "tests/aws/testlib.h"
+
+static void
+capture_cb(struct evhttp_request *req, void *arg)
+{
+	struct capture *c = arg;
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	struct evbuffer *out;
+	size_t used = 0;
+	const char *a;
+
+	c->requests++;
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+		snprintf(c->method, sizeof(c->method), "GET");
+		break;
+	case EVHTTP_REQ_POST:
+		snprintf(c->method, sizeof(c->method), "POST");
+		break;
+	case EVHTTP_REQ_PUT:
+		snprintf(c->method, sizeof(c->method), "PUT");
+		break;
+	default:
+		snprintf(c->method, sizeof(c->method), "OTHER");
+	}
+	a = evhttp_find_header(h, "Authorization");
+	snprintf(c->authorization, sizeof(c->authorization), "%s", a != NULL ? a : "");
+	c->headers[0] = '\0';
+	TAILQ_FOREACH(kv, h, next)
+	{
+		int n = snprintf(c->headers + used, sizeof(c->headers) - used, "%s: %s\n", kv->key,
+		                 kv->value);
+		if (n < 0 || (size_t)n >= sizeof(c->headers) - used)
+			break;
+		used += (size_t)n;
+	}
+	out = evbuffer_new();
+	evbuffer_add(out, c->reply_body != NULL ? c->reply_body : "{}",
+	             strlen(c->reply_body != NULL ? c->reply_body : "{}"));
+	if (c->reply_header_name != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req), c->reply_header_name,
+		                  c->reply_header_value);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	                  "application/json");
+	evhttp_send_reply(req, c->reply_status != 0 ? c->reply_status : 200, "OK", out);
+	evbuffer_free(out);
+}
+
+int
+capture_start(struct capture *c, struct event_base *base)
+{
+	struct evhttp_bound_socket *bs;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+
+	if ((c->http = evhttp_new(base)) == NULL)
+		return -1;
+	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
+	evhttp_set_gencb(c->http, capture_cb, c);
+	if ((bs = evhttp_bind_socket_with_handle(c->http, "127.0.0.1", 0)) == NULL)
+		return -1;
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &slen) != 0)
+		return -1;
+	c->port = ntohs(sin.sin_port);
+	snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%d", c->port);
+	return 0;
+}
+
+void
+capture_stop(struct capture *c)
+{
+	if (c->http != NULL)
+		evhttp_free(c->http);
+	c->http = NULL;
+}
+
+char *
+read_file(const char *path, size_t *len)
+{
+	FILE *fp;
+	char *buf = NULL;
+	long n;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		return NULL;
+	if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0)
+		goto out;
+	if ((buf = malloc((size_t)n + 1)) == NULL)
+		goto out;
+	if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	buf[n] = '\0';
+	if (len != NULL)
+		*len = (size_t)n;
+out:
+	fclose(fp);
+	return buf;
+}
+
+const char *
+need_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || v[0] == '\0') {
+		fprintf(stderr,
+		        "FAIL: %s is not set: run through ./dev test (or source the output of "
+		        "tests/services/start-node-services.sh start DIR)\n",
+		        name);
+		fail_msg("%s is not set", name);
+	}
+	return v;
+}
+
+char *
+read_shared(const char *rel, size_t *len)
+{
+	char path[1024];
+	char *b;
+
+	snprintf(path, sizeof(path), "%s/reference/%s", need_env("BERTH_SHARED_DIR"), rel);
+	if ((b = read_file(path, len)) == NULL)
+		fail_msg("cannot read %s", path);
+	return b;
+}
+
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+int
+run_until(struct event_base *base, const int *flag, long timeout_ms)
+{
+	struct timeval start, now, tv = {0, 10000};
+	struct event *ev = event_new(base, -1, EV_PERSIST, tick, base);
+
+	gettimeofday(&start, NULL);
+	event_add(ev, &tv);
+	while (!*flag) {
+		event_base_loop(base, EVLOOP_ONCE);
+		gettimeofday(&now, NULL);
+		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_usec - start.tv_usec) / 1000 >
+		    timeout_ms)
+			break;
+	}
+	event_free(ev);
+	return *flag;
+}
+
+struct membuf {
+	char *out;
+	size_t cap, len;
+};
+
+static size_t
+mem_write(char *p, size_t sz, size_t n, void *arg)
+{
+	struct membuf *m = arg;
+	size_t k = sz * n;
+
+	for (size_t i = 0; i < k && m->len + 1 < m->cap; i++)
+		m->out[m->len++] = p[i];
+	if (m->cap > 0)
+		m->out[m->len] = '\0';
+	return k;
+}
+
+static int
+control(const char *base_url, const char *path, const char *json, char *out, size_t outlen)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	struct membuf m = {out, outlen, 0};
+	char url[512];
+	long status = -1;
+
+	if (h == NULL)
+		return -1;
+	snprintf(url, sizeof(url), "%s%s", base_url, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mem_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
+	if (json != NULL) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+	}
+	if (curl_easy_perform(h) == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return (int)status;
+}
+
+int
+control_post(const char *base_url, const char *path, const char *json)
+{
+	char out[256];
+
+	return control(base_url, path, json, out, sizeof(out));
+}
+
+int
+control_get(const char *base_url, const char *path, char *out, size_t outlen)
+{
+	return control(base_url, path, NULL, out, outlen);
+}
