@@ -1,0 +1,587 @@
+/*
+ * api: berth-launcher's HTTP routes (docs/api.md).
+ *
+ *   POST   /v1/tenants              provision (201, or 202 with Prefer: respond-async)
+ *   GET    /v1/tenants              list, paged: ?limit=&after=&status=
+ *   GET    /v1/tenants/{subdomain}  one tenant
+ *   DELETE /v1/tenants/{subdomain}  stop its task, mark it STOPPED
+ *   GET    /healthz                 liveness (no auth, no rate limit)
+ *   GET    /metrics                 Prometheus text
+ *
+ * Every request but /healthz passes the per-client token bucket, then the
+ * bearer check when a token is set. CORS headers go on every answer when
+ * --cors-origin is set, and OPTIONS preflights are answered for that origin.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/httpd.h"
+#include "core/log.h"
+#include "launcher/launcher.h"
+#include "launcher/ratelimit.h"
+#include "launcher/request.h"
+
+#define API_PREFIX             "/v1/tenants"
+#define API_LIST_MAX           1000
+#define API_LIST_DEF           100
+#define API_PATH_MAX           512
+#define API_TRANSPORT_BODY_MAX (1024 * 1024) /* evhttp refuses (413) past this */
+#define API_HEADERS_MAX        (16 * 1024)
+
+static enum metric_route
+route_of(struct evhttp_request *req)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	if (path == NULL)
+		return MR_OTHER;
+	if (strcmp(path, "/healthz") == 0)
+		return MR_HEALTH;
+	if (strcmp(path, "/metrics") == 0)
+		return MR_METRICS;
+	if (strcmp(path, API_PREFIX) == 0)
+		return cmd == EVHTTP_REQ_POST  ? MR_POST
+		       : cmd == EVHTTP_REQ_GET ? MR_LIST
+		                               : MR_OTHER;
+	if (strncmp(path, API_PREFIX "/", sizeof(API_PREFIX)) == 0)
+		return cmd == EVHTTP_REQ_GET      ? MR_GET
+		       : cmd == EVHTTP_REQ_DELETE ? MR_DELETE
+		                                  : MR_OTHER;
+	return MR_OTHER;
+}
+
+static void
+count(struct launcher *l, struct evhttp_request *req, int status)
+{
+	enum metric_class c = status < 400 ? MC_2XX : status < 500 ? MC_4XX : MC_5XX;
+
+	l->m.requests[route_of(req)][c]++;
+}
+
+void
+api_reply_json(struct launcher *l, struct evhttp_request *req, int status, json_t *body)
+{
+	count(l, req, status);
+	httpd_json(req, status, body);
+}
+
+void
+api_reply_error(struct launcher *l, struct evhttp_request *req, int status, const char *code,
+                const char *msg, const char *field)
+{
+	count(l, req, status);
+	httpd_error(req, status, code, msg, field != NULL && *field != '\0' ? field : NULL);
+}
+
+json_t *
+api_tenant_json(const struct tenant *t)
+{
+	return tenant_to_json(t);
+}
+
+static void
+add_header(struct evhttp_request *req, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), name, value);
+}
+
+static const char *
+in_header(struct evhttp_request *req, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+static void
+set_location(struct evhttp_request *req, const char *subdomain)
+{
+	char loc[sizeof(API_PREFIX) + REG_SUBDOMAIN_MAX + 1];
+
+	snprintf(loc, sizeof(loc), API_PREFIX "/%s", subdomain);
+	add_header(req, "Location", loc);
+}
+
+/* Prefer: respond-async (RFC 7240), among other preferences. */
+static int
+wants_async(struct evhttp_request *req)
+{
+	const char *v = in_header(req, "Prefer");
+
+	return v != NULL && strcasestr(v, "respond-async") != NULL;
+}
+
+/* The first field of a request that differs from the stored tenant, or NULL. */
+static const char *
+differs(const struct tenant *t, const struct tenant_req *r)
+{
+	if (strcmp(t->admin_email, r->admin_email) != 0)
+		return "admin_email";
+	if (strcmp(t->company_name, r->company_name) != 0)
+		return "company_name";
+	return NULL;
+}
+
+/* An existing tenant and the same request again: idempotent, or provisioned again. */
+static void
+post_existing(struct launcher *l, struct evhttp_request *req, struct tenant *t, int async,
+              int64_t t0)
+{
+	struct prov *p = prov_find(l, t->subdomain);
+
+	switch (t->status) {
+	case TENANT_RUNNING:
+		api_reply_json(l, req, 200, api_tenant_json(t));
+		return;
+	case TENANT_PROVISIONING:
+		/* In flight here: wait with the first request; elsewhere: as it stands. */
+		if (!async && p != NULL && !prov_finished(p) && prov_join(p, req, t0) == 0)
+			return;
+		set_location(req, t->subdomain);
+		api_reply_json(l, req, 202, api_tenant_json(t));
+		return;
+	case TENANT_FAILED:
+	case TENANT_STOPPED:
+		break;
+	}
+	if (p != NULL) {
+		/* The last attempt is still being cleaned up (its task stopped). */
+		add_header(req, "Retry-After", "1");
+		api_reply_error(l, req, 503, "busy", "the tenant is being stopped; ask again",
+		                NULL);
+		return;
+	}
+	log_info("provision_again tenant=%s was=%s", t->subdomain, tenant_status_str(t->status));
+	t->status = TENANT_PROVISIONING;
+	t->error[0] = t->url[0] = t->host_ip[0] = t->task_arn[0] = '\0';
+	t->host_port = 0;
+	if (registry_tenant_update(l->reg, t) != 0) {
+		api_reply_error(l, req, 503, "registry_error", "the tenant could not be recorded",
+		                NULL);
+		return;
+	}
+	if (prov_start(l, t, async ? NULL : req, t0) != 0) {
+		if (!async)
+			return; /* answered by the failed provision */
+	}
+	if (async) {
+		set_location(req, t->subdomain);
+		api_reply_json(l, req, 202, api_tenant_json(t));
+	}
+}
+
+static void
+post_tenant(struct launcher *l, struct evhttp_request *req, int64_t t0)
+{
+	struct tenant_req r;
+	struct validate_error e;
+	struct tenant t;
+	const char *field;
+	char *body = NULL;
+	size_t len = 0;
+	int async = wants_async(req), rc;
+
+	if (l->nprovs >= l->max_inflight) {
+		add_header(req, "Retry-After", "1");
+		api_reply_error(l, req, 503, "busy", "too many tenants are being provisioned",
+		                NULL);
+		return;
+	}
+	if ((rc = httpd_body(req, REQUEST_BODY_MAX, &body, &len)) != 0) {
+		if (rc == -E2BIG)
+			api_reply_error(l, req, 400, "body_too_large",
+			                "the request body is larger than 16 KiB", NULL);
+		else
+			api_reply_error(l, req, 500, "internal", "out of memory", NULL);
+		return;
+	}
+	rc = request_decode_tenant(in_header(req, "Content-Type"), body, len, &r, &e);
+	free(body);
+	if (rc != 0) {
+		api_reply_error(l, req, 400, e.code, e.message, e.field);
+		return;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		rc = registry_tenant_get(l->reg, r.subdomain, &t);
+		if (rc == 0) {
+			if ((field = differs(&t, &r)) != NULL) {
+				api_reply_error(l, req, 409, "conflict",
+				                "the subdomain is taken with other details", field);
+				return;
+			}
+			post_existing(l, req, &t, async, t0);
+			return;
+		}
+		if (rc != -ENOENT)
+			break;
+		memset(&t, 0, sizeof(t));
+		snprintf(t.subdomain, sizeof(t.subdomain), "%s", r.subdomain);
+		snprintf(t.admin_email, sizeof(t.admin_email), "%s", r.admin_email);
+		snprintf(t.company_name, sizeof(t.company_name), "%s", r.company_name);
+		t.status = TENANT_PROVISIONING;
+		/* The registry's unique key decides a race between launchers. */
+		rc = registry_tenant_insert(l->reg, &t);
+		if (rc == -EEXIST)
+			continue;
+		if (rc != 0)
+			break;
+		log_info("provision_begin tenant=%s", t.subdomain);
+		if (prov_start(l, &t, async ? NULL : req, t0) != 0 && !async)
+			return; /* answered by the failed provision */
+		if (async) {
+			set_location(req, t.subdomain);
+			api_reply_json(l, req, 202, api_tenant_json(&t));
+		}
+		return;
+	}
+	log_warnx("registry_error tenant=%s error=\"%s\"", r.subdomain, registry_errmsg(l->reg));
+	api_reply_error(l, req, 503, "registry_error", "the registry is not available", NULL);
+}
+
+static void
+get_tenant(struct launcher *l, struct evhttp_request *req, const char *sub)
+{
+	struct tenant t;
+	int rc = registry_tenant_get(l->reg, sub, &t);
+
+	if (rc == -ENOENT || rc == -EINVAL)
+		api_reply_error(l, req, 404, "not_found", "no such tenant", NULL);
+	else if (rc != 0)
+		api_reply_error(l, req, 503, "registry_error", "the registry is not available",
+		                NULL);
+	else
+		api_reply_json(l, req, 200, api_tenant_json(&t));
+}
+
+static void
+delete_tenant(struct launcher *l, struct evhttp_request *req, const char *sub)
+{
+	struct tenant t;
+	struct prov *p;
+	int rc = registry_tenant_get(l->reg, sub, &t);
+
+	if (rc == -ENOENT || rc == -EINVAL) {
+		api_reply_error(l, req, 404, "not_found", "no such tenant", NULL);
+		return;
+	}
+	if (rc != 0) {
+		api_reply_error(l, req, 503, "registry_error", "the registry is not available",
+		                NULL);
+		return;
+	}
+	p = prov_find(l, sub);
+	if (t.status == TENANT_STOPPED && p == NULL) {
+		api_reply_json(l, req, 200, api_tenant_json(&t));
+		return;
+	}
+	if (prov_delete(l, &t, req) != 0) {
+		add_header(req, "Retry-After", "1");
+		api_reply_error(l, req, 503, "busy", "the tenant is busy; ask again", NULL);
+	}
+}
+
+struct list_ctx {
+	json_t *arr;
+	char last[REG_SUBDOMAIN_MAX];
+};
+
+static int
+list_one(const struct tenant *t, void *arg)
+{
+	struct list_ctx *c = arg;
+
+	json_array_append_new(c->arr, api_tenant_json(t));
+	snprintf(c->last, sizeof(c->last), "%s", t->subdomain);
+	return 0;
+}
+
+static void
+list_tenants(struct launcher *l, struct evhttp_request *req)
+{
+	char v[REG_SUBDOMAIN_MAX], after[REG_SUBDOMAIN_MAX] = "", *end;
+	struct list_ctx c = {json_array(), ""};
+	long limit = API_LIST_DEF;
+	int status = -1, rc;
+
+	if ((rc = httpd_query(req, "limit", v, sizeof(v))) == 0) {
+		limit = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || limit < 1 || limit > API_LIST_MAX) {
+			json_decref(c.arr);
+			api_reply_error(l, req, 400, "invalid_query", "limit must be 1 to 1000",
+			                "limit");
+			return;
+		}
+	} else if (rc != -ENOENT) {
+		json_decref(c.arr);
+		api_reply_error(l, req, 400, "invalid_query", "bad limit", "limit");
+		return;
+	}
+	if ((rc = httpd_query(req, "status", v, sizeof(v))) == 0) {
+		if ((status = tenant_status_parse(v)) < 0) {
+			json_decref(c.arr);
+			api_reply_error(l, req, 400, "invalid_query",
+			                "status must be PROVISIONING, RUNNING, FAILED or STOPPED",
+			                "status");
+			return;
+		}
+	} else if (rc != -ENOENT) {
+		json_decref(c.arr);
+		api_reply_error(l, req, 400, "invalid_query", "bad status", "status");
+		return;
+	}
+	if ((rc = httpd_query(req, "after", after, sizeof(after))) != 0 && rc != -ENOENT) {
+		json_decref(c.arr);
+		api_reply_error(l, req, 400, "invalid_query", "bad after", "after");
+		return;
+	}
+	rc = registry_tenant_list(l->reg, status, after[0] != '\0' ? after : NULL, (int)limit,
+	                          list_one, &c);
+	if (rc != 0 && rc != -ENOENT) {
+		json_decref(c.arr);
+		api_reply_error(l, req, 503, "registry_error", "the registry is not available",
+		                NULL);
+		return;
+	}
+	api_reply_json(
+	    l, req, 200,
+	    json_pack("{s:o, s:o}", "tenants", c.arr, "next",
+	              (long)json_array_size(c.arr) == limit ? json_string(c.last) : json_null()));
+}
+
+static void
+hist(struct evbuffer *b, const char *name, const char *help, const unsigned long *h, double sum)
+{
+	static const char *const le[] = {"0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+	                                 "1",    "2.5",   "5",    "10",  "30",   "60"};
+	unsigned long cum = 0;
+
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (int i = 0; i < METRIC_BUCKETS; i++) {
+		cum += h[i];
+		evbuffer_add_printf(b, "%s_bucket{le=\"%s\"} %lu\n", name, le[i], cum);
+	}
+	cum += h[METRIC_BUCKETS];
+	evbuffer_add_printf(b, "%s_bucket{le=\"+Inf\"} %lu\n%s_sum %.6f\n%s_count %lu\n", name, cum,
+	                    name, sum, name, cum);
+}
+
+static void
+metrics(struct launcher *l, struct evhttp_request *req)
+{
+	static const char *const routes[] = {"post",    "get",     "list", "delete",
+	                                     "healthz", "metrics", "other"};
+	static const char *const classes[] = {"2xx", "4xx", "5xx"};
+	static const char *const sources[] = {"registry", "sidecar", "describe"};
+	struct launcher_metrics *m = &l->m;
+	struct evbuffer *b = evbuffer_new();
+	struct registry_stats st;
+
+	if (b == NULL) {
+		api_reply_error(l, req, 500, "internal", "out of memory", NULL);
+		return;
+	}
+	count(l, req, 200);
+	evbuffer_add_printf(b, "# HELP berth_launcher_requests_total HTTP requests answered.\n"
+	                       "# TYPE berth_launcher_requests_total counter\n");
+	for (int r = 0; r < MR__N; r++)
+		for (int c = 0; c < MC__N; c++)
+			evbuffer_add_printf(
+			    b,
+			    "berth_launcher_requests_total{route=\"%s\",code=\"%s\"} "
+			    "%lu\n",
+			    routes[r], classes[c], m->requests[r][c]);
+	evbuffer_add_printf(b,
+	                    "# TYPE berth_launcher_rate_limited_total counter\n"
+	                    "berth_launcher_rate_limited_total %lu\n"
+	                    "# TYPE berth_launcher_unauthorized_total counter\n"
+	                    "berth_launcher_unauthorized_total %lu\n"
+	                    "# TYPE berth_launcher_provisions_total counter\n"
+	                    "berth_launcher_provisions_total{result=\"started\"} %lu\n"
+	                    "berth_launcher_provisions_total{result=\"running\"} %lu\n"
+	                    "berth_launcher_provisions_total{result=\"failed\"} %lu\n"
+	                    "berth_launcher_provisions_total{result=\"timed_out\"} %lu\n"
+	                    "berth_launcher_provisions_total{result=\"resumed\"} %lu\n"
+	                    "# TYPE berth_launcher_tenants_stopped_total counter\n"
+	                    "berth_launcher_tenants_stopped_total %lu\n"
+	                    "# TYPE berth_launcher_inflight gauge\n"
+	                    "berth_launcher_inflight %d\n"
+	                    "# TYPE berth_launcher_registry_checks_total counter\n"
+	                    "berth_launcher_registry_checks_total %lu\n"
+	                    "berth_launcher_registry_changes_total %lu\n"
+	                    "# HELP berth_launcher_bindings_total Bindings learned, by the source "
+	                    "that answered first.\n"
+	                    "# TYPE berth_launcher_bindings_total counter\n",
+	                    m->rate_limited, m->unauthorized, m->provisions_started,
+	                    m->provisions_running, m->provisions_failed, m->provisions_timed_out,
+	                    m->resumed, m->tenants_stopped, l->nprovs, m->registry_checks,
+	                    m->registry_changes);
+	for (int s = 0; s < BS__N; s++)
+		evbuffer_add_printf(b, "berth_launcher_bindings_total{source=\"%s\"} %lu\n",
+		                    sources[s], m->bound_by[s]);
+	hist(b, "berth_launcher_provision_seconds", "POST to RUNNING.", m->total_hist,
+	     m->total_sum);
+	hist(b, "berth_launcher_provision_own_seconds",
+	     "POST to RUNNING minus the backend's start call.", m->share_hist, m->share_sum);
+	if (registry_stats(l->reg, &st) == 0) {
+		evbuffer_add_printf(b, "# TYPE berth_launcher_tenants gauge\n");
+		for (int s = 0; s < 4; s++)
+			evbuffer_add_printf(b, "berth_launcher_tenants{status=\"%s\"} %ld\n",
+			                    tenant_status_str((enum tenant_status)s),
+			                    st.tenants[s]);
+	}
+	add_header(req, "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, NULL, b);
+	evbuffer_free(b);
+}
+
+static void
+cors_headers(struct launcher *l, struct evhttp_request *req)
+{
+	if (l->cors_origin == NULL || *l->cors_origin == '\0')
+		return;
+	add_header(req, "Access-Control-Allow-Origin", l->cors_origin);
+	add_header(req, "Vary", "Origin");
+	add_header(req, "Access-Control-Expose-Headers", "Location, Retry-After, Server-Timing");
+}
+
+static void
+preflight(struct launcher *l, struct evhttp_request *req)
+{
+	const char *origin = in_header(req, "Origin");
+
+	if (l->cors_origin == NULL || *l->cors_origin == '\0') {
+		add_header(req, "Allow", "GET, POST, DELETE");
+		api_reply_error(l, req, 405, "method_not_allowed", "CORS is not enabled", NULL);
+		return;
+	}
+	if (strcmp(l->cors_origin, "*") != 0 &&
+	    (origin == NULL || strcmp(origin, l->cors_origin) != 0)) {
+		api_reply_error(l, req, 403, "cors_origin", "this origin may not call the API",
+		                NULL);
+		return;
+	}
+	add_header(req, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+	add_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type, Prefer");
+	add_header(req, "Access-Control-Max-Age", "600");
+	count(l, req, 204);
+	evhttp_send_reply(req, 204, NULL, NULL);
+}
+
+static void
+method_not_allowed(struct launcher *l, struct evhttp_request *req, const char *allow)
+{
+	add_header(req, "Allow", allow);
+	api_reply_error(l, req, 405, "method_not_allowed", "this route does not take that method",
+	                NULL);
+}
+
+static int
+rate_ok(struct launcher *l, struct evhttp_request *req)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	char *addr = NULL, ra[16];
+	ev_uint16_t port;
+	int retry = 1;
+
+	if (l->rl == NULL)
+		return 1;
+	if (c != NULL)
+		evhttp_connection_get_peer(c, &addr, &port);
+	if (ratelimit_take(l->rl, addr != NULL ? addr : "?", launcher_mono_us() / 1000, &retry))
+		return 1;
+	l->m.rate_limited++;
+	snprintf(ra, sizeof(ra), "%d", retry);
+	add_header(req, "Retry-After", ra);
+	api_reply_error(l, req, 429, "rate_limited", "too many requests; slow down", NULL);
+	return 0;
+}
+
+static void
+handle(struct evhttp_request *req, void *arg)
+{
+	struct launcher *l = arg;
+	int64_t t0 = launcher_mono_us();
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	int is_get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+
+	if (path == NULL || *path == '\0')
+		path = "/";
+	cors_headers(l, req);
+	if (cmd == EVHTTP_REQ_OPTIONS) {
+		preflight(l, req);
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		if (!is_get)
+			method_not_allowed(l, req, "GET");
+		else
+			api_reply_json(l, req, 200, json_pack("{s:s}", "status", "ok"));
+		return;
+	}
+	if (!rate_ok(l, req))
+		return;
+	if (l->token[0] != '\0' && !httpd_bearer_ok(req, l->token)) {
+		l->m.unauthorized++;
+		add_header(req, "WWW-Authenticate", "Bearer");
+		api_reply_error(l, req, 401, "unauthorized", "a valid bearer token is required",
+		                NULL);
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		if (!is_get)
+			method_not_allowed(l, req, "GET");
+		else
+			metrics(l, req);
+		return;
+	}
+	if (strcmp(path, API_PREFIX) == 0) {
+		if (cmd == EVHTTP_REQ_POST)
+			post_tenant(l, req, t0);
+		else if (is_get)
+			list_tenants(l, req);
+		else
+			method_not_allowed(l, req, "GET, POST");
+		return;
+	}
+	if (strncmp(path, API_PREFIX "/", sizeof(API_PREFIX)) == 0) {
+		const char *sub = path + sizeof(API_PREFIX);
+
+		if (*sub == '\0' || strchr(sub, '/') != NULL || strlen(sub) >= REG_SUBDOMAIN_MAX) {
+			api_reply_error(l, req, 404, "not_found", "no such tenant", NULL);
+			return;
+		}
+		if (is_get)
+			get_tenant(l, req, sub);
+		else if (cmd == EVHTTP_REQ_DELETE)
+			delete_tenant(l, req, sub);
+		else
+			method_not_allowed(l, req, "GET, DELETE");
+		return;
+	}
+	api_reply_error(l, req, 404, "not_found", "no such route", NULL);
+}
+
+int
+api_init(struct launcher *l, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	evhttp_set_gencb(l->http, handle, l);
+	evhttp_set_max_body_size(l->http, API_TRANSPORT_BODY_MAX);
+	evhttp_set_max_headers_size(l->http, API_HEADERS_MAX);
+	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	                                        EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH);
+	/* A POST waits up to --wait-timeout for its answer; idle clients go sooner. */
+	evhttp_set_timeout(l->http, l->wait_timeout_s + 30);
+	return 0;
+}

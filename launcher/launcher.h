@@ -1,0 +1,129 @@
+/*
+ * launcher: the state shared by berth-launcher's modules (api, provision,
+ * main). Nothing outside launcher/ includes this.
+ *
+ * A provision ("prov") is one tenant being started, awaited, probed, failed
+ * or stopped by this process; at most one per subdomain. Its steps:
+ *
+ *   backend start -> await the binding -> probe the host port -> RUNNING
+ *        |                |                     |
+ *        +--- error ------+---- deadline -------+--> FAILED, task stopped
+ *
+ * The binding comes from whichever answers first: the shared registry
+ * (the sidecar writes it; checked on a short timer through the cheap
+ * registry_changed()), the sidecar's long-poll route (--sidecar-url), or
+ * the backend's describe as a slow fallback. Every state change is written
+ * to the registry before it is answered, so a restarted launcher can finish
+ * or fail what it finds PROVISIONING.
+ */
+#ifndef BERTH_LAUNCHER_H
+#define BERTH_LAUNCHER_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "launcher/backend.h"
+#include "registry/registry.h"
+
+struct evhttp;
+struct evhttp_request;
+struct event;
+struct ratelimit;
+
+#define LAUNCHER_TOKEN_MAX    4096 /* bytes of --token-file */
+#define LAUNCHER_DBURL_MAX    1024 /* an expanded DATABASE_URL */
+#define LAUNCHER_WAITERS_MAX  32   /* requests waiting on one provision */
+#define LAUNCHER_REG_POLL_MS  10   /* registry_changed() interval while awaiting */
+#define LAUNCHER_DESCRIBE_MS  1000 /* backend describe fallback interval */
+#define LAUNCHER_PROBE_MS     1000 /* one readiness attempt at most */
+#define LAUNCHER_PROBE_GAP_MS 50   /* between readiness attempts */
+
+enum metric_route { MR_POST, MR_GET, MR_LIST, MR_DELETE, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };
+enum metric_class { MC_2XX, MC_4XX, MC_5XX, MC__N };
+enum bind_source { BS_REGISTRY, BS_SIDECAR, BS_DESCRIBE, BS__N };
+
+#define METRIC_BUCKETS 12
+
+struct launcher_metrics {
+	unsigned long requests[MR__N][MC__N];
+	unsigned long rate_limited, unauthorized;
+	unsigned long provisions_started, provisions_running, provisions_failed,
+	    provisions_timed_out, tenants_stopped, resumed;
+	unsigned long bound_by[BS__N];
+	unsigned long registry_checks, registry_changes;
+	/* seconds from POST to RUNNING, and the launcher's own share (minus backend start) */
+	unsigned long total_hist[METRIC_BUCKETS + 1], share_hist[METRIC_BUCKETS + 1];
+	double total_sum, share_sum;
+};
+
+struct waiter {
+	struct evhttp_request *req;
+	int64_t t0_us; /* when the request arrived (monotonic) */
+};
+
+struct prov;
+TAILQ_HEAD(prov_list, prov);
+
+struct launcher {
+	struct event_base *base;
+	struct evhttp *http;
+	struct evcurl *curl;
+	struct registry *reg;
+	const struct backend_ops *bops;
+	void *bstate;
+	struct ratelimit *rl;
+	struct launcher_metrics m;
+
+	/* configuration (strings borrowed from the options or owned where noted) */
+	char token[LAUNCHER_TOKEN_MAX]; /* "" when auth is off */
+	const char *cors_origin;
+	const char *url_template, *dburl_template;
+	const char *host_ip; /* NULL: the binding's */
+	const char *sidecar_url;
+	int container_port, wait_timeout_s, ready_http, max_inflight;
+
+	struct prov_list provs;
+	int nprovs;
+	int nawait; /* provisions awaiting a binding */
+	struct event *reg_timer;
+	int64_t started_ms;
+};
+
+/* provision.c */
+int64_t launcher_mono_us(void);
+/* Finds this process's provision of subdomain, or NULL. */
+struct prov *prov_find(struct launcher *, const char *subdomain);
+/* 1 when the provision has a result and only cleanup (a stop) is left. */
+int prov_finished(const struct prov *);
+/*
+ * Starts provisioning tenant t (already written PROVISIONING). req, when not
+ * NULL, is answered with the result (201 or an error). Returns 0, or a
+ * negative code when nothing could be started (t is then FAILED).
+ */
+int prov_start(struct launcher *, const struct tenant *t, struct evhttp_request *req,
+               int64_t t0_us);
+/* Adds req as one more waiter for the result; -ENOSPC when too many wait. */
+int prov_join(struct prov *, struct evhttp_request *req, int64_t t0_us);
+/*
+ * Stops subdomain's task and marks it STOPPED, then answers req (200 with the
+ * tenant, or 502). Waiting POSTs get 409 "deleted". t is the stored row.
+ */
+int prov_delete(struct launcher *, const struct tenant *t, struct evhttp_request *req);
+/* Finishes or fails every tenant left PROVISIONING by an earlier run. */
+int prov_resume(struct launcher *);
+/* Answers every waiter with 503 and frees every provision (shutdown). */
+void prov_shutdown(struct launcher *);
+/* The registry check timer (armed while any provision awaits a binding). */
+void prov_registry_tick(int fd, short what, void *arg);
+
+/* api.c */
+/* Sets up routes on l->http. */
+int api_init(struct launcher *, char *err, size_t errlen);
+/* Sends a reply and counts it in the metrics. */
+void api_reply_json(struct launcher *, struct evhttp_request *, int status, json_t *body);
+void api_reply_error(struct launcher *, struct evhttp_request *, int status, const char *code,
+                     const char *msg, const char *field);
+/* The tenant as the API shows it (registry JSON). New reference. */
+json_t *api_tenant_json(const struct tenant *);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * berth-launcher: provisions tenants over HTTP and answers with their URL.
+ * See berth-launcher(8).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "core/evcurl.h"
+#include "core/httpd.h"
+#include "core/log.h"
+#include "core/opts.h"
+#include "launcher/launcher.h"
+#include "launcher/ratelimit.h"
+#include "launcher/template.h"
+
+#define RATELIMIT_SLOTS 4096
+
+/* One table drives parsing, defaults, environment twins, --help and the man page. */
+static const struct opt launcher_opts[] = {
+    {"db", "BERTH_DB", NULL, OPT_STRING, "PATH", "/var/lib/berth/registry.db", 0, 0,
+     "registry file (SQLite), shared with the sidecar"},
+    {"listen", "BERTH_LISTEN", NULL, OPT_STRING, "ADDR:PORT", "0.0.0.0:8080", 0, 0,
+     "address of the HTTP API"},
+    {"backend", "BERTH_BACKEND", NULL, OPT_STRING, "NAME", "docker", 0, 0,
+     "where tasks run: docker or ecs"},
+    {"docker-host", "BERTH_DOCKER_HOST", "DOCKER_HOST", OPT_STRING, "URL",
+     "unix:///var/run/docker.sock", 0, 0, "Docker Engine API (docker backend)"},
+    {"image", "BERTH_IMAGE", NULL, OPT_STRING, "NAME", NULL, 0, 0, "tenant image (docker backend)"},
+    {"cluster", "BERTH_CLUSTER", NULL, OPT_STRING, "NAME", NULL, 0, 0,
+     "ECS cluster (ecs backend; a label with docker)"},
+    {"task-definition", "BERTH_TASK_DEFINITION", NULL, OPT_STRING, "FAMILY[:REV]", NULL, 0, 0,
+     "ECS task definition (ecs backend; a label with docker)"},
+    {"container-name", "BERTH_CONTAINER_NAME", NULL, OPT_STRING, "NAME", "app", 0, 0,
+     "the tenant's container in the task"},
+    {"container-port", "BERTH_CONTAINER_PORT", NULL, OPT_INT, "N", "8000", 1, 65535,
+     "the tenant container's port, published on a host port"},
+    {"url-template", "BERTH_URL_TEMPLATE", NULL, OPT_STRING, "TEMPLATE",
+     "http://{subdomain}.{host_ip}.sslip.io:{host_port}", 0, 0,
+     "tenant URL from {subdomain} {host_ip} {host_port}"},
+    {"database-url-template", "BERTH_DATABASE_URL_TEMPLATE", NULL, OPT_STRING, "TEMPLATE", NULL, 0,
+     0, "DATABASE_URL for the tenant from {db_name} {subdomain} (never logged)"},
+    {"token-file", "BERTH_TOKEN_FILE", NULL, OPT_STRING, "PATH", NULL, 0, 0,
+     "bearer token file (else BERTH_LAUNCHER_TOKEN); requests then need it"},
+    {"cors-origin", "BERTH_CORS_ORIGIN", NULL, OPT_STRING, "ORIGIN", NULL, 0, 0,
+     "origin allowed to call the API from a browser (or *)"},
+    {"wait-timeout", "BERTH_WAIT_TIMEOUT", NULL, OPT_INT, "SECONDS", "60", 1, 3600,
+     "longest a provision may take before 504"},
+    {"dynamodb-table", "BERTH_DYNAMODB_TABLE", NULL, OPT_STRING, "NAME", NULL, 0, 0,
+     "DynamoDB table for subdomain reservation (not in this build: refused when set)"},
+    {"sidecar-url", "BERTH_SIDECAR_URL", NULL, OPT_STRING, "URL", NULL, 0, 0,
+     "the sidecar's API, long-polled for bindings (e.g. http://127.0.0.1:51680)"},
+    {"host-ip", "BERTH_HOST_IP", NULL, OPT_STRING, "ADDR", NULL, 0, 0,
+     "host IP for tenant URLs (default: the binding's)"},
+    {"ready-check", "BERTH_READY_CHECK", NULL, OPT_STRING, "http|tcp", "http", 0, 0,
+     "before 201: the host port answers HTTP, or accepts TCP"},
+    {"stop-timeout", "BERTH_STOP_TIMEOUT", NULL, OPT_INT, "SECONDS", "10", 0, 600,
+     "grace before a stopped container is killed (docker backend)"},
+    {"rate-limit", "BERTH_RATE_LIMIT", NULL, OPT_INT, "N", "10", 0, 100000,
+     "requests per second per client address; 0 turns the limit off"},
+    {"rate-burst", "BERTH_RATE_BURST", NULL, OPT_INT, "N", "60", 1, 100000,
+     "requests a client may make at once"},
+    {"max-inflight", "BERTH_MAX_INFLIGHT", NULL, OPT_INT, "N", "256", 1, 100000,
+     "provisions at once before 503"},
+    {"log-level", "BERTH_LOG_LEVEL", NULL, OPT_STRING, "LEVEL", "info", 0, 0,
+     "error, warn, info or debug"},
+    {"log-format", "BERTH_LOG_FORMAT", NULL, OPT_STRING, "FORMAT", "text", 0, 0,
+     "text (key=value) or json"},
+};
+#define NOPTS (sizeof(launcher_opts) / sizeof(launcher_opts[0]))
+
+/* Reads the token (first line, trailing whitespace dropped) into out. */
+static int
+read_token(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	size_t len;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "--token-file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	n = read(fd, out, outlen - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "--token-file %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	if ((size_t)n == outlen - 1) {
+		snprintf(err, errlen, "--token-file %s: longer than %zu bytes", path, outlen - 2);
+		return -E2BIG;
+	}
+	out[n] = '\0';
+	len = strcspn(out, "\r\n");
+	while (len > 0 && (out[len - 1] == ' ' || out[len - 1] == '\t'))
+		len--;
+	out[len] = '\0';
+	if (len == 0) {
+		snprintf(err, errlen, "--token-file %s: empty", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_reopen();
+		return;
+	}
+	log_info("shutdown signal=%d", (int)sig);
+	event_base_loopexit(l->base, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct launcher L;
+	struct launcher *l = &L;
+	struct opts o;
+	struct backend_ctx bctx;
+	struct event *sig[3];
+	const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
+	const char *v;
+	char err[512], names[64];
+	int next, lvl, fmt, rc;
+	const struct template_var url_vars[] = {
+	    {"subdomain", ""}, {"host_ip", ""}, {"host_port", ""}, {NULL, NULL}};
+	const struct template_var db_vars[] = {{"db_name", ""}, {"subdomain", ""}, {NULL, NULL}};
+
+	rc = opts_parse(&o, launcher_opts, NOPTS, argc, argv, &next, err, sizeof(err));
+	if (rc == OPTS_HELP) {
+		opts_usage(stdout, "berth-launcher", "[options]", launcher_opts, NOPTS);
+		return 0;
+	}
+	if (rc == OPTS_VERSION) {
+		printf("berth-launcher %s\n", BERTH_VERSION);
+		return 0;
+	}
+	if (rc != OPTS_OK || next != argc) {
+		fprintf(stderr, "berth-launcher: %s\n",
+		        rc != OPTS_OK ? err : "unexpected argument");
+		return 2;
+	}
+	if ((lvl = log_level_parse(opts_get(&o, "log-level"))) < 0 ||
+	    (fmt = log_format_parse(opts_get(&o, "log-format"))) < 0) {
+		fprintf(stderr, "berth-launcher: bad --log-level or --log-format\n");
+		return 2;
+	}
+	log_init("berth-launcher", (enum log_level)lvl, (enum log_format)fmt, NULL);
+	log_route_libevent();
+	signal(SIGPIPE, SIG_IGN);
+
+	TAILQ_INIT(&l->provs);
+	l->url_template = opts_get(&o, "url-template");
+	l->dburl_template = opts_get(&o, "database-url-template");
+	l->host_ip = opts_get(&o, "host-ip");
+	l->sidecar_url = opts_get(&o, "sidecar-url");
+	l->cors_origin = opts_get(&o, "cors-origin");
+	l->container_port = (int)opts_int(&o, "container-port");
+	l->wait_timeout_s = (int)opts_int(&o, "wait-timeout");
+	l->max_inflight = (int)opts_int(&o, "max-inflight");
+	v = opts_get(&o, "ready-check");
+	if (strcmp(v, "http") == 0)
+		l->ready_http = 1;
+	else if (strcmp(v, "tcp") != 0)
+		fatalx("bad --ready-check \"%s\" (want http or tcp)", v);
+	if (template_check(l->url_template, url_vars, err, sizeof(err)) != 0)
+		fatalx("--url-template: %s", err);
+	if (l->dburl_template != NULL &&
+	    template_check(l->dburl_template, db_vars, err, sizeof(err)) != 0)
+		fatalx("--database-url-template: %s", err);
+	if ((v = opts_get(&o, "dynamodb-table")) != NULL && *v != '\0')
+		fatalx("--dynamodb-table: DynamoDB reservation is not part of this build; "
+		       "run with SQLite alone");
+	if ((v = opts_get(&o, "token-file")) != NULL && *v != '\0') {
+		if (read_token(v, l->token, sizeof(l->token), err, sizeof(err)) != 0)
+			fatalx("%s", err);
+	} else if ((v = getenv("BERTH_LAUNCHER_TOKEN")) != NULL && *v != '\0') {
+		if (strlen(v) >= sizeof(l->token))
+			fatalx("BERTH_LAUNCHER_TOKEN is longer than %zu bytes",
+			       sizeof(l->token) - 1);
+		snprintf(l->token, sizeof(l->token), "%s", v);
+	}
+	if (opts_int(&o, "rate-limit") > 0) {
+		l->rl = ratelimit_new((double)opts_int(&o, "rate-limit"),
+		                      (double)opts_int(&o, "rate-burst"), RATELIMIT_SLOTS);
+		if (l->rl == NULL)
+			fatalx("out of memory");
+	}
+	if ((l->bops = backend_find(opts_get(&o, "backend"))) == NULL) {
+		backend_names(names, sizeof(names));
+		fatalx("unknown --backend \"%s\" (want %s)", opts_get(&o, "backend"), names);
+	}
+
+	if ((l->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if ((l->curl = evcurl_new(l->base)) == NULL)
+		fatalx("evcurl_new failed");
+	rc = registry_open(&l->reg, opts_get(&o, "db"), REGISTRY_RDWR | REGISTRY_CREATE, err,
+	                   sizeof(err));
+	if (rc != 0)
+		fatalx("registry %s: %s", opts_get(&o, "db"), err);
+	bctx = (struct backend_ctx){l->base, l->curl, &o};
+	if (l->bops->init(&bctx, &l->bstate, err, sizeof(err)) != 0)
+		fatalx("backend %s: %s", l->bops->name, err);
+	if ((l->reg_timer = evtimer_new(l->base, prov_registry_tick, l)) == NULL)
+		fatalx("evtimer_new failed");
+	if ((l->http = evhttp_new(l->base)) == NULL)
+		fatalx("evhttp_new failed");
+	if (api_init(l, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	if (httpd_bind(l->http, opts_get(&o, "listen"), err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	for (int i = 0; i < 3; i++) {
+		if ((sig[i] = evsignal_new(l->base, signals[i], on_signal, l)) == NULL)
+			fatalx("evsignal_new failed");
+		evsignal_add(sig[i], NULL);
+	}
+	log_info("start listen=%s backend=%s db=%s auth=%s sidecar=%s wait_timeout=%d",
+	         opts_get(&o, "listen"), l->bops->name, opts_get(&o, "db"),
+	         l->token[0] != '\0' ? "bearer" : "off",
+	         l->sidecar_url != NULL ? l->sidecar_url : "none", l->wait_timeout_s);
+	if ((rc = prov_resume(l)) != 0)
+		log_warnx("resume_failed error=\"%s\"", registry_errmsg(l->reg));
+
+	event_base_dispatch(l->base);
+
+	prov_shutdown(l);
+	evhttp_free(l->http);
+	evcurl_free(l->curl); /* cancels what is in flight; callbacks let go of their provisions */
+	l->bops->free(l->bstate);
+	for (int i = 0; i < 3; i++)
+		event_free(sig[i]);
+	event_free(l->reg_timer);
+	registry_close(l->reg);
+	ratelimit_free(l->rl);
+	event_base_free(l->base);
+	explicit_bzero(l->token, sizeof(l->token));
+	log_info("stopped");
+	return 0;
+}

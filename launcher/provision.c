@@ -1,0 +1,1041 @@
+/*
+ * provision: the launcher's state machine, one struct prov per tenant in
+ * flight (see launcher.h for the steps).
+ *
+ * Lifetime: a prov lives while it has a result to produce or a backend call
+ * outstanding (pending). Once it has a result (finished) it is only waiting
+ * for the backend to stop the task (stop_wanted); it is freed when nothing is
+ * pending. Backend callbacks never outlive it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "core/evcurl.h"
+#include "core/log.h"
+#include "launcher/launcher.h"
+#include "launcher/template.h"
+
+struct prov {
+	struct launcher *l;
+	TAILQ_ENTRY(prov) entry;
+	struct tenant t; /* the row as last written */
+
+	int finished;     /* the result is written and answered */
+	int starting;     /* backend start outstanding */
+	int awaiting;     /* counted in l->nawait */
+	int probing;      /* readiness probe running */
+	int stop_wanted;  /* stop the task once start has answered */
+	int stopping;     /* backend stop outstanding */
+	int mark_stopped; /* a DELETE: write STOPPED when the stop succeeds */
+	int describing;   /* backend describe outstanding */
+	int pending;      /* backend calls outstanding */
+	int detached;     /* shutdown: off the list, freed by the last callback */
+
+	struct waiter waiters[LAUNCHER_WAITERS_MAX]; /* POSTs */
+	int nwaiters;
+	struct evhttp_request *deleters[LAUNCHER_WAITERS_MAX]; /* DELETEs */
+	int ndeleters;
+
+	struct event *deadline, *describe_timer, *probe_timer, *sidecar_timer;
+	struct evcurl_xfer *sidecar_xfer;
+	int probe_fd;
+	int probe_sent; /* http probe: the request is written, waiting for bytes */
+
+	char bound_ip[REG_IP_MAX];
+	int bound_port;
+	enum bind_source source;
+	int64_t t0_us, start_us; /* provision begun; backend start's own duration */
+};
+
+static void prov_cleanup(struct prov *);
+static void prov_fail(struct prov *, int status, const char *code, const char *reason);
+static void await_begin(struct prov *);
+static void probe_attempt(struct prov *);
+static void sidecar_poll(struct prov *);
+
+int64_t
+launcher_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct prov *
+prov_find(struct launcher *l, const char *subdomain)
+{
+	struct prov *p;
+
+	TAILQ_FOREACH(p, &l->provs, entry)
+	if (strcmp(p->t.subdomain, subdomain) == 0)
+		return p;
+	return NULL;
+}
+
+int
+prov_finished(const struct prov *p)
+{
+	return p->finished;
+}
+
+static struct prov *
+prov_new(struct launcher *l, const struct tenant *t)
+{
+	struct prov *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->l = l;
+	p->t = *t;
+	p->probe_fd = -1;
+	p->t0_us = launcher_mono_us();
+	TAILQ_INSERT_TAIL(&l->provs, p, entry);
+	l->nprovs++;
+	return p;
+}
+
+/* At shutdown a callback may still arrive (-ECANCELED): it only lets go of p. */
+static int
+detached_done(struct prov *p)
+{
+	if (!p->detached)
+		return 0;
+	if (--p->pending == 0)
+		free(p);
+	return 1;
+}
+
+static void
+prov_free(struct prov *p)
+{
+	struct launcher *l = p->l;
+
+	TAILQ_REMOVE(&l->provs, p, entry);
+	l->nprovs--;
+	if (p->deadline != NULL)
+		event_free(p->deadline);
+	free(p);
+}
+
+/* Writes p->t; the registry sets version and updated_at. */
+static int
+save(struct prov *p)
+{
+	int rc = registry_tenant_update(p->l->reg, &p->t);
+
+	if (rc != 0)
+		log_warnx("registry_update_failed tenant=%s status=%s error=\"%s\"", p->t.subdomain,
+		          tenant_status_str(p->t.status), registry_errmsg(p->l->reg));
+	return rc;
+}
+
+/* Seconds as Prometheus histogram buckets: 0.01 .. 60 and +Inf. */
+static const double hist_le[METRIC_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                               1,    2.5,   5,    10,  30,   60};
+
+static void
+observe(unsigned long *h, double *sum, double secs)
+{
+	int i;
+
+	for (i = 0; i < METRIC_BUCKETS && secs > hist_le[i]; i++)
+		;
+	h[i]++;
+	*sum += secs;
+}
+
+static void
+answer_waiters(struct prov *p, int status, const char *code, const char *msg)
+{
+	struct launcher *l = p->l;
+	int64_t now = launcher_mono_us();
+
+	for (int i = 0; i < p->nwaiters; i++) {
+		struct evhttp_request *req = p->waiters[i].req;
+
+		if (code == NULL) {
+			char timing[160];
+			double total = (double)(now - p->waiters[i].t0_us) / 1000.0;
+
+			/* The launcher's own share is what remains without the backend's start. */
+			snprintf(timing, sizeof(timing),
+			         "start;dur=%.3f, total;dur=%.3f, launcher;dur=%.3f",
+			         (double)p->start_us / 1000.0, total,
+			         total - (double)p->start_us / 1000.0);
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Server-Timing",
+			                  timing);
+			api_reply_json(l, req, status, api_tenant_json(&p->t));
+		} else {
+			api_reply_error(l, req, status, code, msg, NULL);
+		}
+	}
+	p->nwaiters = 0;
+}
+
+static void
+answer_deleters(struct prov *p, int error, const char *msg)
+{
+	for (int i = 0; i < p->ndeleters; i++) {
+		if (error == 0)
+			api_reply_json(p->l, p->deleters[i], 200, api_tenant_json(&p->t));
+		else
+			api_reply_error(p->l, p->deleters[i], 502, "backend_error", msg, NULL);
+	}
+	p->ndeleters = 0;
+}
+
+static void
+stop_awaiting(struct prov *p)
+{
+	if (p->awaiting) {
+		p->awaiting = 0;
+		p->l->nawait--;
+	}
+	if (p->describe_timer != NULL) {
+		event_free(p->describe_timer);
+		p->describe_timer = NULL;
+	}
+	if (p->sidecar_timer != NULL) {
+		event_free(p->sidecar_timer);
+		p->sidecar_timer = NULL;
+	}
+	if (p->sidecar_xfer != NULL) {
+		struct evcurl_xfer *x = p->sidecar_xfer;
+
+		p->sidecar_xfer = NULL;
+		evcurl_cancel(x); /* its callback sees sidecar_xfer == NULL and returns */
+	}
+}
+
+static void
+stop_probe(struct prov *p)
+{
+	p->probing = 0;
+	if (p->probe_timer != NULL) {
+		event_free(p->probe_timer);
+		p->probe_timer = NULL;
+	}
+	if (p->probe_fd >= 0) {
+		close(p->probe_fd);
+		p->probe_fd = -1;
+	}
+}
+
+static void
+on_stopped(int error, const char *errmsg, void *arg)
+{
+	struct prov *p = arg;
+
+	if (detached_done(p))
+		return;
+	p->pending--;
+	p->stopping = 0;
+	if (error == -ECANCELED) {
+		prov_cleanup(p);
+		return;
+	}
+	if (error != 0) {
+		log_warnx("stop_failed tenant=%s task=%s error=\"%s\"", p->t.subdomain,
+		          p->t.task_arn, errmsg);
+		answer_deleters(p, error, errmsg);
+	} else {
+		log_info("task_stopped tenant=%s task=%s", p->t.subdomain, p->t.task_arn);
+		if (p->mark_stopped) {
+			p->t.status = TENANT_STOPPED;
+			save(p);
+			p->l->m.tenants_stopped++;
+		}
+		answer_deleters(p, 0, NULL);
+	}
+	p->stop_wanted = 0;
+	prov_cleanup(p);
+}
+
+/*
+ * Releases what the provision holds once it has a result: timers, the probe,
+ * the await; stops the task when asked; frees p when nothing is pending.
+ */
+static void
+prov_cleanup(struct prov *p)
+{
+	struct launcher *l = p->l;
+
+	if (!p->finished)
+		return;
+	stop_awaiting(p);
+	stop_probe(p);
+	if (p->deadline != NULL) {
+		event_free(p->deadline);
+		p->deadline = NULL;
+	}
+	if (p->stop_wanted && !p->stopping && !p->starting) {
+		p->stopping = 1;
+		if (l->bops->stop(l->bstate, p->t.subdomain, p->t.task_arn, on_stopped, p) == 0) {
+			p->pending++;
+		} else {
+			p->stopping = 0;
+			p->stop_wanted = 0;
+			log_warnx("stop_failed tenant=%s error=\"could not start\"",
+			          p->t.subdomain);
+			answer_deleters(p, -EIO, "the backend could not stop the task");
+		}
+	}
+	if (p->pending == 0) {
+		answer_deleters(p, 0, NULL);
+		prov_free(p);
+	}
+}
+
+/* Records FAILED with reason, answers the waiters, stops the task. */
+static void
+prov_fail(struct prov *p, int status, const char *code, const char *reason)
+{
+	struct launcher *l = p->l;
+
+	if (p->finished)
+		return;
+	p->finished = 1;
+	p->t.status = TENANT_FAILED;
+	snprintf(p->t.error, sizeof(p->t.error), "%s", reason);
+	save(p);
+	l->m.provisions_failed++;
+	if (status == 504)
+		l->m.provisions_timed_out++;
+	log_warnx("provision_failed tenant=%s task=%s code=%s reason=\"%s\"", p->t.subdomain,
+	          p->t.task_arn, code, reason);
+	answer_waiters(p, status, code, reason);
+	p->stop_wanted = 1;
+	prov_cleanup(p);
+}
+
+static void
+prov_running(struct prov *p)
+{
+	struct launcher *l = p->l;
+	double total = (double)(launcher_mono_us() - p->t0_us) / 1e6;
+
+	p->finished = 1;
+	p->t.status = TENANT_RUNNING;
+	p->t.error[0] = '\0';
+	snprintf(p->t.host_ip, sizeof(p->t.host_ip), "%s", p->bound_ip);
+	p->t.host_port = p->bound_port;
+	if (save(p) != 0) {
+		/* Not recorded, so not promised: the client may ask again. */
+		answer_waiters(p, 503, "registry_error", "the tenant could not be recorded");
+		p->stop_wanted = 1;
+		prov_cleanup(p);
+		return;
+	}
+	l->m.provisions_running++;
+	observe(l->m.total_hist, &l->m.total_sum, total);
+	observe(l->m.share_hist, &l->m.share_sum, total - (double)p->start_us / 1e6);
+	log_info("provision_running tenant=%s task=%s host_port=%d source=%s ms=%.1f start_ms=%.1f",
+	         p->t.subdomain, p->t.task_arn, p->bound_port,
+	         p->source == BS_REGISTRY  ? "registry"
+	         : p->source == BS_SIDECAR ? "sidecar"
+	                                   : "describe",
+	         total * 1000, (double)p->start_us / 1000.0);
+	answer_waiters(p, 201, NULL, NULL);
+	prov_cleanup(p);
+}
+
+static void
+on_deadline(int fd, short what, void *arg)
+{
+	struct prov *p = arg;
+	char reason[160];
+
+	(void)fd;
+	(void)what;
+	snprintf(reason, sizeof(reason), "%s within %d s",
+	         p->probing    ? "the host port did not answer"
+	         : p->starting ? "the backend did not start the task"
+	                       : "no host port was published",
+	         p->l->wait_timeout_s);
+	prov_fail(p, 504, "timeout", reason);
+}
+
+/* --- readiness probe ------------------------------------------------------ */
+
+static int
+is_loopback(const char *ip)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, ip, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, ip, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
+static void
+probe_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	probe_attempt(arg);
+}
+
+static void
+probe_retry(struct prov *p)
+{
+	struct timeval tv = {0, LAUNCHER_PROBE_GAP_MS * 1000};
+
+	if (p->probe_timer != NULL) {
+		event_free(p->probe_timer);
+		p->probe_timer = NULL;
+	}
+	if (p->probe_fd >= 0) {
+		close(p->probe_fd);
+		p->probe_fd = -1;
+	}
+	p->probe_sent = 0;
+	if ((p->probe_timer = evtimer_new(p->l->base, probe_tick, p)) == NULL) {
+		prov_fail(p, 500, "internal", "out of memory");
+		return;
+	}
+	evtimer_add(p->probe_timer, &tv);
+}
+
+/* The host[:port] part of url (into *host), its length; "localhost" when none. */
+static size_t
+url_authority(const char *url, const char **host)
+{
+	const char *s = strstr(url, "://"), *e;
+
+	if (s == NULL || s[3] == '\0') {
+		*host = "localhost";
+		return strlen(*host);
+	}
+	s += 3;
+	e = s + strcspn(s, "/?#");
+	*host = s;
+	return (size_t)(e - s);
+}
+
+/*
+ * One readiness step. Connected is enough for --ready-check tcp; for http a
+ * HEAD request must get at least one byte back, because Docker's userland
+ * proxy accepts on the host port even before the application listens.
+ */
+static void
+probe_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct prov *p = arg;
+	struct timeval tv = {LAUNCHER_PROBE_MS / 1000, (LAUNCHER_PROBE_MS % 1000) * 1000};
+	char buf[REG_URL_MAX + 128];
+	const char *host = "localhost";
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		probe_retry(p);
+		return;
+	}
+	if (!p->probe_sent) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+			probe_retry(p);
+			return;
+		}
+		if (!p->l->ready_http) {
+			prov_running(p);
+			return;
+		}
+		n = snprintf(buf, sizeof(buf),
+		             "HEAD / HTTP/1.0\r\nHost: %.*s\r\nUser-Agent: berth-launcher\r\n\r\n",
+		             (int)url_authority(p->t.url, &host), host);
+		if (n < 0 || (size_t)n >= sizeof(buf)) {
+			probe_retry(p);
+			return;
+		}
+		if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n) {
+			probe_retry(p);
+			return;
+		}
+		p->probe_sent = 1;
+		event_free(p->probe_timer);
+		p->probe_timer = event_new(p->l->base, fd, EV_READ, probe_io, p);
+		if (p->probe_timer == NULL) {
+			prov_fail(p, 500, "internal", "out of memory");
+			return;
+		}
+		event_add(p->probe_timer, &tv);
+		return;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n > 0)
+		prov_running(p);
+	else
+		probe_retry(p);
+}
+
+static void
+probe_attempt(struct prov *p)
+{
+	struct launcher *l = p->l;
+	struct timeval tv = {LAUNCHER_PROBE_MS / 1000, (LAUNCHER_PROBE_MS % 1000) * 1000};
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *addr;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+	/* A local backend publishes on this machine: probe loopback, never another host. */
+	addr = (l->bops->local && !is_loopback(p->bound_ip)) ? "127.0.0.1" : p->bound_ip;
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)p->bound_port);
+		sl = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)p->bound_port);
+		sl = sizeof(*s6);
+	} else {
+		prov_fail(p, 502, "bad_binding", "the binding's host IP is not an IP address");
+		return;
+	}
+	if (p->probe_timer != NULL) {
+		event_free(p->probe_timer);
+		p->probe_timer = NULL;
+	}
+	p->probe_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->probe_fd < 0) {
+		log_warn("probe_socket tenant=%s", p->t.subdomain);
+		probe_retry(p);
+		return;
+	}
+	if (connect(p->probe_fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
+		probe_retry(p);
+		return;
+	}
+	p->probe_sent = 0;
+	if ((p->probe_timer = event_new(l->base, p->probe_fd, EV_WRITE, probe_io, p)) == NULL) {
+		prov_fail(p, 500, "internal", "out of memory");
+		return;
+	}
+	event_add(p->probe_timer, &tv);
+}
+
+/* The binding is known, from whichever source answered first. */
+static void
+prov_bound(struct prov *p, const char *ip, int port, enum bind_source src)
+{
+	struct launcher *l = p->l;
+	char portstr[16], err[160];
+	const struct template_var vars[] = {
+	    {"subdomain", p->t.subdomain},
+	    {"host_ip", p->bound_ip},
+	    {"host_port", portstr},
+	    {NULL, NULL},
+	};
+
+	if (p->finished || !p->awaiting)
+		return;
+	stop_awaiting(p);
+	p->source = src;
+	l->m.bound_by[src]++;
+	p->bound_port = port;
+	if (l->host_ip != NULL && *l->host_ip != '\0')
+		snprintf(p->bound_ip, sizeof(p->bound_ip), "%s", l->host_ip);
+	else if (ip != NULL && *ip != '\0')
+		snprintf(p->bound_ip, sizeof(p->bound_ip), "%s", ip);
+	else
+		snprintf(p->bound_ip, sizeof(p->bound_ip), "127.0.0.1");
+	log_debug("binding_found tenant=%s task=%s host_port=%d source=%d", p->t.subdomain,
+	          p->t.task_arn, port, (int)src);
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (template_expand(l->url_template, vars, p->t.url, sizeof(p->t.url), err, sizeof(err)) !=
+	    0) {
+		prov_fail(p, 500, "url_template", "the URL does not fit");
+		return;
+	}
+	p->probing = 1;
+	probe_attempt(p);
+}
+
+/* --- awaiting the binding --------------------------------------------------- */
+
+struct bind_match {
+	int container_port;
+	struct binding found;
+	int ok;
+};
+
+static int
+match_binding(const struct binding *b, void *arg)
+{
+	struct bind_match *m = arg;
+
+	if (b->container_port != m->container_port || strcmp(b->protocol, "tcp") != 0 ||
+	    b->host_port <= 0)
+		return 0;
+	if (b->status != BINDING_RUNNING && b->status != BINDING_PROVISIONAL)
+		return 0;
+	m->found = *b;
+	m->ok = 1;
+	return b->status == BINDING_RUNNING; /* prefer RUNNING; keep looking otherwise */
+}
+
+/* Looks p's task up in the registry. */
+static void
+registry_lookup(struct prov *p)
+{
+	struct binding_filter f = {.task = p->t.task_arn, .status = -1};
+	struct bind_match m = {.container_port = p->l->container_port};
+	int rc;
+
+	rc = registry_binding_list(p->l->reg, &f, match_binding, &m);
+	if (rc != 0 && rc != -ENOENT) {
+		log_warnx("registry_lookup_failed tenant=%s error=\"%s\"", p->t.subdomain,
+		          registry_errmsg(p->l->reg));
+		return;
+	}
+	if (m.ok)
+		prov_bound(p, m.found.host_ip, m.found.host_port, BS_REGISTRY);
+}
+
+/*
+ * Why a timer: SQLite tells no other process about a commit (update hooks see
+ * only their own connection), and the sidecar is another process. PRAGMA
+ * data_version (registry_changed) reads a counter from the shared WAL index
+ * in memory, a few microseconds with no disk I/O, so checking it every
+ * LAUNCHER_REG_POLL_MS while something awaits a binding costs nothing
+ * measurable and bounds the added latency to that interval. The timer is
+ * armed only while a provision awaits.
+ */
+void
+prov_registry_tick(int fd, short what, void *arg)
+{
+	struct launcher *l = arg;
+	struct timeval tv = {0, LAUNCHER_REG_POLL_MS * 1000};
+	struct prov *p, *next;
+	int changed = 0;
+
+	(void)fd;
+	(void)what;
+	if (l->nawait == 0)
+		return;
+	l->m.registry_checks++;
+	if (registry_changed(l->reg, &changed) == 0 && changed) {
+		l->m.registry_changes++;
+		for (p = TAILQ_FIRST(&l->provs); p != NULL; p = next) {
+			next = TAILQ_NEXT(p, entry);
+			if (p->awaiting)
+				registry_lookup(p);
+		}
+	}
+	if (l->nawait > 0)
+		evtimer_add(l->reg_timer, &tv);
+}
+
+static void
+on_described(int error, const struct backend_task *t, const char *errmsg, void *arg)
+{
+	struct prov *p = arg;
+	struct timeval tv = {LAUNCHER_DESCRIBE_MS / 1000, (LAUNCHER_DESCRIBE_MS % 1000) * 1000};
+
+	if (detached_done(p))
+		return;
+	p->pending--;
+	p->describing = 0;
+	if (error == 0 && !p->finished && p->awaiting) {
+		if (t->state == BACKEND_RUNNING && t->host_port > 0) {
+			prov_bound(p, t->host_ip, t->host_port, BS_DESCRIBE);
+		} else if (t->state == BACKEND_STOPPED ||
+		           (t->state == BACKEND_MISSING && p->l->bops->local)) {
+			char reason[BACKEND_REASON_MAX + 32];
+
+			snprintf(reason, sizeof(reason), "the task stopped: %s", t->reason);
+			prov_fail(p, 502, "task_stopped", reason);
+		}
+	} else if (error != 0 && error != -ECANCELED) {
+		log_debug("describe_failed tenant=%s error=\"%s\"", p->t.subdomain, errmsg);
+	}
+	if (!p->finished && p->awaiting && p->describe_timer != NULL)
+		evtimer_add(p->describe_timer, &tv);
+	prov_cleanup(p);
+}
+
+static void
+describe_tick(int fd, short what, void *arg)
+{
+	struct prov *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->finished || !p->awaiting || p->describing)
+		return;
+	p->describing = 1;
+	if (p->l->bops->describe(p->l->bstate, p->t.task_arn, p->l->container_port, on_described,
+	                         p) == 0) {
+		p->pending++;
+	} else {
+		struct timeval tv = {LAUNCHER_DESCRIBE_MS / 1000, 0};
+
+		p->describing = 0;
+		evtimer_add(p->describe_timer, &tv);
+	}
+}
+
+/* The sidecar answers GET /v1/bindings/{task-id} with one binding, a list, or {"bindings":[]}. */
+static int
+sidecar_pick(const char *body, size_t len, int container_port, char *ip, size_t iplen, int *port)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(body, len, 0, &jerr), *list, *b;
+	size_t i;
+	int ok = 0;
+
+	if (root == NULL)
+		return 0;
+	if (json_is_array(root))
+		list = root;
+	else if ((list = json_object_get(root, "bindings")) == NULL || !json_is_array(list))
+		list = NULL;
+	for (i = 0; list != NULL ? i < json_array_size(list) : i < 1; i++) {
+		json_int_t cp, hp;
+		const char *proto, *hip;
+
+		b = list != NULL ? json_array_get(list, i) : root;
+		if (!json_is_object(b))
+			continue;
+		cp = json_integer_value(json_object_get(b, "container_port"));
+		hp = json_integer_value(json_object_get(b, "host_port"));
+		proto = json_string_value(json_object_get(b, "protocol"));
+		hip = json_string_value(json_object_get(b, "host_ip"));
+		if (cp != container_port || hp <= 0 || hp > 65535 ||
+		    (proto != NULL && strcmp(proto, "tcp") != 0))
+			continue;
+		snprintf(ip, iplen, "%s", hip != NULL ? hip : "");
+		*port = (int)hp;
+		ok = 1;
+		break;
+	}
+	json_decref(root);
+	return ok;
+}
+
+static void
+sidecar_retry_cb(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sidecar_poll(arg);
+}
+
+static void
+on_sidecar(const struct evcurl_resp *r, void *arg)
+{
+	struct prov *p = arg;
+	struct timeval tv = {0, 250 * 1000};
+	char ip[REG_IP_MAX];
+	int port;
+
+	if (p->sidecar_xfer == NULL)
+		return; /* cancelled by stop_awaiting */
+	p->sidecar_xfer = NULL;
+	if (p->finished || !p->awaiting)
+		return;
+	if (r->error == 0 && r->status == 200 &&
+	    sidecar_pick(r->body, r->body_len, p->l->container_port, ip, sizeof(ip), &port)) {
+		prov_bound(p, ip, port, BS_SIDECAR);
+		return;
+	}
+	/* A long poll that ended empty is asked again at once; errors back off a little. */
+	if (r->error == 0 &&
+	    (r->status == 404 || r->status == 204 || r->status == 408 || r->status == 200))
+		tv.tv_usec = 0;
+	if (p->sidecar_timer == NULL &&
+	    (p->sidecar_timer = evtimer_new(p->l->base, sidecar_retry_cb, p)) == NULL)
+		return;
+	evtimer_add(p->sidecar_timer, &tv);
+}
+
+static void
+sidecar_poll(struct prov *p)
+{
+	struct launcher *l = p->l;
+	struct evcurl_req req;
+	const char *id = strrchr(p->t.task_arn, '/');
+	char url[REG_URL_MAX + REG_ARN_MAX];
+	long left_ms;
+	int64_t deadline_us = p->t0_us + (int64_t)l->wait_timeout_s * 1000000;
+
+	if (p->finished || !p->awaiting || p->sidecar_xfer != NULL)
+		return;
+	left_ms = (long)((deadline_us - launcher_mono_us()) / 1000);
+	if (left_ms < 1000)
+		left_ms = 1000;
+	snprintf(url, sizeof(url), "%s/v1/bindings/%s?wait=%ld", l->sidecar_url,
+	         id != NULL ? id + 1 : p->t.task_arn, left_ms / 1000 > 30 ? 30 : left_ms / 1000);
+	memset(&req, 0, sizeof(req));
+	req.url = url;
+	req.timeout_ms = left_ms + 2000;
+	req.body_max = 256 * 1024;
+	req.no_proxy = 1;
+	req.on_done = on_sidecar;
+	req.arg = p;
+	p->sidecar_xfer = evcurl_start(l->curl, &req);
+	if (p->sidecar_xfer == NULL)
+		log_debug("sidecar_poll_failed tenant=%s", p->t.subdomain);
+}
+
+static void
+await_begin(struct prov *p)
+{
+	struct launcher *l = p->l;
+	struct timeval now = {0, 0};
+	struct timeval tv = {LAUNCHER_DESCRIBE_MS / 1000, (LAUNCHER_DESCRIBE_MS % 1000) * 1000};
+
+	p->awaiting = 1;
+	l->nawait++;
+	/* The sidecar may have recorded the binding before start answered. */
+	registry_lookup(p);
+	if (!p->awaiting)
+		return;
+	if (l->sidecar_url != NULL && *l->sidecar_url != '\0')
+		sidecar_poll(p);
+	if ((p->describe_timer = evtimer_new(l->base, describe_tick, p)) != NULL)
+		evtimer_add(p->describe_timer, &tv);
+	if (!evtimer_pending(l->reg_timer, NULL))
+		evtimer_add(l->reg_timer, &now);
+}
+
+/* --- start ------------------------------------------------------------------ */
+
+static void
+on_started(int error, const char *task, const char *errmsg, void *arg)
+{
+	struct prov *p = arg;
+
+	if (detached_done(p))
+		return;
+	p->pending--;
+	p->starting = 0;
+	p->start_us = launcher_mono_us() - p->t0_us;
+	if (error == 0) {
+		snprintf(p->t.task_arn, sizeof(p->t.task_arn), "%s", task);
+		log_info("task_started tenant=%s task=%s ms=%.1f", p->t.subdomain, task,
+		         (double)p->start_us / 1000.0);
+	}
+	if (p->finished) { /* timed out or deleted meanwhile: prov_cleanup stops it */
+		prov_cleanup(p);
+		return;
+	}
+	if (error != 0) {
+		char reason[REG_ERROR_MAX];
+
+		snprintf(reason, sizeof(reason), "%s", errmsg != NULL ? errmsg : "start failed");
+		prov_fail(p, error == -ECANCELED ? 503 : 502, "backend_error", reason);
+		return;
+	}
+	if (save(p) != 0) {
+		prov_fail(p, 503, "registry_error", "the task could not be recorded");
+		return;
+	}
+	await_begin(p);
+}
+
+static int
+arm_deadline(struct prov *p)
+{
+	struct timeval tv = {p->l->wait_timeout_s, 0};
+
+	if ((p->deadline = evtimer_new(p->l->base, on_deadline, p)) == NULL)
+		return -ENOMEM;
+	evtimer_add(p->deadline, &tv);
+	return 0;
+}
+
+int
+prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *req, int64_t t0_us)
+{
+	struct prov *p = prov_new(l, t);
+	char dbname[REG_SUBDOMAIN_MAX], dburl[LAUNCHER_DBURL_MAX], err[160];
+	struct backend_env env[BACKEND_ENV_MAX];
+	struct backend_spec spec;
+	size_t n = 0;
+	int rc;
+
+	if (p == NULL)
+		return -ENOMEM;
+	if (req != NULL) {
+		p->waiters[0].req = req;
+		p->waiters[0].t0_us = t0_us;
+		p->nwaiters = 1;
+		p->t0_us = t0_us;
+	}
+	/* DB_NAME: the subdomain with '-' as '_', a valid SQL identifier. */
+	snprintf(dbname, sizeof(dbname), "%s", t->subdomain);
+	for (char *c = dbname; *c != '\0'; c++)
+		if (*c == '-')
+			*c = '_';
+	env[n++] = (struct backend_env){"DB_NAME", dbname};
+	if (l->dburl_template != NULL && *l->dburl_template != '\0') {
+		const struct template_var vars[] = {
+		    {"db_name", dbname}, {"subdomain", t->subdomain}, {NULL, NULL}};
+
+		if (template_expand(l->dburl_template, vars, dburl, sizeof(dburl), err,
+		                    sizeof(err)) != 0) {
+			prov_fail(p, 500, "internal", "the database URL template does not fit");
+			return -E2BIG;
+		}
+		env[n++] = (struct backend_env){"DATABASE_URL", dburl};
+	}
+	env[n++] = (struct backend_env){"BERTH_TENANT", t->subdomain};
+	env[n++] = (struct backend_env){"BERTH_COMPANY_NAME", t->company_name};
+	spec = (struct backend_spec){t->subdomain, env, n, l->container_port};
+	if (arm_deadline(p) != 0) {
+		prov_fail(p, 500, "internal", "out of memory");
+		return -ENOMEM;
+	}
+	l->m.provisions_started++;
+	p->starting = 1;
+	if ((rc = l->bops->start(l->bstate, &spec, on_started, p)) != 0) {
+		p->starting = 0;
+		prov_fail(p, 502, "backend_error", "the backend could not start the task");
+		return rc;
+	}
+	p->pending++;
+	return 0;
+}
+
+int
+prov_join(struct prov *p, struct evhttp_request *req, int64_t t0_us)
+{
+	if (p->finished || p->nwaiters == LAUNCHER_WAITERS_MAX)
+		return -ENOSPC;
+	p->waiters[p->nwaiters].req = req;
+	p->waiters[p->nwaiters].t0_us = t0_us;
+	p->nwaiters++;
+	return 0;
+}
+
+int
+prov_delete(struct launcher *l, const struct tenant *t, struct evhttp_request *req)
+{
+	struct prov *p = prov_find(l, t->subdomain);
+
+	if (p == NULL && (p = prov_new(l, t)) == NULL)
+		return -ENOMEM;
+	if (p->ndeleters == LAUNCHER_WAITERS_MAX)
+		return -ENOSPC;
+	p->deleters[p->ndeleters++] = req;
+	p->mark_stopped = 1;
+	p->stop_wanted = 1;
+	if (!p->finished) {
+		p->finished = 1;
+		if (p->nwaiters > 0)
+			answer_waiters(p, 409, "deleted",
+			               "the tenant was deleted while it was being provisioned");
+	}
+	log_info("tenant_delete tenant=%s task=%s", t->subdomain, p->t.task_arn);
+	prov_cleanup(p);
+	return 0;
+}
+
+struct collector {
+	struct tenant *v;
+	size_t n, cap;
+};
+
+static int
+collect(const struct tenant *t, void *arg)
+{
+	struct collector *c = arg;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct tenant *nv = realloc(c->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return 1;
+		c->v = nv;
+		c->cap = cap;
+	}
+	c->v[c->n++] = *t;
+	return 0;
+}
+
+int
+prov_resume(struct launcher *l)
+{
+	struct collector c = {NULL, 0, 0};
+	int rc;
+
+	/* Collect first: resuming writes to the table being listed. */
+	rc = registry_tenant_list(l->reg, TENANT_PROVISIONING, NULL, 0, collect, &c);
+	if (rc != 0 && rc != -ENOENT) {
+		free(c.v);
+		return rc;
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		struct prov *p;
+
+		if (prov_find(l, c.v[i].subdomain) != NULL || (p = prov_new(l, &c.v[i])) == NULL)
+			continue;
+		l->m.resumed++;
+		if (p->t.task_arn[0] == '\0') {
+			log_info("provision_resume tenant=%s task=none action=fail",
+			         p->t.subdomain);
+			prov_fail(p, 503, "restarted",
+			          "the launcher restarted before the task was started");
+			continue;
+		}
+		log_info("provision_resume tenant=%s task=%s action=await", p->t.subdomain,
+		         p->t.task_arn);
+		if (arm_deadline(p) != 0) {
+			prov_fail(p, 500, "internal", "out of memory");
+			continue;
+		}
+		await_begin(p);
+	}
+	free(c.v);
+	return 0;
+}
+
+void
+prov_shutdown(struct launcher *l)
+{
+	struct prov *p;
+
+	while ((p = TAILQ_FIRST(&l->provs)) != NULL) {
+		/* Left PROVISIONING on purpose: the next start resumes it. */
+		for (int i = 0; i < p->nwaiters; i++)
+			api_reply_error(l, p->waiters[i].req, 503, "shutting_down",
+			                "the launcher is shutting down; ask again", NULL);
+		p->nwaiters = 0;
+		for (int i = 0; i < p->ndeleters; i++)
+			api_reply_error(l, p->deleters[i], 503, "shutting_down",
+			                "the launcher is shutting down; ask again", NULL);
+		p->ndeleters = 0;
+		p->finished = 1;
+		p->stop_wanted = 0;
+		stop_awaiting(p);
+		stop_probe(p);
+		TAILQ_REMOVE(&l->provs, p, entry);
+		l->nprovs--;
+		if (p->deadline != NULL)
+			event_free(p->deadline);
+		/* Backend calls still in flight hold p until their (cancelled) callbacks. */
+		p->detached = 1;
+		if (p->pending == 0)
+			free(p);
+	}
+}
