@@ -30,6 +30,7 @@ struct dk {
 	char revision[16];
 	char cluster[DOCKER_NAME_MAX];
 	int stop_timeout;
+	int pinged; /* the API version is negotiated */
 };
 
 /* One start, stop or describe in flight. */
@@ -40,7 +41,8 @@ struct dk_op {
 	char id[DOCKER_ID_MAX];     /* the created container */
 	json_t *config;             /* create body; owned */
 	int container_port;
-	int retried; /* create was retried after a name conflict */
+	int retried;                  /* create was retried after a name conflict */
+	void (*next)(struct dk_op *); /* what runs once the version is negotiated */
 	char errmsg[BACKEND_REASON_MAX];
 	backend_start_cb on_start;
 	backend_done_cb on_done;
@@ -53,6 +55,38 @@ op_free(struct dk_op *op)
 {
 	json_decref(op->config);
 	free(op);
+}
+
+static void op_fail(struct dk_op *, int error, const char *msg);
+
+static void
+dk_pinged(const struct docker_resp *r, void *arg)
+{
+	struct dk_op *op = arg;
+
+	if (r->error == 0 && r->status == 200) {
+		op->dk->pinged = 1;
+		op->next(op);
+		return;
+	}
+	snprintf(op->errmsg, sizeof(op->errmsg), "docker ping: %s",
+	         r->message[0] != '\0' ? r->message : "no answer");
+	op_fail(op, r->error != 0 ? r->error : -EIO, op->errmsg);
+}
+
+/*
+ * Runs next(op) once the daemon's API version is known: Debian's Docker 20.10
+ * speaks at most 1.41 and refuses the 1.44 spoken before /_ping answers.
+ */
+static int
+op_run(struct dk_op *op, void (*next)(struct dk_op *))
+{
+	op->next = next;
+	if (op->dk->pinged) {
+		next(op);
+		return 0;
+	}
+	return docker_ping(op->dk->docker, dk_pinged, op) != NULL ? 0 : -EIO;
 }
 
 static int
@@ -231,6 +265,13 @@ dk_create_done(const struct docker_resp *r, const char *id, void *arg)
 	op_free(op);
 }
 
+static void
+dk_do_create(struct dk_op *op)
+{
+	if (docker_create(op->dk->docker, op->name, op->config, dk_create_done, op) == NULL)
+		op_fail(op, -EIO, "docker create could not start");
+}
+
 static int
 dk_start(void *state, const struct backend_spec *spec, backend_start_cb cb, void *arg)
 {
@@ -247,7 +288,7 @@ dk_start(void *state, const struct backend_spec *spec, backend_start_cb cb, void
 		op_free(op);
 		return -ENOMEM;
 	}
-	if (docker_create(dk->docker, op->name, op->config, dk_create_done, op) == NULL) {
+	if (op_run(op, dk_do_create) != 0) {
 		op_free(op);
 		return -EIO;
 	}
@@ -286,6 +327,13 @@ dk_stopped(const struct docker_resp *r, void *arg)
 	}
 }
 
+static void
+dk_do_stop(struct dk_op *op)
+{
+	if (docker_stop(op->dk->docker, op->target, op->dk->stop_timeout, dk_stopped, op) == NULL)
+		op_fail(op, -EIO, "docker stop could not start");
+}
+
 static int
 dk_stop(void *state, const char *subdomain, const char *task, backend_done_cb cb, void *arg)
 {
@@ -301,7 +349,7 @@ dk_stop(void *state, const char *subdomain, const char *task, backend_done_cb cb
 		snprintf(op->target, sizeof(op->target), "%s", task);
 	else
 		snprintf(op->target, sizeof(op->target), DK_NAME_PREFIX "%s", subdomain);
-	if (docker_stop(dk->docker, op->target, dk->stop_timeout, dk_stopped, op) == NULL) {
+	if (op_run(op, dk_do_stop) != 0) {
 		op_free(op);
 		return -EIO;
 	}
@@ -353,6 +401,13 @@ dk_inspected(const struct docker_resp *r, const struct docker_container *c, void
 	op_free(op);
 }
 
+static void
+dk_do_describe(struct dk_op *op)
+{
+	if (docker_inspect(op->dk->docker, op->target, dk_inspected, op) == NULL)
+		op_fail(op, -EIO, "docker inspect could not start");
+}
+
 static int
 dk_describe(void *state, const char *task, int container_port, backend_describe_cb cb, void *arg)
 {
@@ -366,11 +421,24 @@ dk_describe(void *state, const char *task, int container_port, backend_describe_
 	op->arg = arg;
 	op->container_port = container_port;
 	snprintf(op->target, sizeof(op->target), "%s", task);
-	if (docker_inspect(dk->docker, op->target, dk_inspected, op) == NULL) {
+	if (op_run(op, dk_do_describe) != 0) {
 		op_free(op);
 		return -EIO;
 	}
 	return 0;
+}
+
+/* Ends op with an error through whichever callback it carries. */
+static void
+op_fail(struct dk_op *op, int error, const char *msg)
+{
+	if (op->on_start != NULL)
+		op->on_start(error, NULL, msg, op->arg);
+	else if (op->on_done != NULL)
+		op->on_done(error, msg, op->arg);
+	else
+		op->on_describe(error, NULL, msg, op->arg);
+	op_free(op);
 }
 
 const struct backend_ops backend_docker = {
