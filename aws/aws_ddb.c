@@ -1,0 +1,300 @@
+/*
+ * DynamoDB calls and AttributeValue conversion.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "aws/aws_ddb.h"
+
+int
+ddb_table_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n > DDB_TABLE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static json_t *
+from_json(json_t *v, int depth)
+{
+	json_t *out, *x, *m;
+	const char *k;
+	size_t i;
+	char num[64];
+
+	if (depth > DDB_ATTR_DEPTH)
+		return NULL;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return json_pack("{s:O}", "S", v);
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return json_pack("{s:s}", "N", num);
+	case JSON_REAL:
+		if (!isfinite(json_real_value(v)))
+			return NULL;
+		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		return json_pack("{s:s}", "N", num);
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return json_pack("{s:b}", "BOOL", json_is_true(v));
+	case JSON_NULL:
+		return json_pack("{s:b}", "NULL", 1);
+	case JSON_OBJECT:
+		m = json_object();
+		json_object_foreach(v, k, x)
+		{
+			json_t *av = from_json(x, depth + 1);
+			if (av == NULL) {
+				json_decref(m);
+				return NULL;
+			}
+			json_object_set_new(m, k, av);
+		}
+		return json_pack("{s:o}", "M", m);
+	case JSON_ARRAY:
+		out = json_array();
+		json_array_foreach(v, i, x)
+		{
+			json_t *av = from_json(x, depth + 1);
+			if (av == NULL) {
+				json_decref(out);
+				return NULL;
+			}
+			json_array_append_new(out, av);
+		}
+		return json_pack("{s:o}", "L", out);
+	}
+	return NULL;
+}
+
+json_t *
+ddb_attr_from_json(json_t *v)
+{
+	return v != NULL ? from_json(v, 0) : NULL;
+}
+
+static json_t *
+number(const char *s)
+{
+	char *end;
+	long long ll;
+	double d;
+
+	errno = 0;
+	ll = strtoll(s, &end, 10);
+	if (errno == 0 && end != s && *end == '\0')
+		return json_integer(ll);
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno == 0 && end != s && *end == '\0' && isfinite(d))
+		return json_real(d);
+	return NULL;
+}
+
+static json_t *
+to_json(json_t *av, int depth)
+{
+	const char *type;
+	json_t *v, *out, *x;
+	size_t i;
+
+	if (depth > DDB_ATTR_DEPTH || !json_is_object(av) || json_object_size(av) != 1)
+		return NULL;
+	json_object_foreach(av, type, v)
+	{
+		if (strcmp(type, "S") == 0 && json_is_string(v))
+			return json_incref(v);
+		if (strcmp(type, "N") == 0 && json_is_string(v))
+			return number(json_string_value(v));
+		if (strcmp(type, "BOOL") == 0 && json_is_boolean(v))
+			return json_incref(v);
+		if (strcmp(type, "NULL") == 0)
+			return json_null();
+		if (strcmp(type, "M") == 0 && json_is_object(v)) {
+			const char *k;
+			out = json_object();
+			json_object_foreach(v, k, x)
+			{
+				json_t *pv = to_json(x, depth + 1);
+				if (pv == NULL) {
+					json_decref(out);
+					return NULL;
+				}
+				json_object_set_new(out, k, pv);
+			}
+			return out;
+		}
+		if (strcmp(type, "L") == 0 && json_is_array(v)) {
+			out = json_array();
+			json_array_foreach(v, i, x)
+			{
+				json_t *pv = to_json(x, depth + 1);
+				if (pv == NULL) {
+					json_decref(out);
+					return NULL;
+				}
+				json_array_append_new(out, pv);
+			}
+			return out;
+		}
+		if ((strcmp(type, "SS") == 0 || strcmp(type, "B") == 0) &&
+		    (json_is_array(v) || json_is_string(v)))
+			return json_incref(v);
+		return NULL;
+	}
+	return NULL;
+}
+
+json_t *
+ddb_attr_to_json(json_t *av)
+{
+	return av != NULL ? to_json(av, 0) : NULL;
+}
+
+json_t *
+ddb_item_from_json(json_t *obj)
+{
+	json_t *item, *x, *av;
+	const char *k;
+
+	if (!json_is_object(obj))
+		return NULL;
+	item = json_object();
+	json_object_foreach(obj, k, x)
+	{
+		if ((av = from_json(x, 1)) == NULL) {
+			json_decref(item);
+			return NULL;
+		}
+		json_object_set_new(item, k, av);
+	}
+	return item;
+}
+
+json_t *
+ddb_item_to_json(json_t *item)
+{
+	json_t *obj, *x, *v;
+	const char *k;
+
+	if (!json_is_object(item))
+		return NULL;
+	obj = json_object();
+	json_object_foreach(item, k, x)
+	{
+		if ((v = to_json(x, 1)) == NULL) {
+			json_decref(obj);
+			return NULL;
+		}
+		json_object_set_new(obj, k, v);
+	}
+	return obj;
+}
+
+static void
+add_expr(json_t *req, const char *name, const char *expr)
+{
+	if (expr != NULL && expr[0] != '\0')
+		json_object_set_new(req, name, json_string(expr));
+}
+
+static void
+add_obj(json_t *req, const char *name, json_t *o)
+{
+	if (o != NULL)
+		json_object_set_new(req, name, o);
+}
+
+struct aws_call *
+ddb_put_item(struct aws *a, const char *table, json_t *item, const char *condition, json_t *names,
+             json_t *values, aws_call_cb cb, void *arg)
+{
+	json_t *req = json_pack("{s:s, s:o}", "TableName", table, "Item", item);
+
+	if (req == NULL) {
+		json_decref(names);
+		json_decref(values);
+		return NULL;
+	}
+	add_expr(req, "ConditionExpression", condition);
+	add_obj(req, "ExpressionAttributeNames", names);
+	add_obj(req, "ExpressionAttributeValues", values);
+	return aws_call(a, AWS_DYNAMODB, "PutItem", req, cb, arg);
+}
+
+struct aws_call *
+ddb_update_item(struct aws *a, const char *table, json_t *key, const char *update,
+                const char *condition, json_t *names, json_t *values, const char *return_values,
+                aws_call_cb cb, void *arg)
+{
+	json_t *req = json_pack("{s:s, s:o}", "TableName", table, "Key", key);
+
+	if (req == NULL) {
+		json_decref(names);
+		json_decref(values);
+		return NULL;
+	}
+	add_expr(req, "UpdateExpression", update);
+	add_expr(req, "ConditionExpression", condition);
+	add_obj(req, "ExpressionAttributeNames", names);
+	add_obj(req, "ExpressionAttributeValues", values);
+	add_expr(req, "ReturnValues", return_values);
+	return aws_call(a, AWS_DYNAMODB, "UpdateItem", req, cb, arg);
+}
+
+struct aws_call *
+ddb_get_item(struct aws *a, const char *table, json_t *key, int consistent, aws_call_cb cb,
+             void *arg)
+{
+	json_t *req = json_pack("{s:s, s:o, s:b}", "TableName", table, "Key", key, "ConsistentRead",
+	                        consistent);
+
+	return req != NULL ? aws_call(a, AWS_DYNAMODB, "GetItem", req, cb, arg) : NULL;
+}
+
+struct aws_call *
+ddb_batch_write(struct aws *a, const char *table, json_t *requests, aws_call_cb cb, void *arg)
+{
+	json_t *req;
+
+	if (!json_is_array(requests) || json_array_size(requests) == 0 ||
+	    json_array_size(requests) > DDB_BATCH_MAX) {
+		json_decref(requests);
+		return NULL;
+	}
+	req = json_pack("{s:{s:o}}", "RequestItems", table, requests);
+	return req != NULL ? aws_call(a, AWS_DYNAMODB, "BatchWriteItem", req, cb, arg) : NULL;
+}
+
+struct aws_call *
+ddb_create_table(struct aws *a, const char *table, const char *hash_key, aws_call_cb cb, void *arg)
+{
+	json_t *req = json_pack("{s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:s}", "TableName", table,
+	                        "AttributeDefinitions", "AttributeName", hash_key, "AttributeType",
+	                        "S", "KeySchema", "AttributeName", hash_key, "KeyType", "HASH",
+	                        "BillingMode", "PAY_PER_REQUEST");
+
+	return req != NULL ? aws_call(a, AWS_DYNAMODB, "CreateTable", req, cb, arg) : NULL;
+}
+
+struct aws_call *
+ddb_describe_table(struct aws *a, const char *table, aws_call_cb cb, void *arg)
+{
+	json_t *req = json_pack("{s:s}", "TableName", table);
+
+	return req != NULL ? aws_call(a, AWS_DYNAMODB, "DescribeTable", req, cb, arg) : NULL;
+}
