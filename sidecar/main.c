@@ -1,0 +1,229 @@
+/*
+ * berth-sidecar: records every published host port the moment its container
+ * starts. One libevent loop: Docker events and inspect over the Unix socket,
+ * the ECS agent, IMDS, and the local HTTP API (see api.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "core/docker.h"
+#include "core/evcurl.h"
+#include "core/httpd.h"
+#include "core/log.h"
+#include "core/opts.h"
+#include "registry/registry.h"
+#include "sidecar/agent.h"
+#include "sidecar/api.h"
+#include "sidecar/hostip.h"
+#include "sidecar/sync_hook.h"
+#include "sidecar/tracker.h"
+
+/*
+ * The DynamoDB sync engine (see sync_hook.h). NULL: no engine in this build;
+ * point it at the engine's table when registry/sync.* provides one.
+ */
+const struct sidecar_sync *sidecar_sync = NULL;
+
+static const struct opt sidecar_opts[] = {
+    {"db", "BERTH_DB", NULL, OPT_STRING, "PATH", "/var/lib/berth/registry.db", 0, 0,
+     "the registry (SQLite) file; created when absent"},
+    {"docker-host", "BERTH_DOCKER_HOST", "DOCKER_HOST", OPT_STRING, "URL",
+     "unix:///var/run/docker.sock", 0, 0,
+     "the Docker Engine API (unix:///path or tcp://host:port)"},
+    {"agent-url", "BERTH_AGENT_URL", NULL, OPT_STRING, "URL", "http://127.0.0.1:51678", 0, 0,
+     "the ECS agent introspection API; \"none\" runs on Docker alone"},
+    {"host-ip", "BERTH_HOST_IP", NULL, OPT_STRING, "ADDR", NULL, 0, 0,
+     "the address written into bindings (default: IMDSv2, then the first non-loopback IPv4)"},
+    {"imds-url", "BERTH_IMDS_URL", NULL, OPT_STRING, "URL", "http://169.254.169.254", 0, 0,
+     "the IMDSv2 endpoint asked for the host IP; \"none\" skips it"},
+    {"listen", "BERTH_LISTEN", NULL, OPT_STRING, "ADDR:PORT", "127.0.0.1:51680", 0, 0,
+     "where the HTTP API listens"},
+    {"label-filter", "BERTH_LABEL_FILTER", NULL, OPT_STRING, "K[=V]", NULL, 0, 0,
+     "track only containers with this label (default: every container that publishes a port)"},
+    {"reconcile-interval", "BERTH_RECONCILE_INTERVAL", NULL, OPT_INT, "SECONDS", "30", 1, 86400,
+     "seconds between reconciles with Docker and the agent's /v1/tasks"},
+    {"dynamodb-table", "BERTH_DYNAMODB_TABLE", NULL, OPT_STRING, "NAME", NULL, 0, 0,
+     "sync the registry to this DynamoDB table (no sync when unset)"},
+    {"log-level", "BERTH_LOG_LEVEL", NULL, OPT_STRING, "LEVEL", "info", 0, 0,
+     "error, warn, info or debug"},
+    {"log-format", "BERTH_LOG_FORMAT", NULL, OPT_STRING, "FORMAT", "text", 0, 0,
+     "text (key=value) or json"},
+    {"log-file", "BERTH_LOG_FILE", NULL, OPT_STRING, "PATH", NULL, 0, 0,
+     "append the log here (reopened on SIGHUP) instead of stderr"},
+};
+#define NOPTS (sizeof(sidecar_opts) / sizeof(sidecar_opts[0]))
+
+struct sidecar {
+	struct event_base *base;
+	struct evcurl *ec;
+	struct docker *docker;
+	struct registry *reg;
+	struct tracker *tracker;
+	struct agent *agent;
+	struct evhttp *http;
+	struct api *api;
+	struct api_info info;
+	void *sync;
+	int said_no_sync;
+	char host_ip[HOSTIP_MAX];
+	char host_ip_source[16];
+};
+
+static void
+on_commit(void *arg)
+{
+	struct sidecar *s = arg;
+
+	api_wake(s->api);
+	if (s->sync != NULL && sidecar_sync != NULL && sidecar_sync->kick != NULL)
+		sidecar_sync->kick(s->sync);
+}
+
+static void
+on_host_ip(const char *ip, const char *source, void *arg)
+{
+	struct sidecar *s = arg;
+
+	snprintf(s->host_ip, sizeof(s->host_ip), "%s", ip);
+	snprintf(s->host_ip_source, sizeof(s->host_ip_source), "%s", source);
+	if (ip[0] == '\0')
+		log_warnx("host_ip_unknown bindings_get=empty_host_ip");
+	else
+		log_info("host_ip ip=%s source=%s", ip, source);
+	tracker_set_host_ip(s->tracker, s->host_ip);
+	tracker_start(s->tracker);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct sidecar *s = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		if (log_reopen() != 0)
+			log_warn("log_reopen_failed");
+		else
+			log_info("log_reopened");
+		return;
+	}
+	log_info("shutdown signal=%d", (int)sig);
+	event_base_loopexit(s->base, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct sidecar S;
+	struct sidecar *s = &S;
+	struct tracker_conf tc;
+	struct opts o;
+	struct event *sig[3];
+	const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
+	const char *v, *table;
+	char err[512];
+	int next, lvl, fmt, rc;
+
+	rc = opts_parse(&o, sidecar_opts, NOPTS, argc, argv, &next, err, sizeof(err));
+	if (rc == OPTS_HELP) {
+		opts_usage(stdout, "berth-sidecar", "[options]", sidecar_opts, NOPTS);
+		return 0;
+	}
+	if (rc == OPTS_VERSION) {
+		printf("berth-sidecar %s\n", BERTH_VERSION);
+		return 0;
+	}
+	if (rc != OPTS_OK || next != argc) {
+		fprintf(stderr, "berth-sidecar: %s\n", rc != OPTS_OK ? err : "unexpected argument");
+		return 2;
+	}
+	if ((lvl = log_level_parse(opts_get(&o, "log-level"))) < 0 ||
+	    (fmt = log_format_parse(opts_get(&o, "log-format"))) < 0) {
+		fprintf(stderr, "berth-sidecar: bad --log-level or --log-format\n");
+		return 2;
+	}
+	if ((v = opts_get(&o, "host-ip")) != NULL && *v != '\0' && !hostip_valid(v)) {
+		fprintf(stderr, "berth-sidecar: --host-ip \"%s\" is not an IP address\n", v);
+		return 2;
+	}
+	if ((v = opts_get(&o, "label-filter")) != NULL &&
+	    (*v == '\0' || *v == '=' || strlen(v) >= 256)) {
+		fprintf(stderr, "berth-sidecar: --label-filter wants K or K=V\n");
+		return 2;
+	}
+	if ((rc = log_init("berth-sidecar", (enum log_level)lvl, (enum log_format)fmt,
+	                   opts_get(&o, "log-file"))) != 0) {
+		fprintf(stderr, "berth-sidecar: cannot open the log file: %s\n", strerror(-rc));
+		return 1;
+	}
+	log_route_libevent();
+	signal(SIGPIPE, SIG_IGN);
+
+	if (registry_open(&s->reg, opts_get(&o, "db"), REGISTRY_RDWR | REGISTRY_CREATE, err,
+	                  sizeof(err)) != 0)
+		fatalx("registry_open_failed path=%s error=\"%s\"", opts_get(&o, "db"), err);
+	if ((s->base = event_base_new()) == NULL || (s->ec = evcurl_new(s->base)) == NULL)
+		fatalx("event_loop_failed");
+	if ((s->docker = docker_new(s->ec, opts_get(&o, "docker-host"), "BERTH_TENANT", err,
+	                            sizeof(err))) == NULL)
+		fatalx("docker_host_bad url=\"%s\" error=\"%s\"", opts_get(&o, "docker-host"), err);
+	memset(&tc, 0, sizeof(tc));
+	tc.label_filter = opts_get(&o, "label-filter");
+	tc.reconcile_interval = (int)opts_int(&o, "reconcile-interval");
+	if ((s->tracker = tracker_new(s->base, s->docker, s->reg, &tc)) == NULL)
+		fatalx("tracker_failed");
+	if ((s->agent = agent_new(s->base, s->ec, opts_get(&o, "agent-url"), s->tracker,
+	                          tc.reconcile_interval)) == NULL)
+		fatalx("agent_url_bad url=\"%s\" (want http://HOST:PORT or none)",
+		       opts_get(&o, "agent-url"));
+	if ((s->http = evhttp_new(s->base)) == NULL)
+		fatalx("evhttp_failed");
+	if (httpd_bind(s->http, opts_get(&o, "listen"), err, sizeof(err)) != 0)
+		fatalx("listen_failed addr=%s error=\"%s\"", opts_get(&o, "listen"), err);
+	s->info.host_ip = s->host_ip;
+	s->info.host_ip_source = s->host_ip_source;
+	if ((s->api = api_new(s->base, s->http, s->reg, s->tracker, s->agent, &s->info)) == NULL)
+		fatalx("api_failed");
+	tracker_on_commit(s->tracker, on_commit, s);
+	table = opts_get(&o, "dynamodb-table");
+	if (table != NULL && *table != '\0') {
+		if (sidecar_sync == NULL || sidecar_sync->start == NULL)
+			log_warnx("dynamodb_sync_unavailable table=%s outbox=kept", table);
+		else if ((s->sync = sidecar_sync->start(s->base, s->ec, s->reg, table, err,
+		                                        sizeof(err))) == NULL)
+			fatalx("dynamodb_sync_failed table=%s error=\"%s\"", table, err);
+	}
+	for (int i = 0; i < 3; i++) {
+		if ((sig[i] = evsignal_new(s->base, signals[i], on_signal, s)) == NULL ||
+		    evsignal_add(sig[i], NULL) != 0)
+			fatalx("signal_setup_failed");
+	}
+	log_info("started version=%s db=%s docker=%s agent=%s listen=%s", BERTH_VERSION,
+	         opts_get(&o, "db"), opts_get(&o, "docker-host"), opts_get(&o, "agent-url"),
+	         opts_get(&o, "listen"));
+	agent_start(s->agent);
+	hostip_resolve(s->ec, opts_get(&o, "host-ip"), opts_get(&o, "imds-url"), on_host_ip, s);
+
+	event_base_dispatch(s->base);
+
+	api_free(s->api);
+	agent_free(s->agent);
+	tracker_free(s->tracker); /* commits what is queued */
+	if (s->sync != NULL && sidecar_sync->stop != NULL)
+		sidecar_sync->stop(s->sync);
+	for (int i = 0; i < 3; i++)
+		event_free(sig[i]);
+	evhttp_free(s->http);
+	docker_free(s->docker);
+	evcurl_free(s->ec);
+	event_base_free(s->base);
+	registry_close(s->reg);
+	log_info("stopped");
+	return 0;
+}
