@@ -1,0 +1,420 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#define H_ARGS_MAX 64
+
+static const char *
+env_or(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+const char *
+h_env_init(struct h_env *e, const char *name)
+{
+	const char *dh, *bin, *src;
+	static char reason[700];
+
+	memset(e, 0, sizeof(*e));
+	if ((dh = env_or("BERTH_TEST_DOCKER_HOST")) == NULL)
+		return "BERTH_TEST_DOCKER_HOST is not set: run under ./dev test (it starts the "
+		       "test "
+		       "dockerd), or export it";
+	if ((bin = env_or("BERTH_BINARY_DIR")) == NULL ||
+	    (src = env_or("BERTH_SOURCE_DIR")) == NULL)
+		return "BERTH_BINARY_DIR/BERTH_SOURCE_DIR are not set: run under ctest";
+	if (strncmp(dh, "unix://", 7) != 0)
+		return "BERTH_TEST_DOCKER_HOST must be a unix:// socket";
+	snprintf(e->docker_host, sizeof(e->docker_host), "%s", dh);
+	snprintf(e->docker_sock, sizeof(e->docker_sock), "%s", dh + 7);
+	snprintf(e->bindir, sizeof(e->bindir), "%s", bin);
+	snprintf(e->srcdir, sizeof(e->srcdir), "%s", src);
+	snprintf(e->dir, sizeof(e->dir), "/tmp/berth-%s-XXXXXX", name);
+	if (mkdtemp(e->dir) == NULL)
+		return "mkdtemp failed";
+	snprintf(e->db, sizeof(e->db), "%s/registry.db", e->dir);
+	snprintf(e->prefix, sizeof(e->prefix), "t%d", (int)(getpid() % 100000));
+	snprintf(reason, sizeof(reason), "%s/sidecar/berth-sidecar", e->bindir);
+	if (access(reason, X_OK) != 0) {
+		snprintf(reason, sizeof(reason),
+		         "%s/sidecar/berth-sidecar is missing: build the sidecar first", e->bindir);
+		return reason;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return NULL;
+}
+
+int
+h_tenant_image(struct h_env *e)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd),
+	         "%s/tests/services/tenant-image.sh '%s' berth-demo/tenant:latest", e->srcdir,
+	         e->docker_host);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int
+h_free_port(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static pid_t
+spawn(const char *const *argv, const char *const *env, const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+			putenv((char *)env[i]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int
+wait_healthy(struct h_proc *p, int secs)
+{
+	struct h_resp *r = malloc(sizeof(*r));
+	int ok = 0;
+
+	for (int i = 0; i < secs * 20 && r != NULL; i++) {
+		int st;
+
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+			p->pid = 0;
+			break;
+		}
+		if (h_http(p->port, "GET", "/healthz", NULL, NULL, 0, r) == 0 && r->status == 200) {
+			ok = 1;
+			break;
+		}
+		usleep(50 * 1000);
+	}
+	free(r);
+	return ok ? 0 : -1;
+}
+
+int
+h_sidecar_start(struct h_env *e)
+{
+	char bin[600], listen[64], dh[600];
+	struct h_proc *p = &e->sidecar;
+	const char *argv[] = {bin,         "--db",        e->db,  "--docker-host",
+	                      dh,          "--agent-url", "none", "--host-ip",
+	                      "127.0.0.1", "--listen",    listen, "--log-level",
+	                      "debug",     NULL};
+
+	snprintf(bin, sizeof(bin), "%s/sidecar/berth-sidecar", e->bindir);
+	snprintf(dh, sizeof(dh), "%s", e->docker_host);
+	p->port = h_free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
+	snprintf(p->log, sizeof(p->log), "%s/sidecar.log", e->dir);
+	if ((p->pid = spawn(argv, NULL, p->log)) < 0)
+		return -1;
+	return wait_healthy(p, 20);
+}
+
+int
+h_launcher_start(struct h_env *e, struct h_proc *p, const char *const *extra,
+                 const char *const *env)
+{
+	char bin[600], listen[64], sidecar[64];
+	const char *argv[H_ARGS_MAX];
+	size_t n = 0;
+
+	snprintf(bin, sizeof(bin), "%s/launcher/berth-launcher", e->bindir);
+	if (p->port == 0)
+		p->port = h_free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
+	snprintf(sidecar, sizeof(sidecar), "http://127.0.0.1:%d", e->sidecar.port);
+	if (p->log[0] == '\0')
+		snprintf(p->log, sizeof(p->log), "%s/launcher-%d.log", e->dir, p->port);
+	argv[n++] = bin;
+	argv[n++] = "--db";
+	argv[n++] = e->db;
+	argv[n++] = "--listen";
+	argv[n++] = listen;
+	argv[n++] = "--docker-host";
+	argv[n++] = e->docker_host;
+	argv[n++] = "--host-ip";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "--log-level";
+	argv[n++] = "debug";
+	if (e->sidecar.pid > 0) {
+		argv[n++] = "--sidecar-url";
+		argv[n++] = sidecar;
+	}
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < H_ARGS_MAX - 1; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	if ((p->pid = spawn(argv, env, p->log)) < 0)
+		return -1;
+	return wait_healthy(p, 20);
+}
+
+void
+h_proc_stop(struct h_proc *p, int kill9)
+{
+	int st;
+
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, kill9 ? SIGKILL : SIGTERM);
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return;
+		}
+		usleep(50 * 1000);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &st, 0);
+	p->pid = 0;
+}
+
+void
+h_env_done(struct h_env *e)
+{
+	char cmd[1200];
+
+	h_proc_stop(&e->sidecar, 0);
+	/* Remove what this run left (failed tests included). */
+	snprintf(cmd, sizeof(cmd),
+	         "DOCKER_HOST='%s' docker ps -aq --filter name=berth-%s | "
+	         "xargs -r env DOCKER_HOST='%s' docker rm -f >/dev/null 2>&1",
+	         e->docker_host, e->prefix, e->docker_host);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of containers failed\n");
+}
+
+struct sink {
+	char *buf;
+	size_t len, cap;
+};
+
+static size_t
+sink_write(char *p, size_t sz, size_t nm, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = sz * nm, room = s->cap - 1 - s->len;
+
+	if (n > room)
+		n = room;
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return sz * nm;
+}
+
+struct call {
+	CURL *c;
+	struct curl_slist *hl;
+	struct sink body, hdr;
+	struct h_resp *r;
+};
+
+static int
+call_init(struct call *k, const char *url, const char *method, const char *const *headers,
+          const char *body, size_t body_len, struct h_resp *r, long timeout_s)
+{
+	memset(k, 0, sizeof(*k));
+	memset(r, 0, sizeof(*r));
+	k->r = r;
+	if ((k->c = curl_easy_init()) == NULL)
+		return -1;
+	k->body = (struct sink){r->body, 0, sizeof(r->body)};
+	k->hdr = (struct sink){r->headers, 0, sizeof(r->headers)};
+	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+		k->hl = curl_slist_append(k->hl, headers[i]);
+	k->hl = curl_slist_append(k->hl, "Expect:");
+	curl_easy_setopt(k->c, CURLOPT_URL, url);
+	curl_easy_setopt(k->c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(k->c, CURLOPT_HTTPHEADER, k->hl);
+	curl_easy_setopt(k->c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(k->c, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(k->c, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(k->c, CURLOPT_WRITEDATA, &k->body);
+	curl_easy_setopt(k->c, CURLOPT_HEADERFUNCTION, sink_write);
+	curl_easy_setopt(k->c, CURLOPT_HEADERDATA, &k->hdr);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(k->c, CURLOPT_NOBODY, 1L);
+	if (body != NULL) {
+		curl_easy_setopt(k->c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(k->c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	}
+	return 0;
+}
+
+static void
+call_done(struct call *k)
+{
+	curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &k->r->status);
+	curl_easy_getinfo(k->c, CURLINFO_TOTAL_TIME, &k->r->secs);
+	k->r->len = k->body.len;
+	curl_slist_free_all(k->hl);
+	curl_easy_cleanup(k->c);
+}
+
+static int
+perform(const char *url, const char *method, const char *const *headers, const char *body,
+        size_t body_len, struct h_resp *r, const char *unix_sock)
+{
+	struct call k;
+	CURLcode rc;
+
+	if (call_init(&k, url, method, headers, body, body_len, r, 60) != 0)
+		return -1;
+	if (unix_sock != NULL)
+		curl_easy_setopt(k.c, CURLOPT_UNIX_SOCKET_PATH, unix_sock);
+	rc = curl_easy_perform(k.c);
+	call_done(&k);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+int
+h_http(int port, const char *method, const char *path, const char *const *headers, const char *body,
+       size_t body_len, struct h_resp *r)
+{
+	char url[1024];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	return perform(url, method, headers, body, body_len, r, NULL);
+}
+
+int
+h_docker(struct h_env *e, const char *method, const char *path, struct h_resp *r)
+{
+	char url[1024];
+
+	snprintf(url, sizeof(url), "http://localhost/v1.41%s", path);
+	return perform(url, method, NULL, NULL, 0, r, e->docker_sock);
+}
+
+int
+h_page(int port, const char *host, struct h_resp *r)
+{
+	char hh[300];
+	const char *hdr[] = {hh, NULL};
+
+	snprintf(hh, sizeof(hh), "Host: %s", host);
+	return h_http(port, "GET", "/", hdr, NULL, 0, r);
+}
+
+int
+h_header(const struct h_resp *r, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = r->headers; p != NULL && *p != '\0';) {
+		const char *eol = strstr(p, "\r\n");
+		size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
+
+		if (len > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1;
+
+			while (*v == ' ')
+				v++;
+			snprintf(out, outlen, "%.*s", (int)(len - (size_t)(v - p)), v);
+			return 0;
+		}
+		p = eol != NULL ? eol + 2 : NULL;
+	}
+	return -1;
+}
+
+int
+h_post_many(int port, const char *const *bodies, size_t n, const char *const *headers,
+            struct h_resp *resp, long timeout_s)
+{
+	CURLM *m = curl_multi_init();
+	struct call *k = calloc(n, sizeof(*k));
+	char url[128];
+	int running = 0, rc = 0;
+
+	if (m == NULL || k == NULL) {
+		free(k);
+		return -1;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/tenants", port);
+	for (size_t i = 0; i < n; i++) {
+		call_init(&k[i], url, "POST", headers, bodies[i], strlen(bodies[i]), &resp[i],
+		          timeout_s);
+		curl_multi_add_handle(m, k[i].c);
+	}
+	do {
+		if (curl_multi_perform(m, &running) != CURLM_OK) {
+			rc = -1;
+			break;
+		}
+		if (running > 0)
+			curl_multi_poll(m, NULL, 0, 200, NULL);
+	} while (running > 0);
+	for (size_t i = 0; i < n; i++) {
+		curl_multi_remove_handle(m, k[i].c);
+		call_done(&k[i]);
+	}
+	curl_multi_cleanup(m);
+	free(k);
+	return rc;
+}
+
+int
+h_count_containers(struct h_env *e, const char *prefix)
+{
+	struct h_resp *r = malloc(sizeof(*r));
+	char path[256];
+	int n = 0;
+
+	if (r == NULL)
+		return -1;
+	/* The name filter is a substring match on "/berth-<prefix>". */
+	snprintf(path, sizeof(path),
+	         "/containers/json?all=1&filters=%%7B%%22name%%22%%3A%%5B%%22berth-%s%%22%%5D%%7D",
+	         prefix);
+	if (h_docker(e, "GET", path, r) != 0 || r->status != 200) {
+		free(r);
+		return -1;
+	}
+	for (const char *p = r->body; (p = strstr(p, "\"Id\":")) != NULL; p += 5)
+		n++;
+	free(r);
+	return n;
+}
