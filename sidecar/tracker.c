@@ -311,8 +311,9 @@ binding_base(struct tracker *t, const struct docker_container *c, struct binding
 	snprintf(b->container_name, sizeof(b->container_name), "%s",
 	         c->ecs.container_name[0] != '\0' ? c->ecs.container_name : c->name);
 	snprintf(b->container_id, sizeof(b->container_id), "%s", c->id);
+	/* A tenant longer than a subdomain can be is not a tenant: leave it empty. */
 	if (c->has_env && strlen(c->env_value) < sizeof(b->tenant))
-		snprintf(b->tenant, sizeof(b->tenant), "%s", c->env_value);
+		memcpy(b->tenant, c->env_value, strlen(c->env_value) + 1);
 	/* The cluster label may hold an ARN: store the short name. */
 	if (c->ecs.cluster[0] != '\0')
 		agent_cluster_short(c->ecs.cluster, b->cluster, sizeof(b->cluster));

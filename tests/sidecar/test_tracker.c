@@ -1,0 +1,420 @@
+/*
+ * Unit tests for the tracker against a fake Docker Engine (tests/sidecar/
+ * testutil.c) and a real registry file: a recorded event stream and the
+ * registry it must produce, API >= 1.52 events, the IPv6 different-port
+ * quirk, internal and port-less containers, 404 on inspect, a broken stream
+ * (reconnect, replay, reconcile) and the agent as a second source.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+
+#include "core/docker.h"
+#include "core/evcurl.h"
+#include "registry/registry.h"
+#include "sidecar/agent.h"
+#include "sidecar/tracker.h"
+#include "tests/sidecar/testutil.h"
+
+#define ID  "9c2e5a7f1b3d4c6e8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e"
+#define ID2 "1111111111111111111111111111111111111111111111111111111111111111"
+#define ID3 "2222222222222222222222222222222222222222222222222222222222222222"
+#define ARN "arn:aws:ecs:us-east-1:123456789012:task/tenants/3f8c2a9be0d14e6f9a7b5c4d3e2f1a0b"
+
+struct fx {
+	struct event_base *base;
+	struct evcurl *ec;
+	struct docker *docker;
+	struct registry *reg;
+	struct tracker *t;
+	struct fake_docker *fake;
+	char dir[64], sock[128], db[128];
+	int commits;
+};
+
+static void
+on_commit(void *arg)
+{
+	((struct fx *)arg)->commits++;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct tracker_conf conf = {.reconcile_interval = 3600};
+	char err[256], host[160];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/berth-test-tracker-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->sock, sizeof(f->sock), "%s/docker.sock", f->dir);
+	snprintf(f->db, sizeof(f->db), "%s/registry.db", f->dir);
+	f->base = event_base_new();
+	f->ec = evcurl_new(f->base);
+	f->fake = fake_docker_new(f->base, f->sock);
+	snprintf(host, sizeof(host), "unix://%s", f->sock);
+	f->docker = docker_new(f->ec, host, "BERTH_TENANT", err, sizeof(err));
+	assert_non_null(f->docker);
+	assert_int_equal(
+	    registry_open(&f->reg, f->db, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)), 0);
+	f->t = tracker_new(f->base, f->docker, f->reg, &conf);
+	assert_non_null(f->t);
+	tracker_on_commit(f->t, on_commit, f);
+	tracker_set_host_ip(f->t, "203.0.113.7");
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char path[256];
+
+	tracker_free(f->t);
+	fake_docker_free(f->fake);
+	docker_free(f->docker);
+	evcurl_free(f->ec);
+	registry_close(f->reg);
+	event_base_free(f->base);
+	snprintf(path, sizeof(path), "%s/registry.db-wal", f->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/registry.db-shm", f->dir);
+	unlink(path);
+	unlink(f->db);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Runs the loop for about ms milliseconds. */
+static void
+spin(struct fx *f, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_base_loopexit(f->base, &tv);
+	event_base_dispatch(f->base);
+}
+
+/* Runs the loop until the tracker is connected (bounded). */
+static void
+connected(struct fx *f)
+{
+	for (int i = 0; i < 300 && !tracker_connected(f->t); i++)
+		spin(f, 10);
+	assert_true(tracker_connected(f->t));
+}
+
+static char *
+inspect_body(const char *id, const char *state, const char *ports, const char *labels,
+             const char *env)
+{
+	char *b = malloc(4096);
+
+	snprintf(
+	    b, 4096,
+	    "{\"Id\":\"%s\",\"Name\":\"/c-%.6s\",\"State\":{\"Status\":\"%s\",\"ExitCode\":%d,"
+	    "\"StartedAt\":\"2026-01-01T00:00:00.5Z\",\"FinishedAt\":\"0001-01-01T00:00:00Z\"},"
+	    "\"Config\":{\"Labels\":{%s},\"Env\":[%s]},"
+	    "\"NetworkSettings\":{\"Ports\":{%s}}}",
+	    id, id, state, strcmp(state, "exited") == 0 ? 3 : 0, labels, env, ports);
+	return b;
+}
+
+static void
+event(struct fx *f, const char *action, const char *id, const char *extra)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line),
+	         "{\"Type\":\"container\",\"Action\":\"%s\",\"Actor\":{\"ID\":\"%s\","
+	         "\"Attributes\":{%s}},\"scope\":\"local\",\"time\":1767225600,"
+	         "\"timeNano\":1767225600000000000}",
+	         action, id, extra != NULL ? extra : "");
+	fake_docker_event(f->fake, line);
+}
+
+static int
+get(struct fx *f, const char *task, struct binding *b)
+{
+	return registry_binding_get(f->reg, task, b);
+}
+
+static int
+count_cb(const struct binding *b, void *arg)
+{
+	(void)b;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+count(struct fx *f, const char *container_id)
+{
+	struct binding_filter flt = {
+	    .status = -1, .include_removed = 1, .container_id = container_id};
+	int n = 0;
+
+	assert_int_equal(registry_binding_list(f->reg, &flt, count_cb, &n), 0);
+	return n;
+}
+
+struct port_find {
+	int port;
+	struct binding *out;
+	int found;
+};
+
+static int
+port_cb(const struct binding *b, void *arg)
+{
+	struct port_find *p = arg;
+
+	if (b->container_port == p->port) {
+		*p->out = *b;
+		p->found = 1;
+	}
+	return 0;
+}
+
+/* The row of container_id for container port port. */
+static int
+port(struct fx *f, const char *container_id, int port, struct binding *out)
+{
+	struct binding_filter flt = {
+	    .status = -1, .include_removed = 1, .container_id = container_id};
+	struct port_find p = {.port = port, .out = out};
+
+	assert_int_equal(registry_binding_list(f->reg, &flt, port_cb, &p), 0);
+	return p.found ? 0 : -1;
+}
+
+static void
+test_recorded_lifecycle(void **state)
+{
+	struct fx *f = *state;
+	struct binding b;
+	size_t len;
+	char *lines, *p, *nl;
+
+	tracker_start(f->t);
+	connected(f);
+	/* The recorded stream: create, connect, start, kill, die, disconnect, stop, destroy. */
+	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	lines = tu_fixture("docker-events-lifecycle.jsonl", &len);
+	p = lines;
+	for (int i = 0; i < 3; i++, p = nl + 1) {
+		nl = strchr(p, '\n');
+		*nl = '\0';
+		fake_docker_event(f->fake, p);
+	}
+	spin(f, 100);
+	assert_int_equal(get(f, ARN, &b), 0);
+	assert_int_equal(b.status, BINDING_RUNNING);
+	assert_int_equal(b.container_port, 8000);
+	assert_string_equal(b.protocol, "tcp");
+	assert_int_equal(b.host_port, 32768);
+	assert_int_equal(b.host_port_v6, 0); /* IPv6 duplicate with the same port folded */
+	assert_string_equal(b.host_ip, "203.0.113.7");
+	assert_string_equal(b.tenant, "acme");
+	assert_string_equal(b.cluster, "tenants");
+	assert_string_equal(b.family, "tenant-app");
+	assert_string_equal(b.revision, "12");
+	assert_string_equal(b.container_name, "app");
+	assert_string_equal(b.task_id, "3f8c2a9be0d14e6f9a7b5c4d3e2f1a0b");
+	assert_int_equal(count(f, ID), 1);
+	assert_true(f->commits > 0);
+	/* After the stop inspect shows Ports {}; the die event alone stops the row. */
+	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-exited.json", NULL));
+	for (int i = 3; i < 7; i++, p = nl + 1) {
+		nl = strchr(p, '\n');
+		*nl = '\0';
+		fake_docker_event(f->fake, p);
+	}
+	spin(f, 100);
+	assert_int_equal(get(f, ARN, &b), 0);
+	assert_int_equal(b.status, BINDING_STOPPED);
+	assert_true(b.has_exit_code);
+	assert_int_equal(b.host_port, 32768); /* the port is kept */
+	fake_docker_del(f->fake, ID);
+	nl = strchr(p, '\n');
+	if (nl != NULL)
+		*nl = '\0';
+	fake_docker_event(f->fake, p);
+	spin(f, 100);
+	assert_int_equal(get(f, ARN, &b), 0);
+	assert_int_equal(b.status, BINDING_REMOVED);
+	free(lines);
+}
+
+static void
+test_api152_ipv6_and_skips(void **state)
+{
+	struct fx *f = *state;
+	struct binding b;
+	char *line;
+
+	tracker_start(f->t);
+	connected(f);
+	/* API >= 1.52 start event (no status/id/from). */
+	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	line = tu_fixture("docker-event-start-api152.json", NULL);
+	line[strcspn(line, "\n")] = '\0';
+	fake_docker_event(f->fake, line);
+	free(line);
+	/* Docker 20.10.6: IPv6 on a different port; a plain container keyed by its ID. */
+	fake_docker_put(
+	    f->fake, ID2,
+	    inspect_body(ID2, "running",
+	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40000\"},"
+	                 "{\"HostIp\":\"::\",\"HostPort\":\"40001\"}],"
+	                 "\"9000/udp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"40002\"}]",
+	                 "", "\"BERTH_TENANT=t2\",\"SECRET=x\""));
+	event(f, "start", ID2, NULL);
+	/* An internal (pause) container and one with no published port: no rows. */
+	fake_docker_put(
+	    f->fake, ID3,
+	    inspect_body(ID3, "running",
+	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40010\"}]",
+	                 "\"com.amazonaws.ecs.container-name\":\"~internal~ecs~pause\"", ""));
+	event(f, "start", ID3, NULL);
+	spin(f, 150);
+	assert_int_equal(get(f, ARN, &b), 0);
+	assert_int_equal(b.host_port, 32768);
+	assert_int_equal(count(f, ID2), 2);
+	assert_int_equal(port(f, ID2, 9000, &b), 0);
+	assert_string_equal(b.protocol, "udp");
+	assert_string_equal(b.host_ip, "127.0.0.1"); /* a specific address is kept */
+	assert_int_equal(port(f, ID2, 8000, &b), 0);
+	assert_int_equal(b.host_port, 40000);
+	assert_int_equal(b.host_port_v6, 40001);
+	assert_string_equal(b.tenant, "t2");
+	assert_string_equal(b.task_arn, ID2);
+	assert_int_equal(count(f, ID3), 0);
+	fake_docker_put(f->fake, ID3, inspect_body(ID3, "running", "\"8000/tcp\":null", "", ""));
+	event(f, "start", ID3, NULL);
+	spin(f, 100);
+	assert_int_equal(count(f, ID3), 0);
+}
+
+static void
+test_gone_before_inspect(void **state)
+{
+	struct fx *f = *state;
+
+	tracker_start(f->t);
+	connected(f);
+	/* start for a container the daemon no longer has: inspect gets 404, no row. */
+	event(f, "start", ID3, NULL);
+	spin(f, 100);
+	assert_int_equal(count(f, ID3), 0);
+	assert_true(fake_docker_inspects(f->fake) >= 1);
+	/* die with an exit code, then destroy, for a container with rows. */
+	fake_docker_put(f->fake, ID2,
+	                inspect_body(ID2, "running",
+	                             "\"8000/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"40000\"}]", "",
+	                             ""));
+	event(f, "start", ID2, NULL);
+	spin(f, 100);
+	event(f, "die", ID2, "\"exitCode\":\"137\"");
+	spin(f, 100);
+	{
+		struct binding b;
+
+		assert_int_equal(get(f, ID2, &b), 0);
+		assert_int_equal(b.status, BINDING_STOPPED);
+		assert_int_equal(b.exit_code, 137);
+	}
+}
+
+static void
+test_reconnect_reconcile(void **state)
+{
+	struct fx *f = *state;
+	struct binding b;
+
+	fake_docker_put(
+	    f->fake, ID2,
+	    inspect_body(ID2, "running",
+	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40000\"}]", "", ""));
+	fake_docker_put(
+	    f->fake, ID3,
+	    inspect_body(ID3, "running",
+	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40001\"}]", "", ""));
+	/* The first reconcile finds both running containers (no events needed). */
+	tracker_start(f->t);
+	connected(f);
+	spin(f, 100);
+	assert_int_equal(count(f, ID2), 1);
+	assert_int_equal(count(f, ID3), 1);
+	/* The stream breaks; meanwhile ID3 is removed and ID is started. */
+	fake_docker_close_events(f->fake);
+	spin(f, 20);
+	assert_false(tracker_connected(f->t));
+	fake_docker_del(f->fake, ID3);
+	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	connected(f);
+	spin(f, 100);
+	assert_int_equal(get(f, ID3, &b), 0);
+	assert_int_equal(b.status, BINDING_REMOVED);
+	assert_int_equal(get(f, ARN, &b), 0);
+	assert_int_equal(b.status, BINDING_RUNNING);
+	assert_int_equal(get(f, ID2, &b), 0);
+	assert_int_equal(b.status, BINDING_RUNNING);
+	assert_int_equal(b.version, 1); /* unchanged rows are not written again */
+}
+
+static void
+test_agent_second_source(void **state)
+{
+	struct fx *f = *state;
+	struct agent_task *tasks;
+	size_t n, len;
+	char err[256];
+	char *body;
+	struct binding b;
+
+	tracker_start(f->t);
+	connected(f);
+	/* Docker has the container but the tracker missed its events. */
+	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	body = tu_fixture("agent-tasks.json", &len);
+	assert_int_equal(agent_tasks_parse(body, len, &tasks, &n, err, sizeof(err)), 0);
+	tracker_agent_tasks(f->t, tasks, n);
+	spin(f, 100);
+	assert_int_equal(get(f, ARN, &b), 0);
+	assert_int_equal(b.status, BINDING_RUNNING);
+	/* Asked again with the rows in place: no further inspect. */
+	{
+		unsigned long before = fake_docker_inspects(f->fake);
+
+		tracker_agent_tasks(f->t, tasks, n);
+		spin(f, 50);
+		assert_int_equal(fake_docker_inspects(f->fake), before);
+	}
+	agent_tasks_free(tasks, n);
+	free(body);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_recorded_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_api152_ipv6_and_skips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gone_before_inspect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reconnect_reconcile, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_second_source, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,303 @@
+#include "tests/sidecar/testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#define FAKE_CTRS    16384
+#define FAKE_STREAMS 8
+
+/* Leading decimal digits of s (0 when none); test data only. */
+static int
+atoi_safe(const char *s)
+{
+	long v = s != NULL ? strtol(s, NULL, 10) : 0;
+
+	return v > 0 && v < 65536 ? (int)v : 0;
+}
+
+char *
+tu_fixture(const char *name, size_t *len)
+{
+	const char *dir = getenv("BERTH_SHARED_DIR");
+	char path[1024];
+	FILE *fp;
+	char *buf;
+	long n;
+
+	if (dir == NULL)
+		fail_msg("BERTH_SHARED_DIR is not set (ctest sets it)");
+	snprintf(path, sizeof(path), "%s/reference/fixtures/%s", dir, name);
+	if ((fp = fopen(path, "rb")) == NULL)
+		fail_msg("cannot open %s", path);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+int
+tu_free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+struct fake_ctr {
+	char id[72];
+	char *body;
+};
+
+struct fake_docker {
+	struct event_base *base;
+	struct evhttp *http;
+	char sock[108];
+	struct fake_ctr *ctrs;
+	size_t nctrs;
+	struct evhttp_request *streams[FAKE_STREAMS];
+	struct evbuffer *backlog;
+	unsigned long inspects;
+};
+
+static void
+stream_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct fake_docker *f = arg;
+
+	for (int i = 0; i < FAKE_STREAMS; i++)
+		if (f->streams[i] != NULL && evhttp_request_get_connection(f->streams[i]) == evcon)
+			f->streams[i] = NULL;
+}
+
+static struct fake_ctr *
+find(struct fake_docker *f, const char *id)
+{
+	for (size_t i = 0; i < f->nctrs; i++)
+		if (strcmp(f->ctrs[i].id, id) == 0)
+			return &f->ctrs[i];
+	return NULL;
+}
+
+static void
+handler(struct evhttp_request *req, void *arg)
+{
+	struct fake_docker *f = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	const char *p;
+
+	if (strcmp(uri, "/_ping") == 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Api-Version", "1.41");
+		evbuffer_add_printf(out, "OK");
+		evhttp_send_reply(req, 200, "OK", out);
+	} else if (strstr(uri, "/events") != NULL) {
+		int slot;
+
+		for (slot = 0; slot < FAKE_STREAMS && f->streams[slot] != NULL; slot++)
+			;
+		assert_true(slot < FAKE_STREAMS);
+		f->streams[slot] = req;
+		evhttp_connection_set_closecb(evhttp_request_get_connection(req), stream_closed, f);
+		evhttp_send_reply_start(req, 200, "OK");
+		if (evbuffer_get_length(f->backlog) > 0)
+			evhttp_send_reply_chunk(req, f->backlog); /* drains it */
+	} else if (strstr(uri, "/containers/json") != NULL) {
+		json_t *list = json_array();
+		char *text;
+
+		/* A ContainerSummary per container, made from its inspect body. */
+		for (size_t i = 0; i < f->nctrs; i++) {
+			json_t *in = json_loads(f->ctrs[i].body, 0, NULL);
+			json_t *ports = json_array(), *map, *bl, *b;
+			const char *key;
+			size_t k;
+
+			assert_non_null(in);
+			map = json_object_get(json_object_get(in, "NetworkSettings"), "Ports");
+			json_object_foreach(map, key, bl)
+			{
+				json_array_foreach(bl, k, b)
+				{
+					const char *hp =
+					    json_string_value(json_object_get(b, "HostPort"));
+					const char *ip =
+					    json_string_value(json_object_get(b, "HostIp"));
+
+					json_array_append_new(
+					    ports,
+					    json_pack("{s:s, s:i, s:i, s:s%}", "IP",
+					              ip != NULL && *ip ? ip : "0.0.0.0",
+					              "PrivatePort", atoi_safe(key), "PublicPort",
+					              atoi_safe(hp), "Type", strchr(key, '/') + 1,
+					              strlen(strchr(key, '/') + 1)));
+				}
+			}
+			json_array_append_new(
+			    list,
+			    json_pack("{s:s, s:O?, s:O?, s:o}", "Id", f->ctrs[i].id, "State",
+			              json_object_get(json_object_get(in, "State"), "Status"),
+			              "Labels",
+			              json_object_get(json_object_get(in, "Config"), "Labels"),
+			              "Ports", ports));
+			json_decref(in);
+		}
+		text = json_dumps(list, JSON_COMPACT);
+		evbuffer_add(out, text, strlen(text));
+		free(text);
+		json_decref(list);
+		evhttp_send_reply(req, 200, "OK", out);
+	} else if ((p = strstr(uri, "/containers/")) != NULL) {
+		char id[80];
+		struct fake_ctr *c;
+
+		f->inspects++;
+		snprintf(id, sizeof(id), "%.*s", (int)strcspn(p + 12, "/"), p + 12);
+		if ((c = find(f, id)) == NULL) {
+			evbuffer_add_printf(out, "{\"message\":\"No such container: %s\"}", id);
+			evhttp_send_reply(req, 404, "Not Found", out);
+			return;
+		}
+		evbuffer_add(out, c->body, strlen(c->body));
+		evhttp_send_reply(req, 200, "OK", out);
+	} else {
+		evhttp_send_error(req, 404, NULL);
+	}
+}
+
+struct fake_docker *
+fake_docker_new(struct event_base *base, const char *sock_path)
+{
+	struct fake_docker *f = calloc(1, sizeof(*f));
+	struct sockaddr_un sun;
+	struct evconnlistener *l;
+
+	assert_non_null(f);
+	f->base = base;
+	f->http = evhttp_new(base);
+	f->backlog = evbuffer_new();
+	f->ctrs = calloc(FAKE_CTRS, sizeof(*f->ctrs));
+	evhttp_set_gencb(f->http, handler, f);
+	snprintf(f->sock, sizeof(f->sock), "%s", sock_path);
+	unlink(f->sock);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->sock);
+	l = evconnlistener_new_bind(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1,
+	                            (struct sockaddr *)&sun, sizeof(sun));
+	assert_non_null(l);
+	evhttp_bind_listener(f->http, l);
+	return f;
+}
+
+void
+fake_docker_close_events(struct fake_docker *f)
+{
+	for (int i = 0; i < FAKE_STREAMS; i++) {
+		if (f->streams[i] == NULL)
+			continue;
+		evhttp_connection_set_closecb(evhttp_request_get_connection(f->streams[i]), NULL,
+		                              NULL);
+		evhttp_send_reply_end(f->streams[i]);
+		f->streams[i] = NULL;
+	}
+	evbuffer_drain(f->backlog, evbuffer_get_length(f->backlog));
+}
+
+void
+fake_docker_free(struct fake_docker *f)
+{
+	fake_docker_close_events(f);
+	evhttp_free(f->http);
+	evbuffer_free(f->backlog);
+	for (size_t i = 0; i < f->nctrs; i++)
+		free(f->ctrs[i].body);
+	free(f->ctrs);
+	unlink(f->sock);
+	free(f);
+}
+
+void
+fake_docker_put(struct fake_docker *f, const char *id, char *inspect_json)
+{
+	struct fake_ctr *c = find(f, id);
+
+	if (c == NULL) {
+		assert_true(f->nctrs < FAKE_CTRS);
+		c = &f->ctrs[f->nctrs++];
+		snprintf(c->id, sizeof(c->id), "%s", id);
+	} else {
+		free(c->body);
+	}
+	c->body = inspect_json;
+}
+
+void
+fake_docker_del(struct fake_docker *f, const char *id)
+{
+	struct fake_ctr *c = find(f, id);
+
+	if (c == NULL)
+		return;
+	free(c->body);
+	*c = f->ctrs[--f->nctrs];
+}
+
+void
+fake_docker_event(struct fake_docker *f, const char *line)
+{
+	struct evbuffer *b;
+	int open = 0;
+
+	for (int i = 0; i < FAKE_STREAMS; i++)
+		open += f->streams[i] != NULL;
+	if (!open) {
+		evbuffer_add_printf(f->backlog, "%s\n", line);
+		return;
+	}
+	for (int i = 0; i < FAKE_STREAMS; i++) {
+		if (f->streams[i] == NULL)
+			continue;
+		b = evbuffer_new();
+		evbuffer_add_printf(b, "%s\n", line);
+		evhttp_send_reply_chunk(f->streams[i], b);
+		evbuffer_free(b);
+	}
+}
+
+unsigned long
+fake_docker_inspects(const struct fake_docker *f)
+{
+	return f->inspects;
+}
