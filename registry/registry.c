@@ -21,16 +21,21 @@
 #define BINDING_COLS                                                                               \
 	"id, task_arn, task_id, container_name, container_id, container_port, protocol, host_ip, " \
 	"host_port, host_port_v6, status, exit_code, tenant, cluster, family, revision, "          \
-	"started_at, stopped_at, updated_at, version"
+	"started_at, stopped_at, updated_at, version, outbox_id"
+/*
+ * A task id, task ARN, container id, or container id prefix (?2 is the
+ * prefix's upper bound): each arm can use an index.
+ */
 #define TASK_MATCH                                                                                 \
 	"(task_arn = ?1 OR task_id = ?1 OR container_id = ?1 OR "                                  \
-	"(length(?1) >= 12 AND substr(container_id, 1, length(?1)) = ?1))"
+	"(length(?1) >= 12 AND container_id > ?1 AND container_id < ?2))"
 #define TENANT_COLS                                                                                \
 	"subdomain, admin_email, company_name, status, url, host_ip, host_port, task_arn, error, " \
-	"created_at, updated_at, version"
+	"created_at, updated_at, version, outbox_id, rowid"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_DATA_VERSION] = "PRAGMA data_version",
@@ -39,50 +44,48 @@ static const char *const stmt_sql[ST__COUNT] = {
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     [ST_BINDING_BY_KEY] = "SELECT " BINDING_COLS " FROM bindings WHERE task_arn = ?1 AND "
                           "container_name = ?2 AND container_port = ?3 AND protocol = ?4",
-    [ST_BINDING_UPSERT] =
+    [ST_BINDING_BY_ID] = "SELECT " BINDING_COLS " FROM bindings WHERE id = ?1",
+    [ST_BINDING_INSERT] =
         "INSERT INTO bindings (task_arn, task_id, container_name, container_id, "
         "container_port, protocol, host_ip, host_port, host_port_v6, status, exit_code, tenant, "
         "cluster, family, revision, started_at, stopped_at, updated_at, version) VALUES (?1, ?2, "
-        "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
-        "ON CONFLICT (task_arn, container_name, container_port, protocol) DO UPDATE SET "
-        "task_id = excluded.task_id, container_id = excluded.container_id, "
-        "host_ip = excluded.host_ip, host_port = excluded.host_port, "
-        "host_port_v6 = excluded.host_port_v6, status = excluded.status, "
-        "exit_code = excluded.exit_code, tenant = excluded.tenant, cluster = excluded.cluster, "
-        "family = excluded.family, revision = excluded.revision, "
-        "started_at = excluded.started_at, stopped_at = excluded.stopped_at, "
-        "updated_at = excluded.updated_at, version = excluded.version",
+        "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+    [ST_BINDING_UPDATE] =
+        "UPDATE bindings SET task_id = ?2, container_id = ?4, host_ip = ?7, host_port = ?8, "
+        "host_port_v6 = ?9, status = ?10, exit_code = ?11, tenant = ?12, cluster = ?13, "
+        "family = ?14, revision = ?15, started_at = ?16, stopped_at = ?17, updated_at = ?18, "
+        "version = ?19, outbox_id = ?20 WHERE id = ?21 AND task_arn = ?1 AND "
+        "container_name = ?3 AND container_port = ?5 AND protocol = ?6",
+    [ST_BINDING_SET_OUTBOX] = "UPDATE bindings SET outbox_id = ?2 WHERE id = ?1",
     [ST_BINDING_BY_CONTAINER] = "SELECT " BINDING_COLS " FROM bindings WHERE container_id = ?1 "
                                 "AND status <> 'REMOVED' AND "
                                 "(?2 = 0 OR status IN ('PROVISIONAL', 'RUNNING')) ORDER BY id",
     [ST_BINDING_LIST] =
         "SELECT " BINDING_COLS " FROM bindings WHERE (?1 IS NULL OR " TASK_MATCH ") "
-        "AND (?2 IS NULL OR tenant = ?2) AND (?3 IS NULL OR container_id = ?3) "
-        "AND (?4 IS NULL OR status = ?4) AND (?5 OR ?4 IS NOT NULL OR status <> 'REMOVED') "
-        "AND (?6 IS NULL OR (tenant, task_arn, container_name, container_port, protocol) > "
-        "(?6, ?7, ?8, ?9, ?10)) "
-        "ORDER BY tenant, task_arn, container_name, container_port, protocol LIMIT ?11",
+        "AND (?3 IS NULL OR tenant = ?3) AND (?4 IS NULL OR container_id = ?4) "
+        "AND (?5 IS NULL OR status = ?5) AND (?6 OR ?5 IS NOT NULL OR status <> 'REMOVED') "
+        "AND id > ?7 ORDER BY id LIMIT ?8",
     [ST_BINDING_GET] = "SELECT " BINDING_COLS " FROM bindings WHERE " TASK_MATCH
                        " ORDER BY CASE status WHEN 'RUNNING' THEN 0 WHEN 'PROVISIONAL' THEN 1 "
                        "WHEN 'STOPPED' THEN 2 ELSE 3 END, updated_at DESC, id DESC LIMIT 1",
     [ST_BINDING_PRUNE] = "DELETE FROM bindings WHERE status = 'REMOVED' AND updated_at < ?1 AND "
-                         "NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.kind = 'binding' AND "
-                         "outbox.key = bindings.task_arn || '#' || bindings.container_name || "
-                         "'#' || bindings.container_port || '/' || bindings.protocol)",
+                         "NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.id = bindings.outbox_id)",
     [ST_TENANT_GET] = "SELECT " TENANT_COLS " FROM tenants WHERE subdomain = ?1",
-    [ST_TENANT_INSERT] = "INSERT INTO tenants (" TENANT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                         "?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_TENANT_BY_ROWID] = "SELECT " TENANT_COLS " FROM tenants WHERE rowid = ?1",
+    [ST_TENANT_INSERT] = "INSERT INTO tenants (subdomain, admin_email, company_name, status, url, "
+                         "host_ip, host_port, task_arn, error, created_at, updated_at, version) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_TENANT_UPDATE] = "UPDATE tenants SET admin_email = ?2, company_name = ?3, status = ?4, "
                          "url = ?5, host_ip = ?6, host_port = ?7, task_arn = ?8, error = ?9, "
-                         "created_at = ?10, updated_at = ?11, version = ?12 WHERE subdomain = ?1",
+                         "created_at = ?10, updated_at = ?11, version = ?12, outbox_id = ?13 "
+                         "WHERE subdomain = ?1",
+    [ST_TENANT_SET_OUTBOX] = "UPDATE tenants SET outbox_id = ?2 WHERE rowid = ?1",
     [ST_TENANT_LIST] = "SELECT " TENANT_COLS " FROM tenants WHERE (?1 IS NULL OR status = ?1) "
                        "AND (?2 IS NULL OR subdomain > ?2) ORDER BY subdomain LIMIT ?3",
-    [ST_OUTBOX_SUPERSEDE] = "DELETE FROM outbox WHERE kind = ?1 AND key = ?2",
-    [ST_OUTBOX_INSERT] = "INSERT INTO outbox (kind, key, version, body, created_at) "
-                         "VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_OUTBOX_PENDING] = "SELECT id, kind, key, version, body, created_at, attempts, "
-                          "last_error, last_attempt_at FROM outbox ORDER BY id LIMIT ?1",
-    [ST_OUTBOX_ACK] = "DELETE FROM outbox WHERE id = ?1",
+    [ST_OUTBOX_INSERT] = "INSERT INTO outbox (kind, ref, created_at) VALUES (?1, ?2, ?3)",
+    [ST_OUTBOX_PENDING] = "SELECT id, kind, ref, created_at, attempts, last_error, "
+                          "last_attempt_at FROM outbox ORDER BY id LIMIT ?1",
+    [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
     [ST_OUTBOX_FAIL] = "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, "
                        "last_attempt_at = ?3 WHERE id = ?1",
     [ST_STATS_BINDINGS] = "SELECT status, count(*) FROM bindings GROUP BY status",
@@ -165,6 +168,10 @@ reg_fail(struct registry *r, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
 	va_end(ap);
+	/* Always one line: SQLite's quick_check text spans several. */
+	for (char *p = r->errmsg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 	return code;
 }
 
@@ -587,7 +594,10 @@ quick_check(struct registry *r)
 	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(st, 0);
 
-		snprintf(first, sizeof(first), "%s", t != NULL ? t : "");
+		/* skip SQLite's "*** in database main ***" preamble */
+		if (t != NULL && strncmp(t, "*** in database main ***", 24) == 0)
+			t += 24;
+		snprintf(first, sizeof(first), "%s", t != NULL ? t + strspn(t, " \n") : "");
 		rc = strcmp(first, "ok") == 0 ? SQLITE_OK : SQLITE_CORRUPT;
 	}
 	if (rc != SQLITE_OK) {
@@ -856,6 +866,13 @@ reg_col_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
 	}
 	memcpy(out, t, n + 1);
 	return 0;
+}
+
+void
+reg_prefix_end(char *out, size_t outlen, const char *p)
+{
+	/* Container ids are hex: every id with this prefix sorts below prefix + 0xff. */
+	snprintf(out, outlen, "%s\xff", p);
 }
 
 int

@@ -189,8 +189,8 @@ int registry_container_removed(struct registry *, const char *container_id, int6
                                int *n);
 
 /*
- * Lists bindings matching f (NULL: all but REMOVED) ordered by tenant, task
- * ARN, container name, port, protocol. Rows are read in chunks and the
+ * Lists bindings matching f (NULL: all but REMOVED) in the order they were
+ * first written (callers sort for display). Rows are read in chunks and the
  * callbacks run between queries, so a callback may write to the registry.
  * Returns 0, the callback's nonzero value when it stopped the walk, or an
  * error.

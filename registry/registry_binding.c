@@ -37,16 +37,26 @@ enum {
 	BC_STOPPED_AT,
 	BC_UPDATED_AT,
 	BC_VERSION,
+	BC_OUTBOX_ID,
+};
+
+/* A stored binding with its row id and pending outbox row. */
+struct brow {
+	struct binding b;
+	int64_t id, outbox_id;
 };
 
 /* Reads the current row of a BINDING_COLS query. -EIO when a stored value is out of bounds. */
 static int
-binding_read(struct registry *r, sqlite3_stmt *st, struct binding *b)
+binding_read(struct registry *r, sqlite3_stmt *st, struct brow *row)
 {
+	struct binding *b = &row->b;
 	int rc = 0, s;
 	char status[16];
 
 	memset(b, 0, sizeof(*b));
+	row->id = sqlite3_column_int64(st, BC_ID);
+	row->outbox_id = sqlite3_column_int64(st, BC_OUTBOX_ID);
 	rc |= reg_col_text(st, BC_TASK_ARN, b->task_arn, sizeof(b->task_arn));
 	rc |= reg_col_text(st, BC_TASK_ID, b->task_id, sizeof(b->task_id));
 	rc |= reg_col_text(st, BC_CONTAINER_NAME, b->container_name, sizeof(b->container_name));
@@ -159,30 +169,53 @@ binding_same(const struct binding *a, const struct binding *b)
 	       strcmp(a->family, b->family) == 0 && strcmp(a->revision, b->revision) == 0;
 }
 
-/* Writes b (version and updated_at already set) and its outbox row, inside a transaction. */
+/*
+ * Writes b (version and updated_at already set) and its outbox row, inside a
+ * transaction. old is the stored row (NULL for a new binding).
+ */
 static int
-binding_write(struct registry *r, const struct binding *b)
+binding_write(struct registry *r, const struct binding *b, const struct brow *old)
 {
-	char key[REG_ARN_MAX + REG_NAME_MAX + 32];
 	sqlite3_stmt *st;
+	int64_t id, outbox_id;
 	int rc;
 
-	if ((st = reg_stmt(r, ST_BINDING_UPSERT)) == NULL)
-		return -EIO;
-	binding_bind(st, b);
+	if (old == NULL) {
+		if ((st = reg_stmt(r, ST_BINDING_INSERT)) == NULL)
+			return -EIO;
+		binding_bind(st, b);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return reg_sqlerr(r, rc, "binding insert");
+		r->dirty = 1;
+		id = sqlite3_last_insert_rowid(r->db);
+		if ((rc = reg_outbox_put(r, "binding", id, 0, &outbox_id)) != 0)
+			return rc;
+		if ((st = reg_stmt(r, ST_BINDING_SET_OUTBOX)) == NULL)
+			return -EIO;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, outbox_id);
+	} else {
+		if ((rc = reg_outbox_put(r, "binding", old->id, old->outbox_id, &outbox_id)) != 0)
+			return rc;
+		if ((st = reg_stmt(r, ST_BINDING_UPDATE)) == NULL)
+			return -EIO;
+		binding_bind(st, b);
+		sqlite3_bind_int64(st, 20, outbox_id);
+		sqlite3_bind_int64(st, 21, old->id);
+	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return reg_sqlerr(r, rc, "binding write");
 	r->dirty = 1;
-	snprintf(key, sizeof(key), REGISTRY_BINDING_KEY_FMT, b->task_arn, b->container_name,
-	         b->container_port, b->protocol);
-	return reg_outbox_put(r, "binding", key, b->version, binding_to_json(b));
+	return 0;
 }
 
 /* Looks the binding up by its key: 1 found (*out filled), 0 absent, or a negative code. */
 static int
-binding_by_key(struct registry *r, const struct binding *k, struct binding *out)
+binding_by_key(struct registry *r, const struct binding *k, struct brow *out)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -205,9 +238,35 @@ binding_by_key(struct registry *r, const struct binding *k, struct binding *out)
 }
 
 int
+reg_binding_by_id(struct registry *r, int64_t id, struct binding *out)
+{
+	struct brow row;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = reg_stmt(r, ST_BINDING_BY_ID)) == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if ((rc = binding_read(r, st, &row)) == 0) {
+			*out = row.b;
+			rc = 1;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = reg_sqlerr(r, rc, "binding by id");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int
 registry_binding_upsert(struct registry *r, const struct binding *in, int *changed)
 {
-	struct binding b = *in, old;
+	struct binding b = *in;
+	struct brow old;
 	int rc, own, found;
 
 	if (changed != NULL)
@@ -223,20 +282,20 @@ registry_binding_upsert(struct registry *r, const struct binding *in, int *chang
 		goto out;
 	}
 	if (found) {
-		if (binding_same(&old, &b))
+		if (binding_same(&old.b, &b))
 			goto out;
 		if (b.started_at == 0)
-			b.started_at = old.started_at;
+			b.started_at = old.b.started_at;
 		if (b.stopped_at == 0)
-			b.stopped_at = old.stopped_at;
-		b.version = old.version + 1;
+			b.stopped_at = old.b.stopped_at;
+		b.version = old.b.version + 1;
 	} else {
 		b.version = 1;
 	}
 	b.updated_at = registry_now_ms();
 	if ((b.status == BINDING_STOPPED || b.status == BINDING_REMOVED) && b.stopped_at == 0)
 		b.stopped_at = b.updated_at;
-	if ((rc = binding_write(r, &b)) == 0 && changed != NULL)
+	if ((rc = binding_write(r, &b, found ? &old : NULL)) == 0 && changed != NULL)
 		*changed = 1;
 out:
 	return reg_write_end(r, own, rc);
@@ -252,7 +311,7 @@ container_move(struct registry *r, const char *container_id, int live_only,
                enum binding_status status, int has_exit_code, int exit_code, int64_t when_ms,
                int *n)
 {
-	struct binding *rows = NULL, *tmp;
+	struct brow *rows = NULL, *tmp;
 	size_t nrows = 0, cap = 0;
 	sqlite3_stmt *st;
 	int rc, own;
@@ -294,7 +353,7 @@ container_move(struct registry *r, const char *container_id, int live_only,
 		goto out;
 	now = registry_now_ms();
 	for (size_t i = 0; i < nrows; i++) {
-		struct binding *b = &rows[i];
+		struct binding *b = &rows[i].b;
 
 		b->status = status;
 		if (has_exit_code) {
@@ -305,7 +364,7 @@ container_move(struct registry *r, const char *container_id, int live_only,
 			b->stopped_at = when_ms > 0 ? when_ms : now;
 		b->updated_at = now;
 		b->version++;
-		if ((rc = binding_write(r, b)) != 0)
+		if ((rc = binding_write(r, b, &rows[i])) != 0)
 			goto out;
 	}
 	if (n != NULL)
@@ -340,15 +399,21 @@ registry_binding_list(struct registry *r, const struct binding_filter *f, regist
                       void *arg)
 {
 	static const struct binding_filter all = {NULL, NULL, NULL, -1, 0};
-	struct binding *chunk, last;
+	struct brow *chunk;
 	sqlite3_stmt *st;
-	int rc = 0, have_last = 0;
+	char prefix_end[REG_ARN_MAX + 2];
+	int64_t last_id = 0;
+	int rc = 0;
 	size_t n;
 
 	if (f == NULL)
 		f = &all;
 	if (f->status < -1 || f->status > BINDING_REMOVED)
 		return reg_fail(r, -EINVAL, "binding filter: bad status %d", f->status);
+	if (f->task != NULL && strlen(f->task) >= REG_ARN_MAX)
+		return reg_fail(r, -EINVAL, "binding filter: task too long");
+	if (f->task != NULL)
+		reg_prefix_end(prefix_end, sizeof(prefix_end), f->task);
 	if ((chunk = calloc(LIST_CHUNK, sizeof(*chunk))) == NULL)
 		return -ENOMEM;
 	for (;;) {
@@ -357,20 +422,16 @@ registry_binding_list(struct registry *r, const struct binding_filter *f, regist
 			break;
 		}
 		reg_bind_text(st, 1, empty_null(f->task));
-		reg_bind_text(st, 2, empty_null(f->tenant));
-		reg_bind_text(st, 3, empty_null(f->container_id));
-		reg_bind_text(st, 4, f->status >= 0 ? binding_status_str(f->status) : NULL);
-		sqlite3_bind_int(st, 5, f->include_removed != 0);
-		if (have_last) {
-			reg_bind_text(st, 6, last.tenant);
-			reg_bind_text(st, 7, last.task_arn);
-			reg_bind_text(st, 8, last.container_name);
-			sqlite3_bind_int(st, 9, last.container_port);
-			reg_bind_text(st, 10, last.protocol);
-		}
-		sqlite3_bind_int(st, 11, LIST_CHUNK);
+		reg_bind_text(st, 2, empty_null(f->task) != NULL ? prefix_end : NULL);
+		reg_bind_text(st, 3, empty_null(f->tenant));
+		reg_bind_text(st, 4, empty_null(f->container_id));
+		reg_bind_text(st, 5, f->status >= 0 ? binding_status_str(f->status) : NULL);
+		sqlite3_bind_int(st, 6, f->include_removed != 0);
+		sqlite3_bind_int64(st, 7, last_id);
+		sqlite3_bind_int(st, 8, LIST_CHUNK);
 		n = 0;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			last_id = sqlite3_column_int64(st, BC_ID);
 			if ((rc = binding_read(r, st, &chunk[n])) != 0)
 				break;
 			n++;
@@ -383,12 +444,10 @@ registry_binding_list(struct registry *r, const struct binding_filter *f, regist
 		if (rc != 0)
 			break;
 		for (size_t i = 0; i < n; i++)
-			if ((rc = cb(&chunk[i], arg)) != 0)
+			if ((rc = cb(&chunk[i].b, arg)) != 0)
 				goto out;
 		if (n < LIST_CHUNK)
 			break;
-		last = chunk[n - 1];
-		have_last = 1;
 	}
 out:
 	free(chunk);
@@ -398,6 +457,8 @@ out:
 int
 registry_binding_get(struct registry *r, const char *task, struct binding *out)
 {
+	char prefix_end[REG_ARN_MAX + 2];
+	struct brow row;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -405,10 +466,12 @@ registry_binding_get(struct registry *r, const char *task, struct binding *out)
 		return reg_fail(r, -EINVAL, "binding get: empty or too long task");
 	if ((st = reg_stmt(r, ST_BINDING_GET)) == NULL)
 		return -EIO;
+	reg_prefix_end(prefix_end, sizeof(prefix_end), task);
 	reg_bind_text(st, 1, task);
+	reg_bind_text(st, 2, prefix_end);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = binding_read(r, st, out);
+	if (rc == SQLITE_ROW && (rc = binding_read(r, st, &row)) == 0)
+		*out = row.b;
 	else if (rc == SQLITE_DONE)
 		rc = reg_fail(r, -ENOENT, "%s: no binding for task %s", r->path, task);
 	else

@@ -12,25 +12,30 @@
 /* Cached statements, prepared on first use and kept for the handle's life. */
 enum reg_stmt {
 	ST_BEGIN,
+	ST_BEGIN_READ,
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_DATA_VERSION,
 	ST_META_GET,
 	ST_META_SET,
 	ST_BINDING_BY_KEY,
-	ST_BINDING_UPSERT,
+	ST_BINDING_BY_ID,
+	ST_BINDING_INSERT,
+	ST_BINDING_UPDATE,
+	ST_BINDING_SET_OUTBOX,
 	ST_BINDING_BY_CONTAINER,
 	ST_BINDING_LIST,
 	ST_BINDING_GET,
 	ST_BINDING_PRUNE,
 	ST_TENANT_GET,
+	ST_TENANT_BY_ROWID,
 	ST_TENANT_INSERT,
 	ST_TENANT_UPDATE,
+	ST_TENANT_SET_OUTBOX,
 	ST_TENANT_LIST,
-	ST_OUTBOX_SUPERSEDE,
 	ST_OUTBOX_INSERT,
 	ST_OUTBOX_PENDING,
-	ST_OUTBOX_ACK,
+	ST_OUTBOX_DELETE,
 	ST_OUTBOX_FAIL,
 	ST_STATS_BINDINGS,
 	ST_STATS_TENANTS,
@@ -83,8 +88,18 @@ int reg_col_text(sqlite3_stmt *, int col, char *out, size_t outlen);
 /* 1 when s is NUL-terminated within cap bytes. */
 int reg_fits(const char *s, size_t cap);
 
-/* Outbox write used by bindings and tenants: supersede the key's pending row, add the new one. */
-int reg_outbox_put(struct registry *, const char *kind, const char *key, int64_t version,
-                   json_t *body);
+/*
+ * Outbox write used by bindings and tenants, inside a write transaction:
+ * deletes the row's pending outbox row old_outbox_id (0 for none), adds one
+ * for (kind, ref) and stores its id in *outbox_id.
+ */
+int reg_outbox_put(struct registry *, const char *kind, int64_t ref, int64_t old_outbox_id,
+                   int64_t *outbox_id);
+
+/* Reads a binding / tenant row by rowid (for outbox bodies): 1 found, 0 gone, or an error. */
+int reg_binding_by_id(struct registry *, int64_t id, struct binding *out);
+int reg_tenant_by_rowid(struct registry *, int64_t rowid, struct tenant *out);
+/* Fills a text buffer with the exclusive upper bound of prefix p (p followed by 0xff). */
+void reg_prefix_end(char *out, size_t outlen, const char *p);
 
 #endif

@@ -11,50 +11,37 @@
 #include <string.h>
 
 #include "registry/registry_int.h"
+#include "registry/registry_schema.h"
 
 int
-reg_outbox_put(struct registry *r, const char *kind, const char *key, int64_t version, json_t *body)
+reg_outbox_put(struct registry *r, const char *kind, int64_t ref, int64_t old_outbox_id,
+               int64_t *outbox_id)
 {
 	sqlite3_stmt *st;
-	char *text;
 	int rc;
 
-	if (body == NULL)
-		return reg_fail(r, -ENOMEM, "outbox: out of memory");
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (text == NULL)
-		return reg_fail(r, -ENOMEM, "outbox: out of memory");
-	/* A pending row of the same key is superseded: the new body is the whole row. */
-	if ((st = reg_stmt(r, ST_OUTBOX_SUPERSEDE)) == NULL) {
-		rc = -EIO;
-		goto out;
+	/* The row's pending outbox row is superseded: the body is built from the current row. */
+	if (old_outbox_id > 0) {
+		if ((st = reg_stmt(r, ST_OUTBOX_DELETE)) == NULL)
+			return -EIO;
+		sqlite3_bind_int64(st, 1, old_outbox_id);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return reg_sqlerr(r, rc, "outbox supersede");
 	}
+	if ((st = reg_stmt(r, ST_OUTBOX_INSERT)) == NULL)
+		return -EIO;
 	reg_bind_text(st, 1, kind);
-	reg_bind_text(st, 2, key);
+	sqlite3_bind_int64(st, 2, ref);
+	sqlite3_bind_int64(st, 3, registry_now_ms());
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		rc = reg_sqlerr(r, rc, "outbox supersede");
-		goto out;
-	}
-	if ((st = reg_stmt(r, ST_OUTBOX_INSERT)) == NULL) {
-		rc = -EIO;
-		goto out;
-	}
-	reg_bind_text(st, 1, kind);
-	reg_bind_text(st, 2, key);
-	sqlite3_bind_int64(st, 3, version);
-	reg_bind_text(st, 4, text);
-	sqlite3_bind_int64(st, 5, registry_now_ms());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	rc = rc == SQLITE_DONE ? 0 : reg_sqlerr(r, rc, "outbox insert");
-	if (rc == 0)
-		r->dirty = 1;
-out:
-	free(text);
-	return rc;
+	if (rc != SQLITE_DONE)
+		return reg_sqlerr(r, rc, "outbox insert");
+	*outbox_id = sqlite3_last_insert_rowid(r->db);
+	r->dirty = 1;
+	return 0;
 }
 
 /* Cuts s back so that it does not end inside a UTF-8 sequence (after a byte-wise truncation). */
@@ -76,63 +63,137 @@ utf8_trim(char *s)
 
 struct pending {
 	struct outbox_row row;
+	int64_t ref;
 	char *body, *last_error;
 };
 
-int
-registry_outbox_pending(struct registry *r, int max, registry_outbox_cb cb, void *arg)
+/* Reads up to max outbox rows (oldest first) with their bodies into rows; *n = count. */
+static int
+outbox_read(struct registry *r, int max, struct pending *rows, size_t *n)
 {
-	struct pending *rows;
 	sqlite3_stmt *st;
-	size_t n = 0;
 	int rc;
 
-	if (max <= 0 || max > REGISTRY_OUTBOX_MAX)
-		max = REGISTRY_OUTBOX_MAX;
-	if ((rows = calloc((size_t)max, sizeof(*rows))) == NULL)
-		return -ENOMEM;
-	if ((st = reg_stmt(r, ST_OUTBOX_PENDING)) == NULL) {
-		rc = -EIO;
-		goto out;
-	}
+	*n = 0;
+	if ((st = reg_stmt(r, ST_OUTBOX_PENDING)) == NULL)
+		return -EIO;
 	sqlite3_bind_int(st, 1, max);
-	/*
-	 * Rows are copied out and the statement finished before the callbacks
-	 * run, so a callback may ack or fail rows (writes) as it goes.
-	 */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct pending *p = &rows[n];
-		const char *body = (const char *)sqlite3_column_text(st, 4);
-		const char *lerr = (const char *)sqlite3_column_text(st, 7);
+		struct pending *p = &rows[*n];
+		const char *lerr = (const char *)sqlite3_column_text(st, 5);
 
 		p->row.id = sqlite3_column_int64(st, 0);
-		if (reg_col_text(st, 1, p->row.kind, sizeof(p->row.kind)) != 0 ||
-		    reg_col_text(st, 2, p->row.key, sizeof(p->row.key)) != 0) {
+		if (reg_col_text(st, 1, p->row.kind, sizeof(p->row.kind)) != 0) {
 			rc = reg_fail(r, -EIO, "%s: outbox row %lld out of bounds", r->path,
 			              (long long)p->row.id);
 			break;
 		}
-		p->row.version = sqlite3_column_int64(st, 3);
-		p->row.created_at = sqlite3_column_int64(st, 5);
-		p->row.attempts = sqlite3_column_int(st, 6);
-		p->row.last_attempt_at = sqlite3_column_int64(st, 8);
-		p->body = strdup(body != NULL ? body : "");
-		p->last_error = strdup(lerr != NULL ? lerr : "");
-		n++;
-		if (p->body == NULL || p->last_error == NULL) {
+		p->ref = sqlite3_column_int64(st, 2);
+		p->row.created_at = sqlite3_column_int64(st, 3);
+		p->row.attempts = sqlite3_column_int(st, 4);
+		p->row.last_attempt_at = sqlite3_column_int64(st, 6);
+		if ((p->last_error = strdup(lerr != NULL ? lerr : "")) == NULL) {
 			rc = -ENOMEM;
 			break;
 		}
-		p->row.body = p->body;
-		p->row.last_error = p->last_error;
+		(*n)++;
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
 		rc = 0;
 	else if (rc > 0)
 		rc = reg_sqlerr(r, rc, "outbox pending");
-	for (size_t i = 0; rc == 0 && i < n; i++)
+	/* Bodies and keys from the rows the outbox entries point at. */
+	for (size_t i = 0; rc == 0 && i < *n; i++) {
+		struct pending *p = &rows[i];
+		json_t *j = NULL;
+		int found;
+
+		if (strcmp(p->row.kind, "binding") == 0) {
+			struct binding b;
+
+			if ((found = reg_binding_by_id(r, p->ref, &b)) < 0) {
+				rc = found;
+				break;
+			}
+			if (found) {
+				snprintf(p->row.key, sizeof(p->row.key), REGISTRY_BINDING_KEY_FMT,
+				         b.task_arn, b.container_name, b.container_port,
+				         b.protocol);
+				p->row.version = b.version;
+				j = binding_to_json(&b);
+			}
+		} else {
+			struct tenant t;
+
+			if ((found = reg_tenant_by_rowid(r, p->ref, &t)) < 0) {
+				rc = found;
+				break;
+			}
+			if (found) {
+				snprintf(p->row.key, sizeof(p->row.key), "%s", t.subdomain);
+				p->row.version = t.version;
+				j = tenant_to_json(&t);
+			}
+		}
+		/* A row whose target is gone (only by hand) is skipped; prune never does that. */
+		if (!found)
+			continue;
+		p->body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (p->body == NULL)
+			rc = -ENOMEM;
+	}
+	return rc;
+}
+
+int
+registry_outbox_pending(struct registry *r, int max, registry_outbox_cb cb, void *arg)
+{
+	struct pending *rows;
+	size_t n = 0;
+	int rc, read_txn = 0;
+
+	if (max <= 0 || max > REGISTRY_OUTBOX_MAX)
+		max = REGISTRY_OUTBOX_MAX;
+	if ((rows = calloc((size_t)max, sizeof(*rows))) == NULL)
+		return -ENOMEM;
+	/*
+	 * One read transaction, so each entry's body is the row as of the
+	 * entry. Rows are copied out and the transaction ended before the
+	 * callbacks run, so a callback may ack or fail rows as it goes.
+	 */
+	if (sqlite3_get_autocommit(r->db)) {
+		sqlite3_stmt *st = reg_stmt(r, ST_BEGIN_READ);
+
+		if (st == NULL) {
+			rc = -EIO;
+			goto out;
+		}
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			rc = reg_sqlerr(r, rc, "begin");
+			goto out;
+		}
+		read_txn = 1;
+	}
+	rc = outbox_read(r, max, rows, &n);
+	if (read_txn) {
+		sqlite3_stmt *st = reg_stmt(r, ST_COMMIT);
+
+		if (st != NULL) {
+			sqlite3_step(st);
+			sqlite3_reset(st);
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (rows[i].body == NULL)
+			continue;
+		rows[i].row.body = rows[i].body;
+		rows[i].row.last_error = rows[i].last_error;
 		rc = cb(&rows[i].row, arg);
+	}
 out:
 	for (size_t i = 0; i < n; i++) {
 		free(rows[i].body);
@@ -181,7 +242,7 @@ out:
 int
 registry_outbox_ack(struct registry *r, int64_t id)
 {
-	return outbox_write(r, ST_OUTBOX_ACK, id, NULL);
+	return outbox_write(r, ST_OUTBOX_DELETE, id, NULL);
 }
 
 int

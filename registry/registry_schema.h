@@ -14,11 +14,19 @@
  * Statuses are stored as the upper-case names of enum binding_status and
  * enum tenant_status; times as Unix milliseconds (0 = unset).
  *
- * Outbox keys: a binding is "<task_arn>#<container_name>#<container_port>/<protocol>"
- * (REGISTRY_BINDING_KEY_FMT), a tenant its subdomain. A pending row is
- * superseded (deleted) when a newer change of the same key is written, so
- * the outbox holds at most one row per key and its body is always the whole
- * current row (REMOVED bindings stay in the table as tombstones).
+ * Outbox: one row per changed binding or tenant, written in the same
+ * transaction as the change; `ref` is the rowid of the changed row, and that
+ * row's `outbox_id` points back at its pending outbox row. A newer change of
+ * the same row deletes that pending row and adds a new one (ids come from
+ * AUTOINCREMENT, so they are never reused and an ack of a superseded id is a
+ * no-op). The outbox therefore holds at most one row per key, and the body
+ * handed to the sync target is built when read, from the current row: the
+ * row's whole state at its latest version. REMOVED bindings stay in the table
+ * as tombstones until synced and pruned, so a removal reaches the target too.
+ *
+ * Keys handed to the sync target: a binding is
+ * "<task_arn>#<container_name>#<container_port>/<protocol>"
+ * (REGISTRY_BINDING_KEY_FMT), a tenant its subdomain.
  */
 #ifndef BERTH_REGISTRY_SCHEMA_H
 #define BERTH_REGISTRY_SCHEMA_H
@@ -51,10 +59,10 @@
 	" stopped_at INTEGER NOT NULL DEFAULT 0,"                                                  \
 	" updated_at INTEGER NOT NULL DEFAULT 0,"                                                  \
 	" version INTEGER NOT NULL DEFAULT 1,"                                                     \
+	" outbox_id INTEGER NOT NULL DEFAULT 0,"                                                   \
 	" UNIQUE (task_arn, container_name, container_port, protocol));"                           \
 	"CREATE INDEX bindings_task_id ON bindings (task_id);"                                     \
 	"CREATE INDEX bindings_container_id ON bindings (container_id);"                           \
-	"CREATE INDEX bindings_tenant ON bindings (tenant);"                                       \
 	"CREATE TABLE tenants ("                                                                   \
 	" subdomain TEXT PRIMARY KEY CHECK (length(subdomain) > 0),"                               \
 	" admin_email TEXT NOT NULL DEFAULT '',"                                                   \
@@ -67,18 +75,16 @@
 	" error TEXT NOT NULL DEFAULT '',"                                                         \
 	" created_at INTEGER NOT NULL DEFAULT 0,"                                                  \
 	" updated_at INTEGER NOT NULL DEFAULT 0,"                                                  \
-	" version INTEGER NOT NULL DEFAULT 1);"                                                    \
+	" version INTEGER NOT NULL DEFAULT 1,"                                                     \
+	" outbox_id INTEGER NOT NULL DEFAULT 0);"                                                  \
 	"CREATE TABLE outbox ("                                                                    \
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"                                                   \
 	" kind TEXT NOT NULL CHECK (kind IN ('binding','tenant')),"                                \
-	" key TEXT NOT NULL,"                                                                      \
-	" version INTEGER NOT NULL,"                                                               \
-	" body TEXT NOT NULL,"                                                                     \
+	" ref INTEGER NOT NULL,"                                                                   \
 	" created_at INTEGER NOT NULL,"                                                            \
 	" attempts INTEGER NOT NULL DEFAULT 0,"                                                    \
 	" last_error TEXT NOT NULL DEFAULT '',"                                                    \
 	" last_attempt_at INTEGER NOT NULL DEFAULT 0);"                                            \
-	"CREATE INDEX outbox_key ON outbox (kind, key);"                                           \
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 
 /* Migration steps; entry i takes version i to i + 1. */

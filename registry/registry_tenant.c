@@ -25,15 +25,25 @@ enum {
 	TC_CREATED_AT,
 	TC_UPDATED_AT,
 	TC_VERSION,
+	TC_OUTBOX_ID,
+	TC_ROWID,
+};
+
+struct trow {
+	struct tenant t;
+	int64_t rowid, outbox_id;
 };
 
 static int
-tenant_read(struct registry *r, sqlite3_stmt *st, struct tenant *t)
+tenant_read(struct registry *r, sqlite3_stmt *st, struct trow *row)
 {
+	struct tenant *t = &row->t;
 	char status[16];
 	int rc = 0, s;
 
 	memset(t, 0, sizeof(*t));
+	row->rowid = sqlite3_column_int64(st, TC_ROWID);
+	row->outbox_id = sqlite3_column_int64(st, TC_OUTBOX_ID);
 	rc |= reg_col_text(st, TC_SUBDOMAIN, t->subdomain, sizeof(t->subdomain));
 	rc |= reg_col_text(st, TC_ADMIN_EMAIL, t->admin_email, sizeof(t->admin_email));
 	rc |= reg_col_text(st, TC_COMPANY_NAME, t->company_name, sizeof(t->company_name));
@@ -87,17 +97,12 @@ tenant_check(struct registry *r, const struct tenant *t)
 	return 0;
 }
 
-/* 1 found (*out filled), 0 absent, or a negative code. */
+/* Runs a one-row tenant query already bound: 1 found (*out filled), 0 absent, or an error. */
 static int
-tenant_lookup(struct registry *r, const char *subdomain, struct tenant *out)
+tenant_one(struct registry *r, sqlite3_stmt *st, struct trow *out)
 {
-	sqlite3_stmt *st;
-	int rc;
+	int rc = sqlite3_step(st);
 
-	if ((st = reg_stmt(r, ST_TENANT_GET)) == NULL)
-		return -EIO;
-	reg_bind_text(st, 1, subdomain);
-	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		rc = tenant_read(r, st, out) == 0 ? 1 : -EIO;
 	else if (rc == SQLITE_DONE)
@@ -109,26 +114,75 @@ tenant_lookup(struct registry *r, const char *subdomain, struct tenant *out)
 }
 
 static int
-tenant_write(struct registry *r, enum reg_stmt which, const struct tenant *t)
+tenant_lookup(struct registry *r, const char *subdomain, struct trow *out)
 {
+	sqlite3_stmt *st;
+
+	if ((st = reg_stmt(r, ST_TENANT_GET)) == NULL)
+		return -EIO;
+	reg_bind_text(st, 1, subdomain);
+	return tenant_one(r, st, out);
+}
+
+int
+reg_tenant_by_rowid(struct registry *r, int64_t rowid, struct tenant *out)
+{
+	struct trow row;
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = reg_stmt(r, which)) == NULL)
+	if ((st = reg_stmt(r, ST_TENANT_BY_ROWID)) == NULL)
 		return -EIO;
-	tenant_bind(st, t);
+	sqlite3_bind_int64(st, 1, rowid);
+	if ((rc = tenant_one(r, st, &row)) == 1)
+		*out = row.t;
+	return rc;
+}
+
+/* Writes t and its outbox row; old is the stored row (NULL for an insert). */
+static int
+tenant_write(struct registry *r, const struct tenant *t, const struct trow *old)
+{
+	sqlite3_stmt *st;
+	int64_t rowid, outbox_id;
+	int rc;
+
+	if (old == NULL) {
+		if ((st = reg_stmt(r, ST_TENANT_INSERT)) == NULL)
+			return -EIO;
+		tenant_bind(st, t);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return reg_sqlerr(r, rc, "tenant insert");
+		r->dirty = 1;
+		rowid = sqlite3_last_insert_rowid(r->db);
+		if ((rc = reg_outbox_put(r, "tenant", rowid, 0, &outbox_id)) != 0)
+			return rc;
+		if ((st = reg_stmt(r, ST_TENANT_SET_OUTBOX)) == NULL)
+			return -EIO;
+		sqlite3_bind_int64(st, 1, rowid);
+		sqlite3_bind_int64(st, 2, outbox_id);
+	} else {
+		if ((rc = reg_outbox_put(r, "tenant", old->rowid, old->outbox_id, &outbox_id)) != 0)
+			return rc;
+		if ((st = reg_stmt(r, ST_TENANT_UPDATE)) == NULL)
+			return -EIO;
+		tenant_bind(st, t);
+		sqlite3_bind_int64(st, 13, outbox_id);
+	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return reg_sqlerr(r, rc, "tenant write");
 	r->dirty = 1;
-	return reg_outbox_put(r, "tenant", t->subdomain, t->version, tenant_to_json(t));
+	return 0;
 }
 
 int
 registry_tenant_insert(struct registry *r, struct tenant *t)
 {
-	struct tenant old;
+	struct trow old;
 	int rc, own, found;
 
 	if (r->rdonly)
@@ -145,7 +199,7 @@ registry_tenant_insert(struct registry *r, struct tenant *t)
 	if (t->created_at == 0)
 		t->created_at = t->updated_at;
 	t->version = 1;
-	rc = tenant_write(r, ST_TENANT_INSERT, t);
+	rc = tenant_write(r, t, NULL);
 out:
 	return reg_write_end(r, own, rc);
 }
@@ -153,7 +207,7 @@ out:
 int
 registry_tenant_update(struct registry *r, struct tenant *t)
 {
-	struct tenant old;
+	struct trow old;
 	int rc, own, found;
 
 	if (r->rdonly)
@@ -167,10 +221,10 @@ registry_tenant_update(struct registry *r, struct tenant *t)
 		goto out;
 	}
 	if (t->created_at == 0)
-		t->created_at = old.created_at;
+		t->created_at = old.t.created_at;
 	t->updated_at = registry_now_ms();
-	t->version = old.version + 1;
-	rc = tenant_write(r, ST_TENANT_UPDATE, t);
+	t->version = old.t.version + 1;
+	rc = tenant_write(r, t, &old);
 out:
 	return reg_write_end(r, own, rc);
 }
@@ -178,13 +232,17 @@ out:
 int
 registry_tenant_get(struct registry *r, const char *subdomain, struct tenant *out)
 {
+	struct trow row;
 	int rc;
 
 	if (subdomain == NULL || *subdomain == '\0' || strlen(subdomain) >= REG_SUBDOMAIN_MAX)
 		return reg_fail(r, -EINVAL, "tenant get: empty or too long subdomain");
-	if ((rc = tenant_lookup(r, subdomain, out)) == 0)
+	if ((rc = tenant_lookup(r, subdomain, &row)) == 0)
 		return reg_fail(r, -ENOENT, "%s: no tenant %s", r->path, subdomain);
-	return rc < 0 ? rc : 0;
+	if (rc < 0)
+		return rc;
+	*out = row.t;
+	return 0;
 }
 
 int
@@ -192,7 +250,7 @@ registry_tenant_list(struct registry *r, int status, const char *after, int limi
                      registry_tenant_cb cb, void *arg)
 {
 	char last[REG_SUBDOMAIN_MAX] = "";
-	struct tenant *chunk;
+	struct trow *chunk;
 	sqlite3_stmt *st;
 	int rc = 0, have_last = 0, left = limit > 0 ? limit : -1;
 	size_t n, want;
@@ -230,13 +288,13 @@ registry_tenant_list(struct registry *r, int status, const char *after, int limi
 		if (rc != 0)
 			break;
 		for (size_t i = 0; i < n; i++)
-			if ((rc = cb(&chunk[i], arg)) != 0)
+			if ((rc = cb(&chunk[i].t, arg)) != 0)
 				goto out;
 		if (n < want)
 			break;
 		if (left > 0)
 			left -= (int)n;
-		memcpy(last, chunk[n - 1].subdomain, sizeof(last));
+		memcpy(last, chunk[n - 1].t.subdomain, sizeof(last));
 		have_last = 1;
 	}
 out:

@@ -1,0 +1,146 @@
+/*
+ * registry_bench: prints single-change commits per second and batched rows
+ * per second on a fresh registry (WAL, synchronous=NORMAL), plus the change
+ * check and a list pass. Figures, not a pass/fail test.
+ *
+ *   registry_bench [DIR]   (default: $TMPDIR or /tmp)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "registry/registry.h"
+
+#define SINGLE_N  20000
+#define BATCH_N   200000
+#define BATCH_ROW 1000 /* rows per batch transaction */
+#define CHANGED_N 200000
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+sample(struct binding *b, int n)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->task_arn, sizeof(b->task_arn),
+	         "arn:aws:ecs:us-east-1:123456789012:task/poc/%032x", n);
+	snprintf(b->container_name, sizeof(b->container_name), "app");
+	snprintf(b->container_id, sizeof(b->container_id), "%064x", n);
+	b->container_port = 8000;
+	snprintf(b->protocol, sizeof(b->protocol), "tcp");
+	snprintf(b->host_ip, sizeof(b->host_ip), "203.0.113.10");
+	b->host_port = 32768 + n % 28000;
+	b->status = BINDING_RUNNING;
+	snprintf(b->tenant, sizeof(b->tenant), "tenant%d", n);
+	snprintf(b->cluster, sizeof(b->cluster), "poc");
+	snprintf(b->family, sizeof(b->family), "crownmercado-poc-task");
+	snprintf(b->revision, sizeof(b->revision), "3");
+	b->started_at = 1795000000000LL;
+}
+
+static int
+count_cb(const struct binding *b, void *arg)
+{
+	(void)b;
+	(*(long *)arg)++;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *base = argc > 1 ? argv[1] : getenv("TMPDIR");
+	char dir[512], path[600], err[256];
+	struct registry *r;
+	struct binding b;
+	double t0, t;
+	long n = 0;
+	int rc, changed;
+
+	snprintf(dir, sizeof(dir), "%s/berth-bench-XXXXXX", base != NULL && *base ? base : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/registry.db", dir);
+	if ((rc = registry_open(&r, path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err))) !=
+	    0) {
+		fprintf(stderr, "registry_bench: %s\n", err);
+		return 1;
+	}
+	printf("registry_bench: %s (WAL, synchronous=NORMAL), %ld CPUs\n", path,
+	       sysconf(_SC_NPROCESSORS_ONLN));
+
+	/* Single-change transactions: each upsert commits on its own. */
+	t0 = now_s();
+	for (int i = 0; i < SINGLE_N; i++) {
+		sample(&b, i);
+		if ((rc = registry_binding_upsert(r, &b, NULL)) != 0)
+			goto fail;
+	}
+	t = now_s() - t0;
+	printf("single-change commits: %d in %.3f s = %.0f commits/s\n", SINGLE_N, t, SINGLE_N / t);
+
+	/* The same rows again, unchanged: a read and no write each. */
+	t0 = now_s();
+	for (int i = 0; i < SINGLE_N; i++) {
+		sample(&b, i);
+		if ((rc = registry_binding_upsert(r, &b, &changed)) != 0 || changed)
+			goto fail;
+	}
+	t = now_s() - t0;
+	printf("unchanged upserts:     %d in %.3f s = %.0f upserts/s\n", SINGLE_N, t, SINGLE_N / t);
+
+	/* Batched: BATCH_ROW new rows per transaction. */
+	t0 = now_s();
+	for (int i = 0; i < BATCH_N; i += BATCH_ROW) {
+		if ((rc = registry_begin(r)) != 0)
+			goto fail;
+		for (int k = 0; k < BATCH_ROW; k++) {
+			sample(&b, SINGLE_N + i + k);
+			if ((rc = registry_binding_upsert(r, &b, NULL)) != 0)
+				goto fail;
+		}
+		if ((rc = registry_commit(r)) != 0)
+			goto fail;
+	}
+	t = now_s() - t0;
+	printf("batched rows:          %d in %.3f s = %.0f rows/s (%d rows per commit)\n", BATCH_N,
+	       t, BATCH_N / t, BATCH_ROW);
+
+	t0 = now_s();
+	for (int i = 0; i < CHANGED_N; i++)
+		if ((rc = registry_changed(r, &changed)) != 0)
+			goto fail;
+	t = now_s() - t0;
+	printf("registry_changed:      %d in %.3f s = %.0f calls/s\n", CHANGED_N, t, CHANGED_N / t);
+
+	t0 = now_s();
+	if ((rc = registry_binding_list(r, NULL, count_cb, &n)) != 0)
+		goto fail;
+	t = now_s() - t0;
+	printf("list:                  %ld rows in %.3f s = %.0f rows/s\n", n, t, n / t);
+
+	registry_close(r);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/registry.db-wal", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/registry.db-shm", dir);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+fail:
+	fprintf(stderr, "registry_bench: error %d: %s\n", rc, registry_errmsg(r));
+	registry_close(r);
+	return 1;
+}
