@@ -51,6 +51,7 @@ struct prov {
 	struct evcurl_xfer *sidecar_xfer;
 	int probe_fd;
 	int probe_sent; /* http probe: the request is written, waiting for bytes */
+	int64_t sidecar_sent_us;
 
 	char bound_ip[REG_IP_MAX];
 	int bound_port;
@@ -710,7 +711,7 @@ sidecar_pick(const char *body, size_t len, int container_port, char *ip, size_t 
 		list = NULL;
 	for (i = 0; list != NULL ? i < json_array_size(list) : i < 1; i++) {
 		json_int_t cp, hp;
-		const char *proto, *hip;
+		const char *proto, *hip, *st;
 
 		b = list != NULL ? json_array_get(list, i) : root;
 		if (!json_is_object(b))
@@ -719,8 +720,10 @@ sidecar_pick(const char *body, size_t len, int container_port, char *ip, size_t 
 		hp = json_integer_value(json_object_get(b, "host_port"));
 		proto = json_string_value(json_object_get(b, "protocol"));
 		hip = json_string_value(json_object_get(b, "host_ip"));
+		st = json_string_value(json_object_get(b, "status"));
 		if (cp != container_port || hp <= 0 || hp > 65535 ||
-		    (proto != NULL && strcmp(proto, "tcp") != 0))
+		    (proto != NULL && strcmp(proto, "tcp") != 0) ||
+		    (st != NULL && strcmp(st, "RUNNING") != 0 && strcmp(st, "PROVISIONAL") != 0))
 			continue;
 		snprintf(ip, iplen, "%s", hip != NULL ? hip : "");
 		*port = (int)hp;
@@ -757,9 +760,12 @@ on_sidecar(const struct evcurl_resp *r, void *arg)
 		prov_bound(p, ip, port, BS_SIDECAR);
 		return;
 	}
-	/* A long poll that ended empty is asked again at once; errors back off a little. */
-	if (r->error == 0 &&
-	    (r->status == 404 || r->status == 204 || r->status == 408 || r->status == 200))
+	/*
+	 * A long poll that ended empty (404) after waiting is asked again at
+	 * once; anything else (errors, a binding of another port, a quick
+	 * answer) backs off a little, so it never turns into a busy loop.
+	 */
+	if (r->error == 0 && r->status == 404 && launcher_mono_us() - p->sidecar_sent_us > 500000)
 		tv.tv_usec = 0;
 	if (p->sidecar_timer == NULL &&
 	    (p->sidecar_timer = evtimer_new(p->l->base, sidecar_retry_cb, p)) == NULL)
@@ -791,6 +797,7 @@ sidecar_poll(struct prov *p)
 	req.no_proxy = 1;
 	req.on_done = on_sidecar;
 	req.arg = p;
+	p->sidecar_sent_us = launcher_mono_us();
 	p->sidecar_xfer = evcurl_start(l->curl, &req);
 	if (p->sidecar_xfer == NULL)
 		log_debug("sidecar_poll_failed tenant=%s", p->t.subdomain);
@@ -988,16 +995,24 @@ prov_resume(struct launcher *l)
 	for (size_t i = 0; i < c.n; i++) {
 		struct prov *p;
 
-		if (prov_find(l, c.v[i].subdomain) != NULL || (p = prov_new(l, &c.v[i])) == NULL)
+		if (prov_find(l, c.v[i].subdomain) != NULL)
 			continue;
 		l->m.resumed++;
-		if (p->t.task_arn[0] == '\0') {
-			log_info("provision_resume tenant=%s task=none action=fail",
-			         p->t.subdomain);
-			prov_fail(p, 503, "restarted",
-			          "the launcher restarted before the task was started");
+		if (c.v[i].task_arn[0] == '\0') {
+			/*
+			 * The start may or may not have reached the backend.
+			 * Starting again is safe: the docker backend names the
+			 * container after the tenant (a leftover is replaced,
+			 * and a create still in flight loses the name), and
+			 * ECS takes a client token for RunTask.
+			 */
+			log_info("provision_resume tenant=%s task=none action=start",
+			         c.v[i].subdomain);
+			prov_start(l, &c.v[i], NULL, launcher_mono_us());
 			continue;
 		}
+		if ((p = prov_new(l, &c.v[i])) == NULL)
+			continue;
 		log_info("provision_resume tenant=%s task=%s action=await", p->t.subdomain,
 		         p->t.task_arn);
 		if (arm_deadline(p) != 0) {

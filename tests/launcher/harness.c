@@ -361,35 +361,57 @@ h_header(const struct h_resp *r, const char *name, char *out, size_t outlen)
 }
 
 int
-h_post_many(int port, const char *const *bodies, size_t n, const char *const *headers,
-            struct h_resp *resp, long timeout_s)
+h_post_many(int port, const char *const *bodies, size_t n, size_t window,
+            const char *const *headers, struct h_resp *resp, long timeout_s)
 {
 	CURLM *m = curl_multi_init();
 	struct call *k = calloc(n, sizeof(*k));
 	char url[128];
+	size_t next = 0, done = 0;
 	int running = 0, rc = 0;
 
 	if (m == NULL || k == NULL) {
 		free(k);
 		return -1;
 	}
+	if (window == 0 || window > n)
+		window = n;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/tenants", port);
-	for (size_t i = 0; i < n; i++) {
-		call_init(&k[i], url, "POST", headers, bodies[i], strlen(bodies[i]), &resp[i],
-		          timeout_s);
-		curl_multi_add_handle(m, k[i].c);
-	}
-	do {
+	while (done < n) {
+		CURLMsg *msg;
+		int left;
+
+		/* Keep `window` requests in flight. */
+		while (next < n && next - done < window) {
+			call_init(&k[next], url, "POST", headers, bodies[next],
+			          strlen(bodies[next]), &resp[next], timeout_s);
+			curl_easy_setopt(k[next].c, CURLOPT_PRIVATE, (void *)&k[next]);
+			curl_multi_add_handle(m, k[next].c);
+			next++;
+		}
 		if (curl_multi_perform(m, &running) != CURLM_OK) {
 			rc = -1;
 			break;
 		}
-		if (running > 0)
-			curl_multi_poll(m, NULL, 0, 200, NULL);
-	} while (running > 0);
-	for (size_t i = 0; i < n; i++) {
-		curl_multi_remove_handle(m, k[i].c);
-		call_done(&k[i]);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			struct call *c;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+			curl_multi_remove_handle(m, c->c);
+			call_done(c);
+			c->c = NULL;
+			done++;
+		}
+		if (done < n)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	for (size_t i = 0; i < next; i++) {
+		if (k[i].c != NULL) {
+			curl_multi_remove_handle(m, k[i].c);
+			call_done(&k[i]);
+		}
 	}
 	curl_multi_cleanup(m);
 	free(k);

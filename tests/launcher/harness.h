@@ -66,9 +66,9 @@ int h_docker(struct h_env *, const char *method, const char *path, struct h_resp
 int h_page(int port, const char *host, struct h_resp *);
 /* Value of a response header (case-insensitive) into out; 0 or -1. */
 int h_header(const struct h_resp *, const char *name, char *out, size_t outlen);
-/* Runs many POSTs at once (curl multi), n bodies; resp[i] filled. */
-int h_post_many(int port, const char *const *bodies, size_t n, const char *const *headers,
-                struct h_resp *resp, long timeout_s);
+/* Runs n POSTs to /v1/tenants, window at a time (0: all at once); resp[i] filled. */
+int h_post_many(int port, const char *const *bodies, size_t n, size_t window,
+                const char *const *headers, struct h_resp *resp, long timeout_s);
 /* Number of containers of the test dockerd whose name starts with berth-<prefix>. */
 int h_count_containers(struct h_env *, const char *prefix);
 

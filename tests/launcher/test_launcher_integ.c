@@ -394,7 +394,7 @@ test_duplicate(void **state)
 	tenant_body(body, sizeof(body), sub, "o@dup.example", "Dup Ltd");
 	/* Two at once: one provision, both answered with the same task. */
 	bodies[0] = bodies[1] = body;
-	assert_int_equal(h_post_many(L.port, bodies, 2, JSON_CT, two, 90), 0);
+	assert_int_equal(h_post_many(L.port, bodies, 2, 0, JSON_CT, two, 90), 0);
 	if (two[0].status != 201 || (two[1].status != 201 && two[1].status != 200))
 		fail_msg("concurrent duplicate: %ld / %ld %s", two[0].status, two[1].status,
 		         two[1].body);
@@ -455,8 +455,8 @@ test_concurrent_50(void **state)
 		tenant_body(bodies[i], 512, sub, "ops@many.example", "Many Inc");
 	}
 	/* Bounded: each request has 120 s at most. */
-	assert_int_equal(h_post_many(L.port, (const char *const *)bodies, MANY, JSON_CT, resp, 120),
-	                 0);
+	assert_int_equal(
+	    h_post_many(L.port, (const char *const *)bodies, MANY, 0, JSON_CT, resp, 120), 0);
 	fprintf(stderr, "50 concurrent provisions took %ld s\n", (long)(time(NULL) - t0));
 	for (int i = 0; i < MANY; i++) {
 		json_t *j;
@@ -516,6 +516,23 @@ count_status(int port, const char *status, const char *prefix)
 	return n;
 }
 
+/* Waits (5 s at most) until tenant <prefix><i> has a task recorded. */
+static void
+wait_task(int port, const char *prefix, int i)
+{
+	struct h_resp *r = resp_new();
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/tenants/%s%d", prefix, i);
+	for (int k = 0; k < 100; k++) {
+		if (h_http(port, "GET", path, NULL, NULL, 0, r) == 0 &&
+		    strstr(r->body, "\"task_arn\":\"\"") == NULL)
+			break;
+		usleep(50 * 1000);
+	}
+	free(r);
+}
+
 /* SIGKILL mid-provision, restart: nothing is left PROVISIONING and nothing leaks. */
 static void
 test_kill_mid_provision(void **state)
@@ -539,7 +556,7 @@ test_kill_mid_provision(void **state)
 		                 0);
 		assert_int_equal(r->status, 202);
 		if (i == 2)
-			usleep(150 * 1000); /* some have a task by now, some do not */
+			wait_task(K.port, prefix, 2); /* some have a task, some do not */
 	}
 	assert_true(count_status(K.port, "PROVISIONING", prefix) > 0);
 	h_proc_stop(&K, 1);
@@ -585,9 +602,15 @@ test_timeout(void **state)
 	struct h_proc T = {0};
 	struct h_resp *r = resp_new();
 	char sub[64], body[512], path[128], cmd[1024];
-	const char *const extra[] = {
-	    "--image", "berth-test/sleeper:latest", "--rate-limit", "0", "--wait-timeout", "3",
-	    NULL};
+	const char *const extra[] = {"--image",
+	                             "berth-test/sleeper:latest",
+	                             "--rate-limit",
+	                             "0",
+	                             "--wait-timeout",
+	                             "3",
+	                             "--stop-timeout",
+	                             "1",
+	                             NULL};
 	json_t *j;
 
 	(void)state;
