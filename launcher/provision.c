@@ -52,11 +52,13 @@ struct prov {
 	int probe_fd;
 	int probe_sent; /* http probe: the request is written, waiting for bytes */
 	int64_t sidecar_sent_us;
+	int probe_tries;
 
 	char bound_ip[REG_IP_MAX];
 	int bound_port;
 	enum bind_source source;
-	int64_t t0_us, start_us; /* provision begun; backend start's own duration */
+	int64_t t0_us, start_us;    /* provision begun; backend start's own duration */
+	int64_t bound_us, ready_us; /* since t0: binding known; port answered */
 };
 
 static void prov_cleanup(struct prov *);
@@ -167,13 +169,20 @@ answer_waiters(struct prov *p, int status, const char *code, const char *msg)
 		struct evhttp_request *req = p->waiters[i].req;
 
 		if (code == NULL) {
-			char timing[160];
+			char timing[256];
 			double total = (double)(now - p->waiters[i].t0_us) / 1000.0;
 
-			/* The launcher's own share is what remains without the backend's start. */
+			/*
+			 * start: the backend's start call; bind: then until the
+			 * binding was known; ready: then until the port answered.
+			 * The launcher's own share is the total without start.
+			 */
 			snprintf(timing, sizeof(timing),
-			         "start;dur=%.3f, total;dur=%.3f, launcher;dur=%.3f",
-			         (double)p->start_us / 1000.0, total,
+			         "start;dur=%.3f, bind;dur=%.3f, ready;dur=%.3f, total;dur=%.3f, "
+			         "launcher;dur=%.3f",
+			         (double)p->start_us / 1000.0,
+			         (double)(p->bound_us - p->start_us) / 1000.0,
+			         (double)(p->ready_us - p->bound_us) / 1000.0, total,
 			         total - (double)p->start_us / 1000.0);
 			evhttp_add_header(evhttp_request_get_output_headers(req), "Server-Timing",
 			                  timing);
@@ -327,6 +336,7 @@ prov_running(struct prov *p)
 	struct launcher *l = p->l;
 	double total = (double)(launcher_mono_us() - p->t0_us) / 1e6;
 
+	p->ready_us = launcher_mono_us() - p->t0_us;
 	p->finished = 1;
 	p->t.status = TENANT_RUNNING;
 	p->t.error[0] = '\0';
@@ -394,7 +404,10 @@ probe_tick(evutil_socket_t fd, short what, void *arg)
 static void
 probe_retry(struct prov *p)
 {
-	struct timeval tv = {0, LAUNCHER_PROBE_GAP_MS * 1000};
+	/* 5, 10, 20, 40, then every 50 ms: an application a moment from listening is not kept
+	 * waiting. */
+	long gap = LAUNCHER_PROBE_FIRST_MS << (p->probe_tries < 4 ? p->probe_tries : 4);
+	struct timeval tv = {0, (gap < LAUNCHER_PROBE_GAP_MS ? gap : LAUNCHER_PROBE_GAP_MS) * 1000};
 
 	if (p->probe_timer != NULL) {
 		event_free(p->probe_timer);
@@ -405,6 +418,7 @@ probe_retry(struct prov *p)
 		p->probe_fd = -1;
 	}
 	p->probe_sent = 0;
+	p->probe_tries++;
 	if ((p->probe_timer = evtimer_new(p->l->base, probe_tick, p)) == NULL) {
 		prov_fail(p, 500, "internal", "out of memory");
 		return;
@@ -549,6 +563,7 @@ prov_bound(struct prov *p, const char *ip, int port, enum bind_source src)
 	if (p->finished || !p->awaiting)
 		return;
 	stop_awaiting(p);
+	p->bound_us = launcher_mono_us() - p->t0_us;
 	p->source = src;
 	l->m.bound_by[src]++;
 	p->bound_port = port;
