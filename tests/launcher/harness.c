@@ -17,6 +17,11 @@
 #include <curl/curl.h>
 
 #define H_ARGS_MAX 64
+#define H_PROCS_MAX 64
+
+/* Every process started, so a failed test (cmocka jumps out) leaves none behind. */
+static pid_t started[H_PROCS_MAX];
+static int nstarted;
 
 static const char *
 env_or(const char *name)
@@ -106,6 +111,8 @@ spawn(const char *const *argv, const char *const *env, const char *log)
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	if (pid > 0 && nstarted < H_PROCS_MAX)
+		started[nstarted++] = pid;
 	return pid;
 }
 
@@ -215,6 +222,13 @@ h_env_done(struct h_env *e)
 {
 	char cmd[1200];
 
+	for (int i = 0; i < nstarted; i++) {
+		struct h_proc p = {.pid = started[i]};
+
+		if (p.pid > 0 && p.pid != e->sidecar.pid && waitpid(p.pid, NULL, WNOHANG) == 0)
+			h_proc_stop(&p, 0);
+	}
+	nstarted = 0;
 	h_proc_stop(&e->sidecar, 0);
 	/* Remove what this run left (failed tests included). */
 	snprintf(cmd, sizeof(cmd),
