@@ -44,7 +44,8 @@ struct ctr {
 	uint64_t last_seq;  /* of the newest event for it */
 	uint64_t start_seq; /* of the newest start */
 	int dead, has_exit, exit_code;
-	unsigned gen; /* reconcile generation that last listed it */
+	unsigned gen;        /* reconcile generation that last listed it */
+	struct ireq *queued; /* its inspect waiting to be sent, if any */
 };
 
 enum reason { R_CREATE, R_START, R_RECONCILE, R_AGENT };
@@ -155,6 +156,17 @@ ctr_get(struct tracker *t, const char *id, int create)
 	return c;
 }
 
+/* Frees c and the inspect it still had waiting (nothing left to learn). */
+static void
+ctr_free(struct tracker *t, struct ctr *c)
+{
+	if (c->queued != NULL) {
+		TAILQ_REMOVE(&t->waiting, c->queued, entry);
+		free(c->queued);
+	}
+	free(c);
+}
+
 static void
 ctr_del(struct tracker *t, const char *id)
 {
@@ -163,7 +175,7 @@ ctr_del(struct tracker *t, const char *id)
 	for (pp = &t->ctrs[ctr_hash(id)]; (c = *pp) != NULL; pp = &c->next)
 		if (strcmp(c->id, id) == 0) {
 			*pp = c->next;
-			free(c);
+			ctr_free(t, c);
 			return;
 		}
 }
@@ -254,6 +266,11 @@ flush(struct tracker *t)
 		total += changed;
 		if (changed > 0 && o->event_ns > 0)
 			metrics_observe_commit((double)(now - o->event_ns) / 1e9);
+		if (changed > 0 && o->kind == OP_UPSERT && log_get_level() >= LOG_LEVEL_DEBUG)
+			log_debug("binding_committed container=%s port=%d status=%s event_ns=%lld "
+			          "commit_ns=%lld",
+			          o->id, o->b.container_port, binding_status_str(o->b.status),
+			          (long long)o->event_ns, (long long)now);
 		if (o->reconcile)
 			metrics.reconcile_fixed += (unsigned long)changed;
 		TAILQ_REMOVE(&t->ops, o, entry);
@@ -434,7 +451,16 @@ inspect_pump(struct tracker *t)
 	struct ireq *q;
 
 	while (t->ninflight < INSPECT_INFLIGHT && (q = TAILQ_FIRST(&t->waiting)) != NULL) {
+		struct ctr *k = ctr_get(t, q->id, 0);
+
 		TAILQ_REMOVE(&t->waiting, q, entry);
+		if (k != NULL && k->queued == q)
+			k->queued = NULL;
+		/* Died before we asked: Docker has already released its ports. */
+		if (q->reason == R_START && k != NULL && k->dead) {
+			free(q);
+			continue;
+		}
 		TAILQ_INSERT_TAIL(&t->inflight, q, entry);
 		t->ninflight++;
 		if ((q->x = docker_inspect(t->docker, q->id, inspect_done, q)) == NULL) {
@@ -450,8 +476,28 @@ inspect_pump(struct tracker *t)
 static void
 inspect(struct tracker *t, const char *id, enum reason reason, uint64_t seq, int64_t event_ns)
 {
+	struct ctr *k = ctr_get(t, id, 0);
 	struct ireq *q;
 
+	/*
+	 * One waiting inspect per container: a storm of events costs one
+	 * request each. An event supersedes what is waiting (a start its
+	 * create); a reconcile or the agent never supersedes an event.
+	 */
+	if (k != NULL && (q = k->queued) != NULL) {
+		if (reason == R_START || reason == R_CREATE) {
+			if (q->reason != R_START && q->reason != R_CREATE) {
+				TAILQ_REMOVE(&t->waiting, q, entry);
+				TAILQ_INSERT_HEAD(&t->waiting, q, entry);
+			}
+		} else if (q->reason == R_START || q->reason == R_CREATE) {
+			return;
+		}
+		q->reason = reason;
+		q->seq = seq;
+		q->event_ns = event_ns;
+		return;
+	}
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return;
 	q->t = t;
@@ -464,6 +510,8 @@ inspect(struct tracker *t, const char *id, enum reason reason, uint64_t seq, int
 		TAILQ_INSERT_HEAD(&t->waiting, q, entry);
 	else
 		TAILQ_INSERT_TAIL(&t->waiting, q, entry);
+	if (k != NULL)
+		k->queued = q;
 	inspect_pump(t);
 }
 
@@ -808,7 +856,7 @@ on_list(const struct docker_resp *r, const struct docker_container *v, size_t n,
 		while ((k = *pp) != NULL) {
 			if (k->gen != gen && k->last_seq <= t->list_seq) {
 				*pp = k->next;
-				free(k);
+				ctr_free(t, k);
 			} else {
 				pp = &k->next;
 			}
@@ -948,6 +996,15 @@ tracker_free(struct tracker *t)
 		evcurl_cancel(t->list);
 	while ((q = TAILQ_FIRST(&t->inflight)) != NULL)
 		evcurl_cancel(q->x); /* inspect_done unlinks and frees */
+	for (int i = 0; i < CTR_BUCKETS; i++) {
+		struct ctr *k, *next;
+
+		for (k = t->ctrs[i]; k != NULL; k = next) {
+			next = k->next;
+			ctr_free(t, k);
+		}
+		t->ctrs[i] = NULL;
+	}
 	while ((q = TAILQ_FIRST(&t->waiting)) != NULL) {
 		TAILQ_REMOVE(&t->waiting, q, entry);
 		free(q);
@@ -958,14 +1015,6 @@ tracker_free(struct tracker *t)
 		log_warnx("tracker_write_lost container=%.12s", o->id);
 		TAILQ_REMOVE(&t->ops, o, entry);
 		free(o);
-	}
-	for (int i = 0; i < CTR_BUCKETS; i++) {
-		struct ctr *k, *next;
-
-		for (k = t->ctrs[i]; k != NULL; k = next) {
-			next = k->next;
-			free(k);
-		}
 	}
 	if (t->flush_ev != NULL)
 		event_free(t->flush_ev);
