@@ -28,13 +28,20 @@ fail(struct validate_error *e, const char *code, const char *field, const char *
 	return -EINVAL;
 }
 
+/* s need not be NUL-terminated. */
+static int
+reserved_n(const char *s, size_t len)
+{
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strlen(reserved[i]) == len && memcmp(s, reserved[i], len) == 0)
+			return 1;
+	return 0;
+}
+
 int
 validate_reserved(const char *s)
 {
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (strcmp(s, reserved[i]) == 0)
-			return 1;
-	return 0;
+	return reserved_n(s, strlen(s));
 }
 
 int
@@ -60,7 +67,7 @@ validate_subdomain(const char *s, size_t len, struct validate_error *e)
 	if (s[2] == '-' && s[3] == '-')
 		return fail(e, "invalid_subdomain", field,
 		            "subdomain may not have '--' in the third and fourth positions");
-	if (validate_reserved(s))
+	if (reserved_n(s, len))
 		return fail(e, "reserved_subdomain", field, "this subdomain is reserved");
 	return 0;
 }

@@ -69,6 +69,9 @@ test_subdomain(void **state)
 	(void)state;
 	run(validate_subdomain, cases, sizeof(cases) / sizeof(cases[0]), "subdomain");
 	assert_int_equal(validate_reserved("acme"), 0);
+	/* Lengths are honoured: no NUL needed, none read past. */
+	assert_int_equal(validate_subdomain("wwwacme", 3, NULL), -EINVAL);
+	assert_int_equal(validate_subdomain("acme-", 4, NULL), 0);
 }
 
 static void
