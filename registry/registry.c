@@ -22,13 +22,12 @@
 	"id, task_arn, task_id, container_name, container_id, container_port, protocol, host_ip, " \
 	"host_port, host_port_v6, status, exit_code, tenant, cluster, family, revision, "          \
 	"started_at, stopped_at, updated_at, version, outbox_id"
-/*
- * A task id, task ARN, container id, or container id prefix (?2 is the
- * prefix's upper bound): each arm can use an index.
- */
-#define TASK_MATCH                                                                                 \
-	"(task_arn = ?1 OR task_id = ?1 OR container_id = ?1 OR "                                  \
-	"(length(?1) >= 12 AND container_id > ?1 AND container_id < ?2))"
+/* Container id ?N exactly, or by a prefix of 12+ characters; uses the substr(id, 1, 12) index. */
+#define CONTAINER_MATCH(n)                                                                         \
+	"(substr(container_id, 1, 12) = substr(" n ", 1, 12) AND (container_id = " n " OR "        \
+	"(length(" n ") >= 12 AND substr(container_id, 1, length(" n ")) = " n ")))"
+/* A task id, task ARN (?9 is the task id derived from it) or container id (prefix). */
+#define TASK_MATCH "(task_id = ?1 OR (task_id = ?9 AND task_arn = ?1) OR " CONTAINER_MATCH("?1") ")"
 #define TENANT_COLS                                                                                \
 	"subdomain, admin_email, company_name, status, url, host_ip, host_port, task_arn, error, " \
 	"created_at, updated_at, version, outbox_id, rowid"
@@ -42,27 +41,41 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    [ST_BINDING_BY_KEY] = "SELECT " BINDING_COLS " FROM bindings WHERE task_arn = ?1 AND "
+    [ST_BINDING_BY_KEY] = "SELECT " BINDING_COLS " FROM bindings WHERE task_id = ?5 AND "
                           "container_name = ?2 AND container_port = ?3 AND protocol = ?4",
     [ST_BINDING_BY_ID] = "SELECT " BINDING_COLS " FROM bindings WHERE id = ?1",
     [ST_BINDING_INSERT] =
         "INSERT INTO bindings (task_arn, task_id, container_name, container_id, "
         "container_port, protocol, host_ip, host_port, host_port_v6, status, exit_code, tenant, "
-        "cluster, family, revision, started_at, stopped_at, updated_at, version) VALUES (?1, ?2, "
-        "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        "cluster, family, revision, started_at, stopped_at, updated_at, version, id, outbox_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19, ?20, ?21)",
     [ST_BINDING_UPDATE] =
         "UPDATE bindings SET task_id = ?2, container_id = ?4, host_ip = ?7, host_port = ?8, "
         "host_port_v6 = ?9, status = ?10, exit_code = ?11, tenant = ?12, cluster = ?13, "
         "family = ?14, revision = ?15, started_at = ?16, stopped_at = ?17, updated_at = ?18, "
         "version = ?19, outbox_id = ?20 WHERE id = ?21 AND task_arn = ?1 AND "
         "container_name = ?3 AND container_port = ?5 AND protocol = ?6",
+    [ST_BINDING_INSERT_NEW] =
+        "INSERT INTO bindings (task_arn, task_id, container_name, container_id, "
+        "container_port, protocol, host_ip, host_port, host_port_v6, status, exit_code, tenant, "
+        "cluster, family, revision, started_at, stopped_at, updated_at, version, outbox_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19, ?20) ON CONFLICT DO NOTHING",
+    [ST_OUTBOX_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)",
     [ST_BINDING_SET_OUTBOX] = "UPDATE bindings SET outbox_id = ?2 WHERE id = ?1",
-    [ST_BINDING_BY_CONTAINER] = "SELECT " BINDING_COLS " FROM bindings WHERE container_id = ?1 "
-                                "AND status <> 'REMOVED' AND "
-                                "(?2 = 0 OR status IN ('PROVISIONAL', 'RUNNING')) ORDER BY id",
+    /* A new binding's outbox row first: it names the rowid the binding will get. */
+    [ST_OUTBOX_NEW_BINDING] = "INSERT INTO outbox (kind, ref, created_at) VALUES ('binding', "
+                              "(SELECT coalesce(max(id), 0) + 1 FROM bindings), ?1) "
+                              "RETURNING id, ref",
+    [ST_BINDING_BY_CONTAINER] =
+        "SELECT " BINDING_COLS " FROM bindings WHERE substr(container_id, 1, 12) = "
+        "substr(?1, 1, 12) AND container_id = ?1 AND status <> 'REMOVED' AND "
+        "(?2 = 0 OR status IN ('PROVISIONAL', 'RUNNING')) ORDER BY id",
     [ST_BINDING_LIST] =
         "SELECT " BINDING_COLS " FROM bindings WHERE (?1 IS NULL OR " TASK_MATCH ") "
-        "AND (?3 IS NULL OR tenant = ?3) AND (?4 IS NULL OR container_id = ?4) "
+        "AND (?3 IS NULL OR tenant = ?3) AND (?4 IS NULL OR (substr(container_id, 1, 12) = "
+        "substr(?4, 1, 12) AND container_id = ?4)) "
         "AND (?5 IS NULL OR status = ?5) AND (?6 OR ?5 IS NOT NULL OR status <> 'REMOVED') "
         "AND id > ?7 ORDER BY id LIMIT ?8",
     [ST_BINDING_GET] = "SELECT " BINDING_COLS " FROM bindings WHERE " TASK_MATCH
@@ -329,6 +342,7 @@ reg_write_begin(struct registry *r, int *own)
 	if ((rc = exec_simple(r, ST_BEGIN, "begin")) != 0)
 		return rc;
 	r->dirty = 0;
+	r->outbox_next = 0;
 	*own = 1;
 	return 0;
 }
@@ -374,6 +388,7 @@ registry_begin(struct registry *r)
 		return reg_fail(r, -EINVAL, "%s: a batch is already open", r->path);
 	if ((rc = exec_simple(r, ST_BEGIN, "begin")) != 0)
 		return rc;
+	r->outbox_next = 0;
 	r->in_batch = 1;
 	r->batch_err = 0;
 	r->dirty = 0;
@@ -660,6 +675,16 @@ open:
 		free(r);
 		return open_fail(err, errlen, -ENOMEM, "%s: out of memory", path);
 	}
+	/*
+	 * Process-wide, before SQLite's first use: no memory statistics, so no
+	 * global mutex around every allocation (Debian's SQLite has no
+	 * lookaside, so allocations are many). Fails harmlessly once initialised.
+	 */
+	static int configured;
+	if (!configured) {
+		configured = 1;
+		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	}
 	r->rdonly = !(flags & REGISTRY_RDWR);
 	r->busy_ms = busy_ms > 0 ? busy_ms : 0;
 	oflags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
@@ -686,7 +711,8 @@ open:
 		 * may drop the last commits, never corrupt the file).
 		 */
 		if ((rc = exec_sql(r, "PRAGMA journal_mode = WAL", "set WAL mode")) != 0 ||
-		    (rc = exec_sql(r, "PRAGMA synchronous = NORMAL", "set synchronous")) != 0)
+		    (rc = exec_sql(r, "PRAGMA synchronous = NORMAL", "set synchronous")) != 0 ||
+		    (rc = exec_sql(r, REG_WRITER_PRAGMAS, "set cache and checkpoint")) != 0)
 			goto fail;
 		if (version < REGISTRY_SCHEMA_VERSION &&
 		    (rc = migrate(r, flags & REGISTRY_CREATE)) != 0)
@@ -868,11 +894,12 @@ reg_col_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
 	return 0;
 }
 
-void
-reg_prefix_end(char *out, size_t outlen, const char *p)
+const char *
+reg_task_id(const char *task_arn)
 {
-	/* Container ids are hex: every id with this prefix sorts below prefix + 0xff. */
-	snprintf(out, outlen, "%s\xff", p);
+	const char *slash = strrchr(task_arn, '/');
+
+	return slash != NULL ? slash + 1 : task_arn;
 }
 
 int

@@ -6,7 +6,8 @@
  * The handle is opaque and single-threaded; several processes may hold the
  * same file (WAL). Every function returns 0 or a negative errno-style code:
  *   -ENOENT  no such row (or, from registry_open, no such file)
- *   -EEXIST  a unique key is taken (registry_tenant_insert)
+ *   -EEXIST  a unique key is taken (registry_tenant_insert; registry_binding_upsert
+ *            when the task id already belongs to another task ARN)
  *   -EINVAL  a value is out of bounds (too long, bad status)
  *   -ENOTSUP the file's schema is newer than this program knows
  *   -EBADF   the file is not a registry (not SQLite, or no berth schema)

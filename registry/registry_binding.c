@@ -177,25 +177,29 @@ static int
 binding_write(struct registry *r, const struct binding *b, const struct brow *old)
 {
 	sqlite3_stmt *st;
-	int64_t id, outbox_id;
+	int64_t id = 0, outbox_id = 0;
 	int rc;
 
 	if (old == NULL) {
+		/* Two statements: the outbox row names the binding's rowid (write lock held). */
+		if ((st = reg_stmt(r, ST_OUTBOX_NEW_BINDING)) == NULL)
+			return -EIO;
+		sqlite3_bind_int64(st, 1, b->updated_at);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			outbox_id = sqlite3_column_int64(st, 0);
+			id = sqlite3_column_int64(st, 1);
+			r->outbox_next = outbox_id + 1;
+			rc = sqlite3_step(st);
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return reg_sqlerr(r, rc, "outbox insert");
+		r->dirty = 1;
 		if ((st = reg_stmt(r, ST_BINDING_INSERT)) == NULL)
 			return -EIO;
 		binding_bind(st, b);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return reg_sqlerr(r, rc, "binding insert");
-		r->dirty = 1;
-		id = sqlite3_last_insert_rowid(r->db);
-		if ((rc = reg_outbox_put(r, "binding", id, 0, &outbox_id)) != 0)
-			return rc;
-		if ((st = reg_stmt(r, ST_BINDING_SET_OUTBOX)) == NULL)
-			return -EIO;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, outbox_id);
+		sqlite3_bind_int64(st, 20, id);
+		sqlite3_bind_int64(st, 21, outbox_id);
 	} else {
 		if ((rc = reg_outbox_put(r, "binding", old->id, old->outbox_id, &outbox_id)) != 0)
 			return rc;
@@ -213,6 +217,60 @@ binding_write(struct registry *r, const struct binding *b, const struct brow *ol
 	return 0;
 }
 
+/*
+ * Inserts b as a new binding (version 1) with its outbox row, unless its key
+ * exists: 0 inserted, 1 the key exists (nothing written), or an error. The
+ * binding row names the outbox row the next AUTOINCREMENT id will be; the
+ * write lock is held, so it is, and a mismatch is repaired all the same.
+ */
+static int
+binding_insert_new(struct registry *r, const struct binding *in)
+{
+	struct binding b = *in;
+	sqlite3_stmt *st;
+	int64_t id = 0, predicted = 0, outbox_id;
+	int rc;
+
+	b.version = 1;
+	b.updated_at = registry_now_ms();
+	if ((b.status == BINDING_STOPPED || b.status == BINDING_REMOVED) && b.stopped_at == 0)
+		b.stopped_at = b.updated_at;
+	if ((predicted = reg_outbox_next(r)) <= 0)
+		return predicted < 0 ? (int)predicted : -EIO;
+	if ((st = reg_stmt(r, ST_BINDING_INSERT_NEW)) == NULL)
+		return -EIO;
+	binding_bind(st, &b);
+	sqlite3_bind_int64(st, 20, predicted);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return reg_sqlerr(r, rc, "binding insert");
+	if (sqlite3_changes(r->db) == 0)
+		return 1; /* the key exists */
+	r->dirty = 1;
+	id = sqlite3_last_insert_rowid(r->db);
+	if ((st = reg_stmt(r, ST_OUTBOX_INSERT)) == NULL)
+		return -EIO;
+	reg_bind_text(st, 1, "binding");
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int64(st, 3, b.updated_at);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return reg_sqlerr(r, rc, "outbox insert");
+	outbox_id = sqlite3_last_insert_rowid(r->db);
+	r->outbox_next = outbox_id + 1;
+	if (outbox_id == predicted)
+		return 0;
+	if ((st = reg_stmt(r, ST_BINDING_SET_OUTBOX)) == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, outbox_id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : reg_sqlerr(r, rc, "binding insert");
+}
+
 /* Looks the binding up by its key: 1 found (*out filled), 0 absent, or a negative code. */
 static int
 binding_by_key(struct registry *r, const struct binding *k, struct brow *out)
@@ -226,6 +284,7 @@ binding_by_key(struct registry *r, const struct binding *k, struct brow *out)
 	reg_bind_text(st, 2, k->container_name);
 	sqlite3_bind_int(st, 3, k->container_port);
 	reg_bind_text(st, 4, k->protocol);
+	reg_bind_text(st, 5, k->task_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		rc = binding_read(r, st, out) == 0 ? 1 : -EIO;
@@ -277,8 +336,20 @@ registry_binding_upsert(struct registry *r, const struct binding *in, int *chang
 		return rc;
 	if ((rc = reg_write_begin(r, &own)) != 0)
 		return rc;
+	/* The common case in bulk is a new binding: try that first, in two statements. */
+	if ((rc = binding_insert_new(r, &b)) <= 0) {
+		if (rc == 0 && changed != NULL)
+			*changed = 1;
+		goto out;
+	}
+	rc = 0;
 	if ((found = binding_by_key(r, &b, &old)) < 0) {
 		rc = found;
+		goto out;
+	}
+	if (found && strcmp(old.b.task_arn, b.task_arn) != 0) {
+		rc = reg_fail(r, -EEXIST, "binding: task id %s already belongs to %s", b.task_id,
+		              old.b.task_arn);
 		goto out;
 	}
 	if (found) {
@@ -401,7 +472,6 @@ registry_binding_list(struct registry *r, const struct binding_filter *f, regist
 	static const struct binding_filter all = {NULL, NULL, NULL, -1, 0};
 	struct brow *chunk;
 	sqlite3_stmt *st;
-	char prefix_end[REG_ARN_MAX + 2];
 	int64_t last_id = 0;
 	int rc = 0;
 	size_t n;
@@ -412,8 +482,6 @@ registry_binding_list(struct registry *r, const struct binding_filter *f, regist
 		return reg_fail(r, -EINVAL, "binding filter: bad status %d", f->status);
 	if (f->task != NULL && strlen(f->task) >= REG_ARN_MAX)
 		return reg_fail(r, -EINVAL, "binding filter: task too long");
-	if (f->task != NULL)
-		reg_prefix_end(prefix_end, sizeof(prefix_end), f->task);
 	if ((chunk = calloc(LIST_CHUNK, sizeof(*chunk))) == NULL)
 		return -ENOMEM;
 	for (;;) {
@@ -422,7 +490,7 @@ registry_binding_list(struct registry *r, const struct binding_filter *f, regist
 			break;
 		}
 		reg_bind_text(st, 1, empty_null(f->task));
-		reg_bind_text(st, 2, empty_null(f->task) != NULL ? prefix_end : NULL);
+		reg_bind_text(st, 9, empty_null(f->task) != NULL ? reg_task_id(f->task) : NULL);
 		reg_bind_text(st, 3, empty_null(f->tenant));
 		reg_bind_text(st, 4, empty_null(f->container_id));
 		reg_bind_text(st, 5, f->status >= 0 ? binding_status_str(f->status) : NULL);
@@ -457,7 +525,6 @@ out:
 int
 registry_binding_get(struct registry *r, const char *task, struct binding *out)
 {
-	char prefix_end[REG_ARN_MAX + 2];
 	struct brow row;
 	sqlite3_stmt *st;
 	int rc;
@@ -466,9 +533,8 @@ registry_binding_get(struct registry *r, const char *task, struct binding *out)
 		return reg_fail(r, -EINVAL, "binding get: empty or too long task");
 	if ((st = reg_stmt(r, ST_BINDING_GET)) == NULL)
 		return -EIO;
-	reg_prefix_end(prefix_end, sizeof(prefix_end), task);
 	reg_bind_text(st, 1, task);
-	reg_bind_text(st, 2, prefix_end);
+	reg_bind_text(st, 9, reg_task_id(task));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && (rc = binding_read(r, st, &row)) == 0)
 		*out = row.b;

@@ -22,7 +22,10 @@ enum reg_stmt {
 	ST_BINDING_BY_ID,
 	ST_BINDING_INSERT,
 	ST_BINDING_UPDATE,
+	ST_OUTBOX_NEW_BINDING,
+	ST_BINDING_INSERT_NEW,
 	ST_BINDING_SET_OUTBOX,
+	ST_OUTBOX_SEQ,
 	ST_BINDING_BY_CONTAINER,
 	ST_BINDING_LIST,
 	ST_BINDING_GET,
@@ -54,6 +57,7 @@ struct registry {
 	int in_batch;
 	int batch_err;       /* first SQL error inside the open batch; 0 if none */
 	int dirty;           /* the open transaction wrote something */
+	int64_t outbox_next; /* the next outbox id in this write transaction; 0 = not known */
 	int64_t writes;      /* own committed write transactions */
 	int64_t seen_writes; /* ... as of the previous registry_changed() */
 	int64_t seen_dv;     /* PRAGMA data_version as of the previous registry_changed() */
@@ -96,10 +100,27 @@ int reg_fits(const char *s, size_t cap);
 int reg_outbox_put(struct registry *, const char *kind, int64_t ref, int64_t old_outbox_id,
                    int64_t *outbox_id);
 
+/*
+ * The id the next outbox row will get (AUTOINCREMENT: the stored sequence + 1),
+ * known for the open write transaction; 0 or a negative code on error.
+ */
+int64_t reg_outbox_next(struct registry *);
+
 /* Reads a binding / tenant row by rowid (for outbox bodies): 1 found, 0 gone, or an error. */
 int reg_binding_by_id(struct registry *, int64_t id, struct binding *out);
 int reg_tenant_by_rowid(struct registry *, int64_t rowid, struct tenant *out);
-/* Fills a text buffer with the exclusive upper bound of prefix p (p followed by 0xff). */
-void reg_prefix_end(char *out, size_t outlen, const char *p);
+/* The task id of a task ARN: the text after its last '/' (all of it when there is none). */
+const char *reg_task_id(const char *task_arn);
+
+/*
+ * Writers: a 16 MB page cache (batches touch many index pages), and a
+ * checkpoint every 8000 WAL pages rather than 1000: a checkpoint writes each
+ * page once however often it changed, so fewer checkpoints mean fewer writes
+ * and fsyncs per commit. The WAL is cut back to 64 MB after a checkpoint.
+ */
+#define REG_WRITER_PRAGMAS                                                                         \
+	"PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 8000; PRAGMA temp_store = "       \
+	"MEMORY; "                                                                                 \
+	"PRAGMA journal_size_limit = 67108864"
 
 #endif

@@ -40,8 +40,26 @@ reg_outbox_put(struct registry *r, const char *kind, int64_t ref, int64_t old_ou
 	if (rc != SQLITE_DONE)
 		return reg_sqlerr(r, rc, "outbox insert");
 	*outbox_id = sqlite3_last_insert_rowid(r->db);
+	r->outbox_next = *outbox_id + 1;
 	r->dirty = 1;
 	return 0;
+}
+
+int64_t
+reg_outbox_next(struct registry *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (r->outbox_next > 0)
+		return r->outbox_next;
+	if ((st = reg_stmt(r, ST_OUTBOX_SEQ)) == NULL)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r->outbox_next = sqlite3_column_int64(st, 0) + 1;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? r->outbox_next : reg_sqlerr(r, rc, "outbox sequence");
 }
 
 /* Cuts s back so that it does not end inside a UTF-8 sequence (after a byte-wise truncation). */

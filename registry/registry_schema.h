@@ -11,6 +11,11 @@
  * its own (-ENOTSUP); a read-only handle refuses an older one (-EPROTO),
  * since only a writer may migrate.
  *
+ * The binding and outbox tables carry no CHECK constraints: they are the hot
+ * path (CHECKs cost about as much as the insert itself), the registry
+ * validates every value before writing, and reading re-validates (a bad
+ * stored value is -EIO). The cold tenants table keeps its CHECKs.
+ *
  * Statuses are stored as the upper-case names of enum binding_status and
  * enum tenant_status; times as Unix milliseconds (0 = unset).
  *
@@ -23,6 +28,13 @@
  * handed to the sync target is built when read, from the current row: the
  * row's whole state at its latest version. REMOVED bindings stay in the table
  * as tombstones until synced and pruned, so a removal reaches the target too.
+ *
+ * Indexes are kept small, since every change writes them: the unique key is
+ * (task_id, container_name, container_port, protocol), task_id being the
+ * text after the task ARN's last '/' (an ECS task id is a UUID; a plain
+ * container's key is its 64-hex id), and the registry checks the full ARN
+ * itself; container ids are indexed by their first 12 characters (Docker's
+ * short id), the full id being compared on the row.
  *
  * Keys handed to the sync target: a binding is
  * "<task_arn>#<container_name>#<container_port>/<protocol>"
@@ -40,16 +52,16 @@
 #define REGISTRY_SCHEMA_V1                                                                         \
 	"CREATE TABLE bindings ("                                                                  \
 	" id INTEGER PRIMARY KEY,"                                                                 \
-	" task_arn TEXT NOT NULL CHECK (length(task_arn) > 0),"                                    \
+	" task_arn TEXT NOT NULL,"                                                                 \
 	" task_id TEXT NOT NULL,"                                                                  \
 	" container_name TEXT NOT NULL,"                                                           \
 	" container_id TEXT NOT NULL DEFAULT '',"                                                  \
-	" container_port INTEGER NOT NULL CHECK (container_port BETWEEN 1 AND 65535),"             \
-	" protocol TEXT NOT NULL CHECK (protocol IN ('tcp','udp','sctp')),"                        \
+	" container_port INTEGER NOT NULL,"                                                        \
+	" protocol TEXT NOT NULL,"                                                                 \
 	" host_ip TEXT NOT NULL DEFAULT '',"                                                       \
-	" host_port INTEGER NOT NULL DEFAULT 0 CHECK (host_port BETWEEN 0 AND 65535),"             \
-	" host_port_v6 INTEGER NOT NULL DEFAULT 0 CHECK (host_port_v6 BETWEEN 0 AND 65535),"       \
-	" status TEXT NOT NULL CHECK (status IN ('PROVISIONAL','RUNNING','STOPPED','REMOVED')),"   \
+	" host_port INTEGER NOT NULL DEFAULT 0,"                                                   \
+	" host_port_v6 INTEGER NOT NULL DEFAULT 0,"                                                \
+	" status TEXT NOT NULL,"                                                                   \
 	" exit_code INTEGER,"                                                                      \
 	" tenant TEXT NOT NULL DEFAULT '',"                                                        \
 	" cluster TEXT NOT NULL DEFAULT '',"                                                       \
@@ -60,9 +72,8 @@
 	" updated_at INTEGER NOT NULL DEFAULT 0,"                                                  \
 	" version INTEGER NOT NULL DEFAULT 1,"                                                     \
 	" outbox_id INTEGER NOT NULL DEFAULT 0,"                                                   \
-	" UNIQUE (task_arn, container_name, container_port, protocol));"                           \
-	"CREATE INDEX bindings_task_id ON bindings (task_id);"                                     \
-	"CREATE INDEX bindings_container_id ON bindings (container_id);"                           \
+	" UNIQUE (task_id, container_name, container_port, protocol));"                            \
+	"CREATE INDEX bindings_container_id ON bindings (substr(container_id, 1, 12));"            \
 	"CREATE TABLE tenants ("                                                                   \
 	" subdomain TEXT PRIMARY KEY CHECK (length(subdomain) > 0),"                               \
 	" admin_email TEXT NOT NULL DEFAULT '',"                                                   \
@@ -79,7 +90,7 @@
 	" outbox_id INTEGER NOT NULL DEFAULT 0);"                                                  \
 	"CREATE TABLE outbox ("                                                                    \
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"                                                   \
-	" kind TEXT NOT NULL CHECK (kind IN ('binding','tenant')),"                                \
+	" kind TEXT NOT NULL,"                                                                     \
 	" ref INTEGER NOT NULL,"                                                                   \
 	" created_at INTEGER NOT NULL,"                                                            \
 	" attempts INTEGER NOT NULL DEFAULT 0,"                                                    \

@@ -20,7 +20,7 @@
 #define WRITES_PER_PROCESS 10000
 #define SHARED_EVERY       10 /* every 10th write of each process updates one shared key */
 #define BATCH_ROWS         40000
-#define KILL_ROUNDS        6
+#define KILL_ROUNDS        8
 
 static char dir[256];
 
@@ -199,7 +199,7 @@ test_sigkill_mid_batch(void **state)
 			batch_us =
 			    (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
 		} else {
-			/* Kill at 10%, 30%, ..., 90% and 110% of a batch's time. */
+			/* Kill at 10%, 30%, ..., 130% of a batch's time. */
 			usleep((useconds_t)(batch_us * (round * 2 - 1) / 10));
 		}
 		kill(pid, SIGKILL);

@@ -241,6 +241,22 @@ test_binding_invalid(void **state)
 	b.task_arn[sizeof(b.task_arn) - 1] = '\0';
 	assert_int_equal(registry_binding_upsert(f->r, &b, NULL), -EINVAL);
 	assert_int_equal(count_bindings(f->r, NULL), 0);
+	/* Inside a batch, refused rows leave the batch usable. */
+	assert_int_equal(registry_begin(f->r), 0);
+	rt_binding(&b, 2);
+	b.host_port = 70000;
+	assert_int_equal(registry_binding_upsert(f->r, &b, NULL), -EINVAL);
+	rt_binding(&b, 2);
+	assert_int_equal(registry_binding_upsert(f->r, &b, NULL), 0);
+	assert_int_equal(registry_commit(f->r), 0);
+	assert_int_equal(count_bindings(f->r, NULL), 1);
+
+	/* The task id (after the ARN's last '/') is unique: another ARN with it is refused. */
+	rt_binding(&b, 4);
+	assert_int_equal(registry_binding_upsert(f->r, &b, NULL), 0);
+	snprintf(b.task_arn, sizeof(b.task_arn),
+	         "arn:aws:ecs:eu-west-1:123456789012:task/other/%032x", 4);
+	assert_int_equal(registry_binding_upsert(f->r, &b, NULL), -EEXIST);
 
 	/* A plain Docker container: the container id is the key and the task id. */
 	rt_binding(&b, 3);
