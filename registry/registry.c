@@ -64,10 +64,6 @@ static const char *const stmt_sql[ST__COUNT] = {
         "?19, ?20) ON CONFLICT DO NOTHING",
     [ST_OUTBOX_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)",
     [ST_BINDING_SET_OUTBOX] = "UPDATE bindings SET outbox_id = ?2 WHERE id = ?1",
-    /* A new binding's outbox row first: it names the rowid the binding will get. */
-    [ST_OUTBOX_NEW_BINDING] = "INSERT INTO outbox (kind, ref, created_at) VALUES ('binding', "
-                              "(SELECT coalesce(max(id), 0) + 1 FROM bindings), ?1) "
-                              "RETURNING id, ref",
     [ST_BINDING_BY_CONTAINER] =
         "SELECT " BINDING_COLS " FROM bindings WHERE substr(container_id, 1, 12) = "
         "substr(?1, 1, 12) AND container_id = ?1 AND status <> 'REMOVED' AND "
@@ -274,13 +270,6 @@ reg_stmt(struct registry *r, enum reg_stmt id)
 		sqlite3_clear_bindings(r->st[id]);
 	}
 	return r->st[id];
-}
-
-int
-reg_step(struct registry *r, sqlite3_stmt *st)
-{
-	(void)r;
-	return sqlite3_step(st);
 }
 
 /*
@@ -518,7 +507,7 @@ out:
 	return reg_write_end(r, own, rc);
 }
 
-/* Fills err (when given and still empty) and returns code. */
+/* Fills err (when given) and returns code. */
 static int open_fail(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -527,7 +516,7 @@ open_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err != NULL && errlen > 0 && err[0] == '\0') {
+	if (err != NULL && errlen > 0) {
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);

@@ -169,46 +169,21 @@ binding_same(const struct binding *a, const struct binding *b)
 	       strcmp(a->family, b->family) == 0 && strcmp(a->revision, b->revision) == 0;
 }
 
-/*
- * Writes b (version and updated_at already set) and its outbox row, inside a
- * transaction. old is the stored row (NULL for a new binding).
- */
+/* Writes the changed binding b (version and updated_at set) over the stored row old. */
 static int
 binding_write(struct registry *r, const struct binding *b, const struct brow *old)
 {
 	sqlite3_stmt *st;
-	int64_t id = 0, outbox_id = 0;
+	int64_t outbox_id = 0;
 	int rc;
 
-	if (old == NULL) {
-		/* Two statements: the outbox row names the binding's rowid (write lock held). */
-		if ((st = reg_stmt(r, ST_OUTBOX_NEW_BINDING)) == NULL)
-			return -EIO;
-		sqlite3_bind_int64(st, 1, b->updated_at);
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			outbox_id = sqlite3_column_int64(st, 0);
-			id = sqlite3_column_int64(st, 1);
-			r->outbox_next = outbox_id + 1;
-			rc = sqlite3_step(st);
-		}
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return reg_sqlerr(r, rc, "outbox insert");
-		r->dirty = 1;
-		if ((st = reg_stmt(r, ST_BINDING_INSERT)) == NULL)
-			return -EIO;
-		binding_bind(st, b);
-		sqlite3_bind_int64(st, 20, id);
-		sqlite3_bind_int64(st, 21, outbox_id);
-	} else {
-		if ((rc = reg_outbox_put(r, "binding", old->id, old->outbox_id, &outbox_id)) != 0)
-			return rc;
-		if ((st = reg_stmt(r, ST_BINDING_UPDATE)) == NULL)
-			return -EIO;
-		binding_bind(st, b);
-		sqlite3_bind_int64(st, 20, outbox_id);
-		sqlite3_bind_int64(st, 21, old->id);
-	}
+	if ((rc = reg_outbox_put(r, "binding", old->id, old->outbox_id, &outbox_id)) != 0)
+		return rc;
+	if ((st = reg_stmt(r, ST_BINDING_UPDATE)) == NULL)
+		return -EIO;
+	binding_bind(st, b);
+	sqlite3_bind_int64(st, 20, outbox_id);
+	sqlite3_bind_int64(st, 21, old->id);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -343,30 +318,27 @@ registry_binding_upsert(struct registry *r, const struct binding *in, int *chang
 		goto out;
 	}
 	rc = 0;
-	if ((found = binding_by_key(r, &b, &old)) < 0) {
-		rc = found;
+	if ((found = binding_by_key(r, &b, &old)) <= 0) {
+		/* The insert met the key, so the row is there. */
+		rc = found < 0 ? found : reg_fail(r, -EIO, "%s: binding key vanished", r->path);
 		goto out;
 	}
-	if (found && strcmp(old.b.task_arn, b.task_arn) != 0) {
+	if (strcmp(old.b.task_arn, b.task_arn) != 0) {
 		rc = reg_fail(r, -EEXIST, "binding: task id %s already belongs to %s", b.task_id,
 		              old.b.task_arn);
 		goto out;
 	}
-	if (found) {
-		if (binding_same(&old.b, &b))
-			goto out;
-		if (b.started_at == 0)
-			b.started_at = old.b.started_at;
-		if (b.stopped_at == 0)
-			b.stopped_at = old.b.stopped_at;
-		b.version = old.b.version + 1;
-	} else {
-		b.version = 1;
-	}
+	if (binding_same(&old.b, &b))
+		goto out;
+	if (b.started_at == 0)
+		b.started_at = old.b.started_at;
+	if (b.stopped_at == 0)
+		b.stopped_at = old.b.stopped_at;
+	b.version = old.b.version + 1;
 	b.updated_at = registry_now_ms();
 	if ((b.status == BINDING_STOPPED || b.status == BINDING_REMOVED) && b.stopped_at == 0)
 		b.stopped_at = b.updated_at;
-	if ((rc = binding_write(r, &b, found ? &old : NULL)) == 0 && changed != NULL)
+	if ((rc = binding_write(r, &b, &old)) == 0 && changed != NULL)
 		*changed = 1;
 out:
 	return reg_write_end(r, own, rc);

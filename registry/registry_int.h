@@ -22,7 +22,6 @@ enum reg_stmt {
 	ST_BINDING_BY_ID,
 	ST_BINDING_INSERT,
 	ST_BINDING_UPDATE,
-	ST_OUTBOX_NEW_BINDING,
 	ST_BINDING_INSERT_NEW,
 	ST_BINDING_SET_OUTBOX,
 	ST_OUTBOX_SEQ,
@@ -67,8 +66,6 @@ struct registry {
 
 /* The cached statement id, reset and with its bindings cleared; NULL on error (errmsg set). */
 sqlite3_stmt *reg_stmt(struct registry *, enum reg_stmt);
-/* Steps with the busy policy; returns the SQLite code (SQLITE_ROW/DONE or an error). */
-int reg_step(struct registry *, sqlite3_stmt *);
 /* Maps an SQLite result code to a negative errno and records sqlite3_errmsg as errmsg. */
 int reg_sqlerr(struct registry *, int rc, const char *what);
 /* Records a formatted error text on the handle and returns code. */
