@@ -57,7 +57,8 @@ struct ireq {
 	char id[DOCKER_ID_MAX];
 	enum reason reason;
 	uint64_t seq;
-	int64_t event_ns;
+	int64_t event_ns; /* Docker's timeNano of the event */
+	int64_t read_ns;  /* when we read that event */
 };
 TAILQ_HEAD(ireq_list, ireq);
 
@@ -71,6 +72,7 @@ struct op {
 	int has_exit, exit_code;
 	int64_t when_ms;
 	int64_t event_ns; /* Docker timeNano behind this write; 0 if none */
+	int64_t read_ns;  /* when the event was read (debug log) */
 	int reconcile;    /* a reconcile found this difference */
 	int changed;      /* rows this op changed, once applied */
 };
@@ -268,9 +270,9 @@ flush(struct tracker *t)
 			metrics_observe_commit((double)(now - o->event_ns) / 1e9);
 		if (changed > 0 && o->kind == OP_UPSERT && log_get_level() >= LOG_LEVEL_DEBUG)
 			log_debug("binding_committed container=%s port=%d status=%s event_ns=%lld "
-			          "commit_ns=%lld",
+			          "read_ns=%lld commit_ns=%lld",
 			          o->id, o->b.container_port, binding_status_str(o->b.status),
-			          (long long)o->event_ns, (long long)now);
+			          (long long)o->event_ns, (long long)o->read_ns, (long long)now);
 		if (o->reconcile)
 			metrics.reconcile_fixed += (unsigned long)changed;
 		TAILQ_REMOVE(&t->ops, o, entry);
@@ -401,6 +403,7 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 			o->b = base;
 			binding_port(t, &c->requested[i], &o->b);
 			o->event_ns = q->event_ns;
+			o->read_ns = q->read_ns;
 		}
 		return;
 	}
@@ -426,6 +429,7 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 		o->b = base;
 		binding_port(t, &c->ports[i], &o->b);
 		o->event_ns = q->event_ns;
+		o->read_ns = q->read_ns;
 		o->reconcile = reconcile;
 	}
 }
@@ -496,6 +500,7 @@ inspect(struct tracker *t, const char *id, enum reason reason, uint64_t seq, int
 		q->reason = reason;
 		q->seq = seq;
 		q->event_ns = event_ns;
+		q->read_ns = event_ns != 0 ? now_ns() : 0;
 		return;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL)
@@ -505,6 +510,7 @@ inspect(struct tracker *t, const char *id, enum reason reason, uint64_t seq, int
 	q->reason = reason;
 	q->seq = seq;
 	q->event_ns = event_ns;
+	q->read_ns = event_ns != 0 ? now_ns() : 0;
 	/* Event inspects go before reconcile ones. */
 	if (reason == R_START || reason == R_CREATE)
 		TAILQ_INSERT_HEAD(&t->waiting, q, entry);

@@ -26,7 +26,7 @@
 struct ctr {
 	char id[72];
 	int64_t start_returned_ns;
-	int64_t event_ns, commit_ns;
+	int64_t event_ns, read_ns, commit_ns;
 };
 
 static struct ctr ctrs[N_MAX];
@@ -91,7 +91,7 @@ read_log(const char *path)
 		return 0;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char *p = strstr(line, "binding_committed container="), id[72];
-		long long ev = 0, cm = 0;
+		long long ev = 0, rd = 0, cm = 0;
 		char *q;
 
 		if (p == NULL || strstr(line, "status=RUNNING") == NULL)
@@ -100,11 +100,14 @@ read_log(const char *path)
 			continue;
 		if ((q = strstr(p, "event_ns=")) == NULL || sscanf(q, "event_ns=%lld", &ev) != 1)
 			continue;
+		if ((q = strstr(p, "read_ns=")) == NULL || sscanf(q, "read_ns=%lld", &rd) != 1)
+			continue;
 		if ((q = strstr(p, "commit_ns=")) == NULL || sscanf(q, "commit_ns=%lld", &cm) != 1)
 			continue;
 		for (int i = 0; i < nctrs; i++)
 			if (strcmp(ctrs[i].id, id) == 0 && ctrs[i].commit_ns == 0 && ev > 0) {
 				ctrs[i].event_ns = ev;
+				ctrs[i].read_ns = rd;
 				ctrs[i].commit_ns = cm;
 			}
 	}
@@ -142,7 +145,7 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/berth-bench-sidecar-XXXXXX", db[128], logp[128], listen[64], cmd[2048],
 	     out[256], label[64];
 	int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200, st;
-	int64_t *a, *b;
+	int64_t *a, *b, *c, *d;
 	pid_t pid;
 	long t0, t1;
 
@@ -205,21 +208,29 @@ main(int argc, char **argv)
 		usleep(100000);
 	a = calloc((size_t)nctrs, sizeof(*a));
 	b = calloc((size_t)nctrs, sizeof(*b));
+	c = calloc((size_t)nctrs, sizeof(*c));
+	d = calloc((size_t)nctrs, sizeof(*d));
 	st = 0;
 	for (int i = 0; i < nctrs; i++) {
 		if (ctrs[i].commit_ns == 0)
 			continue;
 		a[st] = ctrs[i].commit_ns - ctrs[i].event_ns;
 		b[st] = ctrs[i].commit_ns - ctrs[i].start_returned_ns;
+		c[st] = ctrs[i].read_ns - ctrs[i].event_ns;
+		d[st] = ctrs[i].commit_ns - ctrs[i].read_ns;
 		st++;
 	}
 	printf("bindings committed: %d of %d\n", st, nctrs);
 	report("row committed - event timeNano", a, st);
 	report("row committed - `docker start` returned", b, st);
+	report("  of which: event read - timeNano", c, st);
+	report("  of which: row committed - event read", d, st);
 	printf("(negative values of the second mean the row was committed before the CLI "
 	       "returned)\n");
 	free(a);
 	free(b);
+	free(c);
+	free(d);
 	t0 = cpu_ticks(pid);
 	sleep(5);
 	t1 = cpu_ticks(pid);
