@@ -13,17 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "core/docker.h"
 #include "core/log.h"
 #include "core/opts.h"
 
-#define DK_NAME_PREFIX "berth-"
-#define DK_TARGET_MAX  (REG_ARN_MAX > DOCKER_NAME_MAX ? REG_ARN_MAX : DOCKER_NAME_MAX)
+#define DK_NAME_PREFIX    "berth-"
+#define DK_REPLACE_TRIES  20  /* name conflicts resolved before start gives up */
+#define DK_REPLACE_GAP_MS 250 /* between tries while an older create still holds the name */
+#define DK_TARGET_MAX     (REG_ARN_MAX > DOCKER_NAME_MAX ? REG_ARN_MAX : DOCKER_NAME_MAX)
 
 struct dk {
 	struct docker *docker;
+	struct event_base *base;
 	char image[DOCKER_NAME_MAX];
 	char container_name[DOCKER_NAME_MAX]; /* the com.amazonaws.ecs.container-name label */
 	char family[DOCKER_NAME_MAX];
@@ -41,7 +45,8 @@ struct dk_op {
 	char id[DOCKER_ID_MAX];     /* the created container */
 	json_t *config;             /* create body; owned */
 	int container_port;
-	int retried;                  /* create was retried after a name conflict */
+	int retried;                  /* creates retried after a name conflict */
+	struct event *timer;          /* the gap before the next try */
 	void (*next)(struct dk_op *); /* what runs once the version is negotiated */
 	char errmsg[BACKEND_REASON_MAX];
 	backend_start_cb on_start;
@@ -53,6 +58,8 @@ struct dk_op {
 static void
 op_free(struct dk_op *op)
 {
+	if (op->timer != NULL)
+		event_free(op->timer);
 	json_decref(op->config);
 	free(op);
 }
@@ -135,6 +142,7 @@ dk_init(const struct backend_ctx *ctx, void **state, char *err, size_t errlen)
 		snprintf(dk->revision, sizeof(dk->revision), "%s", colon + 1);
 	}
 	dk->stop_timeout = (int)opts_int(ctx->opts, "stop-timeout");
+	dk->base = ctx->base;
 	dk->docker = docker_new(ctx->curl, host != NULL ? host : "unix:///var/run/docker.sock",
 	                        NULL, err, errlen);
 	if (dk->docker == NULL) {
@@ -222,17 +230,39 @@ dk_start_done(const struct docker_resp *r, void *arg)
 }
 
 static void
-dk_conflict_removed(const struct docker_resp *r, void *arg)
+dk_retry_create(evutil_socket_t fd, short what, void *arg)
 {
 	struct dk_op *op = arg;
 
-	/* A failed removal shows up as a second conflict below. */
-	if (r->error == -ECANCELED ||
-	    docker_create(op->dk->docker, op->name, op->config, dk_create_done, op) == NULL) {
-		op->on_start(r->error == -ECANCELED ? -ECANCELED : -EIO, NULL,
-		             "docker create could not start", op->arg);
-		op_free(op);
+	(void)fd;
+	(void)what;
+	if (docker_create(op->dk->docker, op->name, op->config, dk_create_done, op) == NULL)
+		op_fail(op, -EIO, "docker create could not start");
+}
+
+static void
+dk_conflict_removed(const struct docker_resp *r, void *arg)
+{
+	struct dk_op *op = arg;
+	struct timeval tv = {0, 0};
+
+	if (r->error == -ECANCELED) {
+		op_fail(op, -ECANCELED, "cancelled");
+		return;
 	}
+	/*
+	 * Removed: create again at once. Not found: an older create (from a
+	 * launcher killed mid-request) holds the name but has not registered
+	 * the container yet; try again shortly, when it can be removed.
+	 */
+	if (!(r->error == 0 && (r->status == 204 || r->status == 200)))
+		tv.tv_usec = DK_REPLACE_GAP_MS * 1000;
+	if (op->timer == NULL &&
+	    (op->timer = evtimer_new(op->dk->base, dk_retry_create, op)) == NULL) {
+		op_fail(op, -ENOMEM, "out of memory");
+		return;
+	}
+	evtimer_add(op->timer, &tv);
 }
 
 static void
@@ -248,13 +278,13 @@ dk_create_done(const struct docker_resp *r, const char *id, void *arg)
 		}
 		return;
 	}
-	if (r->error == 0 && r->status == 409 && !op->retried) {
+	if (r->error == 0 && r->status == 409 && op->retried < DK_REPLACE_TRIES) {
 		/*
 		 * A container of that name is left from an earlier provision
 		 * of this tenant (failed, or launcher killed): it is ours to
 		 * replace.
 		 */
-		op->retried = 1;
+		op->retried++;
 		log_info("docker_replace container=%s", op->name);
 		if (docker_remove(op->dk->docker, op->name, 1, dk_conflict_removed, op) != NULL)
 			return;

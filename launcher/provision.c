@@ -616,8 +616,9 @@ registry_lookup(struct prov *p)
 	struct bind_match m = {.container_port = p->l->container_port};
 	int rc;
 
+	/* A positive rc is match_binding stopping the walk at a RUNNING binding. */
 	rc = registry_binding_list(p->l->reg, &f, match_binding, &m);
-	if (rc != 0 && rc != -ENOENT) {
+	if (rc < 0 && rc != -ENOENT) {
 		log_warnx("registry_lookup_failed tenant=%s error=\"%s\"", p->t.subdomain,
 		          registry_errmsg(p->l->reg));
 		return;

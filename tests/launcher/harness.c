@@ -16,7 +16,7 @@
 
 #include <curl/curl.h>
 
-#define H_ARGS_MAX 64
+#define H_ARGS_MAX  64
 #define H_PROCS_MAX 64
 
 /* Every process started, so a failed test (cmocka jumps out) leaves none behind. */
@@ -185,7 +185,7 @@ h_launcher_start(struct h_env *e, struct h_proc *p, const char *const *extra,
 	argv[n++] = "127.0.0.1";
 	argv[n++] = "--log-level";
 	argv[n++] = "debug";
-	if (e->sidecar.pid > 0) {
+	if (e->sidecar.pid > 0 && !p->no_sidecar_url) {
 		argv[n++] = "--sidecar-url";
 		argv[n++] = sidecar;
 	}

@@ -25,6 +25,7 @@ struct h_proc {
 	pid_t pid;
 	int port;
 	char log[512];
+	int no_sidecar_url; /* launcher: learn bindings from the registry (and describe) alone */
 };
 
 struct h_env {

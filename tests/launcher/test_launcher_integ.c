@@ -710,6 +710,38 @@ test_auth_cors_ratelimit(void **state)
 	free(r);
 }
 
+/* Without --sidecar-url the binding comes from the shared registry file the sidecar writes. */
+static void
+test_registry_path(void **state)
+{
+	struct h_proc R = {.no_sidecar_url = 1};
+	struct h_resp *r = resp_new();
+	const char *const extra[] = {"--image", "berth-demo/tenant:latest", "--rate-limit", "0",
+	                             NULL};
+	char sub[64], body[512], path[128];
+	const char *m;
+
+	(void)state;
+	assert_int_equal(h_launcher_start(&E, &R, extra, NULL), 0);
+	snprintf(sub, sizeof(sub), "%s-reg", E.prefix);
+	tenant_body(body, sizeof(body), sub, "r@reg.example", "Registry Co");
+	assert_int_equal(h_http(R.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
+	if (r->status != 201)
+		fail_msg("POST: %ld %s", r->status, r->body);
+	assert_int_equal(h_http(R.port, "GET", "/metrics", NULL, NULL, 0, r), 0);
+	assert_int_equal(r->status, 200);
+	/* The registry (checked every 10 ms) beats the describe fallback (after 1 s). */
+	m = strstr(r->body, "berth_launcher_bindings_total{source=\"registry\"} ");
+	assert_non_null(m);
+	assert_int_equal(
+	    strtol(m + strlen("berth_launcher_bindings_total{source=\"registry\"} "), NULL, 10), 1);
+	snprintf(path, sizeof(path), "/v1/tenants/%s", sub);
+	assert_int_equal(h_http(R.port, "DELETE", path, NULL, NULL, 0, r), 0);
+	assert_int_equal(r->status, 200);
+	h_proc_stop(&R, 0);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -721,6 +753,7 @@ main(void)
 	    cmocka_unit_test(test_kill_mid_provision),
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_auth_cors_ratelimit),
+	    cmocka_unit_test(test_registry_path),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
