@@ -337,6 +337,48 @@ test_gone_before_inspect(void **state)
 }
 
 static void
+test_provisional_on_create(void **state)
+{
+	struct fx *f = *state;
+	struct binding b;
+	char *body = malloc(2048);
+
+	tracker_start(f->t);
+	connected(f);
+	/* Agent >= 1.70 names the host port in PortBindings: known at create. */
+	snprintf(body, 2048,
+	         "{\"Id\":\"%s\",\"Name\":\"/p\",\"State\":{\"Status\":\"created\"},"
+	         "\"Config\":{\"Labels\":{\"com.amazonaws.ecs.task-arn\":\"arn:aws:ecs:r:1:task/c/"
+	         "prov1\"}},\"HostConfig\":{\"PortBindings\":{\"8000/tcp\":[{\"HostIp\":\"\","
+	         "\"HostPort\":\"32790\"}]}},\"NetworkSettings\":{\"Ports\":{}}}",
+	         ID2);
+	fake_docker_put(f->fake, ID2, body);
+	event(f, "create", ID2, NULL);
+	spin(f, 100);
+	assert_int_equal(get(f, "prov1", &b), 0);
+	assert_int_equal(b.status, BINDING_PROVISIONAL);
+	assert_int_equal(b.host_port, 32790);
+	fake_docker_put(
+	    f->fake, ID2,
+	    inspect_body(ID2, "running",
+	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"32790\"}]",
+	                 "\"com.amazonaws.ecs.task-arn\":\"arn:aws:ecs:r:1:task/c/prov1\"", ""));
+	event(f, "start", ID2, NULL);
+	spin(f, 100);
+	assert_int_equal(get(f, "prov1", &b), 0);
+	assert_int_equal(b.status, BINDING_RUNNING);
+	assert_int_equal(b.host_port, 32790);
+	/* Docker's empty HostPort (agents before 1.70): nothing provisional. */
+	fake_docker_put(f->fake, ID3,
+	                strdup("{\"Id\":\"" ID3 "\",\"State\":{\"Status\":\"created\"},"
+	                       "\"HostConfig\":{\"PortBindings\":{\"8000/tcp\":[{\"HostIp\":\"\","
+	                       "\"HostPort\":\"\"}]}}}"));
+	event(f, "create", ID3, NULL);
+	spin(f, 100);
+	assert_int_equal(count(f, ID3), 0);
+}
+
+static void
 test_reconnect_reconcile(void **state)
 {
 	struct fx *f = *state;
@@ -412,6 +454,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_recorded_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_api152_ipv6_and_skips, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gone_before_inspect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_provisional_on_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reconnect_reconcile, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_second_source, setup, teardown),
 	};

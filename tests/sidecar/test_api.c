@@ -1,0 +1,430 @@
+/*
+ * Unit tests for the sidecar's HTTP API (routes, filters, the long-poll and
+ * its wake-up, errors) over a tracker fed by the fake Docker Engine, and for
+ * the host-IP resolution against a local IMDSv2 emulator.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "core/docker.h"
+#include "core/evcurl.h"
+#include "core/httpd.h"
+#include "registry/registry.h"
+#include "sidecar/agent.h"
+#include "sidecar/api.h"
+#include "sidecar/hostip.h"
+#include "sidecar/tracker.h"
+#include "tests/sidecar/testutil.h"
+
+#define ID  "3333333333333333333333333333333333333333333333333333333333333333"
+#define ARN "arn:aws:ecs:us-east-1:123456789012:task/tenants/0123456789abcdef0123456789abcdef"
+
+struct fx {
+	struct event_base *base;
+	struct evcurl *ec;
+	struct docker *docker;
+	struct registry *reg;
+	struct tracker *t;
+	struct agent *agent;
+	struct evhttp *http;
+	struct api *api;
+	struct fake_docker *fake;
+	char dir[64], sock[128], db[128];
+	int port;
+};
+
+struct reply {
+	int done;
+	long status;
+	char body[8192];
+	char ctype[128];
+};
+
+static void
+on_commit(void *arg)
+{
+	api_wake(((struct fx *)arg)->api);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct tracker_conf conf = {.reconcile_interval = 3600};
+	struct api_info info = {"192.0.2.1", "flag"};
+	char err[256], host[160], listen[64];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/berth-test-api-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->sock, sizeof(f->sock), "%s/docker.sock", f->dir);
+	snprintf(f->db, sizeof(f->db), "%s/registry.db", f->dir);
+	f->base = event_base_new();
+	f->ec = evcurl_new(f->base);
+	f->fake = fake_docker_new(f->base, f->sock);
+	snprintf(host, sizeof(host), "unix://%s", f->sock);
+	f->docker = docker_new(f->ec, host, "BERTH_TENANT", err, sizeof(err));
+	assert_int_equal(
+	    registry_open(&f->reg, f->db, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)), 0);
+	f->t = tracker_new(f->base, f->docker, f->reg, &conf);
+	tracker_set_host_ip(f->t, "192.0.2.1");
+	f->agent = agent_new(f->base, f->ec, "none", f->t, 0);
+	f->http = evhttp_new(f->base);
+	f->port = tu_free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", f->port);
+	assert_int_equal(httpd_bind(f->http, listen, err, sizeof(err)), 0);
+	f->api = api_new(f->base, f->http, f->reg, f->t, f->agent, &info);
+	tracker_on_commit(f->t, on_commit, f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char path[256];
+
+	api_free(f->api);
+	evhttp_free(f->http);
+	agent_free(f->agent);
+	tracker_free(f->t);
+	fake_docker_free(f->fake);
+	docker_free(f->docker);
+	evcurl_free(f->ec);
+	registry_close(f->reg);
+	event_base_free(f->base);
+	snprintf(path, sizeof(path), "%s/registry.db-wal", f->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/registry.db-shm", f->dir);
+	unlink(path);
+	unlink(f->db);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+spin(struct fx *f, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_base_loopexit(f->base, &tv);
+	event_base_dispatch(f->base);
+}
+
+static void
+on_reply(const struct evcurl_resp *r, void *arg)
+{
+	struct reply *rp = arg;
+	size_t n = r->body_len < sizeof(rp->body) - 1 ? r->body_len : sizeof(rp->body) - 1;
+
+	rp->status = r->status;
+	memcpy(rp->body, r->body, n);
+	rp->body[n] = '\0';
+	evcurl_header(r->headers, "Content-Type", rp->ctype, sizeof(rp->ctype));
+	rp->done = 1;
+}
+
+static void
+request(struct fx *f, const char *method, const char *path, struct reply *rp)
+{
+	struct evcurl_req req;
+	char url[256];
+
+	memset(rp, 0, sizeof(*rp));
+	memset(&req, 0, sizeof(req));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", f->port, path);
+	req.url = url;
+	req.method = method;
+	req.no_proxy = 1;
+	req.timeout_ms = 10000;
+	req.on_done = on_reply;
+	req.arg = rp;
+	assert_non_null(evcurl_start(f->ec, &req));
+}
+
+static void
+wait_reply(struct fx *f, struct reply *rp, int max_ms)
+{
+	for (int i = 0; i < max_ms / 10 && !rp->done; i++)
+		spin(f, 10);
+	assert_true(rp->done);
+}
+
+static void
+start_container(struct fx *f)
+{
+	char *body = malloc(2048);
+	char line[512];
+
+	snprintf(body, 2048,
+	         "{\"Id\":\"%s\",\"Name\":\"/x\",\"State\":{\"Status\":\"running\"},"
+	         "\"Config\":{\"Labels\":{\"com.amazonaws.ecs.task-arn\":\"%s\","
+	         "\"com.amazonaws.ecs.container-name\":\"app\"},\"Env\":[\"BERTH_TENANT=acme\"]},"
+	         "\"NetworkSettings\":{\"Ports\":{\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\","
+	         "\"HostPort\":\"32800\"}]}}}",
+	         ID, ARN);
+	fake_docker_put(f->fake, ID, body);
+	snprintf(line, sizeof(line),
+	         "{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"%s\"},"
+	         "\"time\":1767225600,\"timeNano\":1767225600000000000}",
+	         ID);
+	fake_docker_event(f->fake, line);
+}
+
+static void
+test_routes(void **state)
+{
+	struct fx *f = *state;
+	struct reply r;
+	json_t *j;
+
+	/* Before Docker is connected /healthz says so with 503. */
+	request(f, "GET", "/healthz", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 503);
+	tracker_start(f->t);
+	for (int i = 0; i < 200 && !tracker_connected(f->t); i++)
+		spin(f, 10);
+	request(f, "GET", "/healthz", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 200);
+	j = json_loads(r.body, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+	assert_string_equal(json_string_value(json_object_get(j, "host_ip")), "192.0.2.1");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(j, "agent"), "state")), "none");
+	json_decref(j);
+	request(f, "GET", "/v1/bindings", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "{\"bindings\":[]}"));
+	request(f, "GET", "/v1/bindings?status=bogus", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "\"error\""));
+	request(f, "GET", "/v1/bindings/abc?wait=x", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 400);
+	request(f, "GET", "/v1/bindings/abc?wait=301", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 400);
+	request(f, "GET", "/v1/bindings/a%20b", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 400);
+	request(f, "GET", "/v1/bindings/abc", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 404);
+	request(f, "GET", "/nope", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 404);
+	request(f, "DELETE", "/v1/bindings", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 405);
+	request(f, "GET", "/metrics", &r);
+	wait_reply(f, &r, 2000);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.ctype, "text/plain"));
+	assert_non_null(strstr(r.body, "berth_sidecar_docker_connected 1"));
+	assert_non_null(strstr(r.body, "# TYPE berth_sidecar_event_to_commit_seconds histogram"));
+}
+
+static void
+test_long_poll(void **state)
+{
+	struct fx *f = *state;
+	struct reply early, late, timeout;
+	double t;
+
+	tracker_start(f->t);
+	for (int i = 0; i < 200 && !tracker_connected(f->t); i++)
+		spin(f, 10);
+	/* Parked before the binding exists; answered when the commit lands. */
+	request(f, "GET", "/v1/bindings/0123456789abcdef0123456789abcdef?wait=10", &early);
+	request(f, "GET", "/v1/bindings/other-task?wait=1", &timeout);
+	spin(f, 100);
+	assert_false(early.done);
+	start_container(f);
+	wait_reply(f, &early, 3000);
+	assert_int_equal(early.status, 200);
+	assert_non_null(strstr(early.body, "\"host_port\":32800"));
+	assert_non_null(strstr(early.body, "\"host_ip\":\"192.0.2.1\""));
+	assert_non_null(strstr(early.body, "\"tenant\":\"acme\""));
+	/* The other one is still waiting, then 404 after its second. */
+	assert_false(timeout.done);
+	t = 0;
+	for (; t < 3000 && !timeout.done; t += 10)
+		spin(f, 10);
+	assert_true(timeout.done);
+	assert_int_equal(timeout.status, 404);
+	/* Once the binding exists the answer is immediate, and the filters work. */
+	request(f, "GET", "/v1/bindings/" ARN "?wait=10", &late);
+	wait_reply(f, &late, 1000);
+	assert_int_equal(late.status, 200);
+	request(f, "GET", "/v1/bindings?tenant=acme&status=running", &late);
+	wait_reply(f, &late, 1000);
+	assert_non_null(strstr(late.body, ID));
+	request(f, "GET", "/v1/bindings?tenant=other", &late);
+	wait_reply(f, &late, 1000);
+	assert_non_null(strstr(late.body, "{\"bindings\":[]}"));
+	/* Still parked at shutdown: api_free answers it (404). */
+	{
+		static struct reply parked;
+
+		request(f, "GET", "/v1/bindings/gone-away?wait=30", &parked);
+		spin(f, 50);
+		assert_false(parked.done);
+	}
+}
+
+/* ---- hostip against an IMDSv2 emulator ---- */
+
+struct imds {
+	int token_ok, public_ok;
+	int puts, gets;
+	char last_token[128];
+};
+
+static void
+imds_handler(struct evhttp_request *req, void *arg)
+{
+	struct imds *m = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	const char *tok;
+
+	if (strcmp(uri, "/latest/api/token") == 0) {
+		m->puts++;
+		if (evhttp_request_get_command(req) != EVHTTP_REQ_PUT || !m->token_ok ||
+		    evhttp_find_header(evhttp_request_get_input_headers(req),
+		                       "X-aws-ec2-metadata-token-ttl-seconds") == NULL) {
+			evhttp_send_error(req, 403, NULL);
+			return;
+		}
+		evbuffer_add_printf(out, "TOKEN-abc");
+		evhttp_send_reply(req, 200, "OK", out);
+		return;
+	}
+	m->gets++;
+	tok = evhttp_find_header(evhttp_request_get_input_headers(req), "X-aws-ec2-metadata-token");
+	snprintf(m->last_token, sizeof(m->last_token), "%s", tok != NULL ? tok : "");
+	if (tok == NULL || strcmp(tok, "TOKEN-abc") != 0) {
+		evhttp_send_error(req, 401, NULL);
+	} else if (strcmp(uri, "/latest/meta-data/public-ipv4") == 0 && m->public_ok) {
+		evbuffer_add_printf(out, "198.51.100.7");
+		evhttp_send_reply(req, 200, "OK", out);
+	} else if (strcmp(uri, "/latest/meta-data/local-ipv4") == 0) {
+		evbuffer_add_printf(out, "10.0.0.5\n");
+		evhttp_send_reply(req, 200, "OK", out);
+	} else {
+		evhttp_send_error(req, 404, NULL);
+	}
+}
+
+struct got {
+	int done;
+	char ip[64], source[32];
+};
+
+static void
+on_ip(const char *ip, const char *source, void *arg)
+{
+	struct got *g = arg;
+
+	snprintf(g->ip, sizeof(g->ip), "%s", ip);
+	snprintf(g->source, sizeof(g->source), "%s", source);
+	g->done = 1;
+}
+
+static void
+test_hostip(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct evcurl *ec = evcurl_new(base);
+	struct evhttp *http = evhttp_new(base);
+	struct imds m = {.token_ok = 1, .public_ok = 1};
+	struct got g;
+	char url[64], buf[64];
+	int port = tu_free_port();
+
+	(void)state;
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT);
+	evhttp_set_gencb(http, imds_handler, &m);
+	assert_int_equal(evhttp_bind_socket(http, "127.0.0.1", (unsigned short)port), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	/* The flag wins without any request. */
+	memset(&g, 0, sizeof(g));
+	hostip_resolve(ec, "203.0.113.9", url, on_ip, &g);
+	assert_true(g.done);
+	assert_string_equal(g.ip, "203.0.113.9");
+	assert_string_equal(g.source, "flag");
+	assert_int_equal(m.puts, 0);
+	/* IMDSv2: token, then public-ipv4. */
+	memset(&g, 0, sizeof(g));
+	hostip_resolve(ec, NULL, url, on_ip, &g);
+	for (int i = 0; i < 300 && !g.done; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_string_equal(g.ip, "198.51.100.7");
+	assert_string_equal(g.source, "imds-public");
+	assert_string_equal(m.last_token, "TOKEN-abc");
+	/* No public address: local-ipv4. */
+	m.public_ok = 0;
+	memset(&g, 0, sizeof(g));
+	hostip_resolve(ec, NULL, url, on_ip, &g);
+	for (int i = 0; i < 300 && !g.done; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_string_equal(g.ip, "10.0.0.5");
+	assert_string_equal(g.source, "imds-local");
+	/* No token (IMDS refuses): the first non-loopback interface address, if any. */
+	m.token_ok = 0;
+	memset(&g, 0, sizeof(g));
+	hostip_resolve(ec, NULL, url, on_ip, &g);
+	for (int i = 0; i < 300 && !g.done; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_true(g.done);
+	if (hostip_interface(buf, sizeof(buf)) == 0) {
+		assert_string_equal(g.ip, buf);
+		assert_string_equal(g.source, "interface");
+	} else {
+		assert_string_equal(g.ip, "");
+	}
+	/* "none" skips IMDS altogether. */
+	m.puts = 0;
+	memset(&g, 0, sizeof(g));
+	hostip_resolve(ec, NULL, "none", on_ip, &g);
+	assert_true(g.done);
+	assert_int_equal(m.puts, 0);
+	assert_true(hostip_valid("10.1.2.3"));
+	assert_true(hostip_valid("::1"));
+	assert_false(hostip_valid("10.1.2"));
+	assert_false(hostip_valid("example.com"));
+	evhttp_free(http);
+	evcurl_free(ec);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_poll, setup, teardown),
+	    cmocka_unit_test(test_hostip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
