@@ -432,6 +432,42 @@ exec_sql(struct registry *r, const char *sql, const char *what)
 	return rc == SQLITE_OK ? 0 : reg_sqlerr(r, rc, what);
 }
 
+/*
+ * Switches the file to WAL mode. That needs an exclusive lock, and SQLite
+ * answers busy at once (without the busy handler) while another connection
+ * reads, e.g. a second process creating the same new file: retry within
+ * busy_ms. A file already in WAL mode is left alone.
+ */
+static int
+set_wal(struct registry *r)
+{
+	int64_t start = mono_us();
+	sqlite3_stmt *st = NULL;
+	char mode[16] = "";
+	int rc, n = 0;
+
+	for (;;) {
+		rc = sqlite3_prepare_v2(r->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(st, 0);
+
+			snprintf(mode, sizeof(mode), "%s", t != NULL ? t : "");
+			rc = SQLITE_OK;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		if ((rc & 0xff) != SQLITE_BUSY || mono_us() - start >= (int64_t)r->busy_ms * 1000)
+			break;
+		usleep((useconds_t)(500 << (n < 4 ? n++ : 4)));
+	}
+	if (rc != SQLITE_OK)
+		return reg_sqlerr(r, rc, "set WAL mode");
+	if (strcmp(mode, "wal") != 0)
+		return reg_fail(r, -EIO, "%s: cannot use WAL mode (journal mode is %s)", r->path,
+		                mode);
+	return 0;
+}
+
 /* Reads one integer from a one-row query (PRAGMA user_version etc.). */
 static int
 query_int(struct registry *r, const char *sql, int64_t *out)
@@ -699,7 +735,7 @@ open:
 		 * writes; NORMAL is durable across a process crash (a power loss
 		 * may drop the last commits, never corrupt the file).
 		 */
-		if ((rc = exec_sql(r, "PRAGMA journal_mode = WAL", "set WAL mode")) != 0 ||
+		if ((rc = set_wal(r)) != 0 ||
 		    (rc = exec_sql(r, "PRAGMA synchronous = NORMAL", "set synchronous")) != 0 ||
 		    (rc = exec_sql(r, REG_WRITER_PRAGMAS, "set cache and checkpoint")) != 0)
 			goto fail;

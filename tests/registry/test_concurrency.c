@@ -229,6 +229,45 @@ test_sigkill_mid_batch(void **state)
 	assert_true(none >= 1);
 }
 
+/* Two processes creating the same new registry at once: both open it, one schema. */
+static void
+test_concurrent_create(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 8; round++) {
+		char path[400], err[256];
+		struct registry *r;
+		pid_t pid[2];
+		int status;
+		long n;
+
+		snprintf(path, sizeof(path), "%s/create%d.db", dir, round);
+		for (int i = 0; i < 2; i++) {
+			if ((pid[i] = fork()) == 0) {
+				struct binding b;
+
+				if (registry_open(&r, path, REGISTRY_RDWR | REGISTRY_CREATE, err,
+				                  sizeof(err)) != 0) {
+					fprintf(stderr, "create %d: %s\n", i, err);
+					_exit(1);
+				}
+				rt_binding(&b, i);
+				_exit(registry_binding_upsert(r, &b, NULL) != 0 ? 2 : 0);
+			}
+		}
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+		}
+		assert_int_equal(
+		    registry_open(&r, path, REGISTRY_RDONLY | REGISTRY_CHECK, err, sizeof(err)), 0);
+		n = count_all(r);
+		assert_int_equal(n, 2);
+		registry_close(r);
+	}
+}
+
 static int
 group_setup(void **state)
 {
@@ -251,6 +290,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_two_writers),
 	    cmocka_unit_test(test_sigkill_mid_batch),
+	    cmocka_unit_test(test_concurrent_create),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -6,7 +6,11 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "registry/registry.h"
 #include "registry/registry_schema.h"
@@ -654,6 +658,123 @@ test_json_time(void **state)
 	assert_string_equal(tenant_status_str(TENANT_STOPPED), "STOPPED");
 }
 
+static void
+sqlx(const char *path, const char *text)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, text, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Each kind of bad file gets its own code and a message naming the file. */
+static void
+test_open_errors(void **state)
+{
+	struct fx *f = *state;
+	struct registry *r;
+	char path[400], err[512];
+	int fd;
+
+	/* missing; a directory; create on a missing path works */
+	snprintf(path, sizeof(path), "%s/missing.db", f->dir);
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDONLY, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, path));
+	assert_null(r);
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR, err, sizeof(err)), -ENOENT);
+	assert_int_equal(registry_open(&r, f->dir, REGISTRY_RDONLY, err, sizeof(err)), -EBADF);
+	assert_non_null(strstr(err, "directory"));
+	assert_int_equal(registry_open(&r, "", REGISTRY_RDONLY, err, sizeof(err)), -EINVAL);
+
+	/* an empty file: not a registry to read, but a writer with CREATE fills it */
+	snprintf(path, sizeof(path), "%s/empty.db", f->dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDONLY, err, sizeof(err)), -EBADF);
+	assert_non_null(strstr(err, "empty"));
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR, err, sizeof(err)), -EBADF);
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)),
+	                 0);
+	registry_close(r);
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDONLY, err, sizeof(err)), 0);
+	registry_close(r);
+
+	/* garbage */
+	snprintf(path, sizeof(path), "%s/text.db", f->dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	assert_int_equal(write(fd, "hello, world\n", 13), 13);
+	close(fd);
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDONLY, err, sizeof(err)), -EBADF);
+	assert_non_null(strstr(err, "not an SQLite database"));
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)),
+	                 -EBADF);
+
+	/* someone else's SQLite file is refused and left as it was (no WAL switch) */
+	snprintf(path, sizeof(path), "%s/foreign.db", f->dir);
+	sqlx(path, "CREATE TABLE t (x)");
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)),
+	                 -EBADF);
+	assert_non_null(strstr(err, "without the berth schema"));
+	{
+		sqlite3 *db;
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), 0);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), "delete");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+
+	/* a newer schema, for readers and writers */
+	snprintf(path, sizeof(path), "%s/newer.db", f->dir);
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)),
+	                 0);
+	registry_close(r);
+	sqlx(path, "PRAGMA user_version = 7");
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDONLY, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "newer"));
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR, err, sizeof(err)), -ENOTSUP);
+
+	/* locked by another process in exclusive mode: -EBUSY after the bounded wait */
+	snprintf(path, sizeof(path), "%s/locked.db", f->dir);
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)),
+	                 0);
+	registry_close(r);
+	int p[2];
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		sqlite3 *db;
+
+		if (sqlite3_open(path, &db) != SQLITE_OK ||
+		    sqlite3_exec(db,
+		                 "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; "
+		                 "INSERT INTO meta VALUES ('k', 'v')",
+		                 NULL, NULL, NULL) != SQLITE_OK ||
+		    write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(registry_open_busy(&r, path, REGISTRY_RDONLY, 200, err, sizeof(err)),
+	                 -EBUSY);
+	assert_non_null(strstr(err, "locked"));
+	assert_int_equal(registry_open_busy(&r, path, REGISTRY_RDWR, 200, err, sizeof(err)),
+	                 -EBUSY);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(registry_open_busy(&r, path, REGISTRY_RDWR, 200, err, sizeof(err)), 0);
+	registry_close(r);
+}
+
 int
 main(void)
 {
@@ -668,6 +789,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changed_stats, setup, teardown),
 	    cmocka_unit_test(test_json_time),
+	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
