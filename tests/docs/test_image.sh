@@ -32,7 +32,7 @@ esac
 timeout 10 docker version >/dev/null 2>&1 || fail "dockerd at $DOCKER_HOST does not answer"
 command -v curl >/dev/null || fail "curl is not installed"
 
-image=berth-test/berth:latest
+image=berth-test/berth
 base=$(sed -n 's/^ARG DEBIAN_BASE=//p' "$src/docker/Dockerfile")
 [ -n "$base" ] || fail "docker/Dockerfile has no 'ARG DEBIAN_BASE=' line"
 tmp=$(mktemp -d /tmp/berth-image-test.XXXXXX)
@@ -86,13 +86,23 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
 fi
 
 # 2. The image, from the sources only (no build trees, state or VCS data).
+# The build stage is tagged too, so that pruning what earlier runs left keeps
+# the layers with the installed packages (the reruns' cache).
+context() {
+	tar -C "$src" --exclude=./.git --exclude=./.state --exclude='./build*' \
+		--exclude=./tests/services/node_modules -c .
+}
 say "docker build -f docker/Dockerfile -t $image"
-if ! tar -C "$src" --exclude=./.git --exclude=./.state --exclude='./build*' \
-	--exclude=./tests/services/node_modules -c . |
-	docker build --network host -f docker/Dockerfile -t "$image" - >"$tmp/build.log" 2>&1; then
+if ! context | docker build --network host -f docker/Dockerfile --target build \
+	-t "$image-build" - >"$tmp/build.log" 2>&1 ||
+	! context | docker build --network host -f docker/Dockerfile -t "$image" - \
+		>>"$tmp/build.log" 2>&1; then
 	tail -n 40 "$tmp/build.log" >&2
 	fail "docker build failed"
 fi
+for t in berth berth-build; do
+	docker image prune -f --filter "label=org.opencontainers.image.title=$t" >/dev/null 2>&1 || true
+done
 [ "$(docker image inspect -f '{{.Config.User}}' "$image")" = berth ] ||
 	fail "the image does not run as the berth user"
 docker image inspect -f '{{json .Config.Healthcheck}}' "$image" | grep -q berth-healthcheck ||
