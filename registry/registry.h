@@ -193,8 +193,8 @@ int registry_container_removed(struct registry *, const char *container_id, int6
  * Lists bindings matching f (NULL: all but REMOVED) in the order they were
  * first written (callers sort for display). Rows are read in chunks and the
  * callbacks run between queries, so a callback may write to the registry.
- * Returns 0, the callback's nonzero value when it stopped the walk, or an
- * error.
+ * The row is borrowed for the callback. Returns 0, the callback's nonzero
+ * value when it stopped the walk, or an error.
  */
 typedef int (*registry_binding_cb)(const struct binding *, void *arg); /* nonzero stops */
 int registry_binding_list(struct registry *, const struct binding_filter *, registry_binding_cb,
@@ -220,7 +220,10 @@ int registry_tenant_insert(struct registry *, struct tenant *);
 int registry_tenant_update(struct registry *, struct tenant *);
 int registry_tenant_get(struct registry *, const char *subdomain, struct tenant *out);
 typedef int (*registry_tenant_cb)(const struct tenant *, void *arg);
-/* Lists tenants ordered by subdomain, after `after` (NULL for the start), at most limit (0 = all).
+/*
+ * Lists tenants (status -1 for any) ordered by subdomain, after `after` (NULL
+ * for the start), at most limit (0 = all). Chunked like the binding list: a
+ * callback may write; the row is borrowed for the callback.
  */
 int registry_tenant_list(struct registry *, int status, const char *after, int limit,
                          registry_tenant_cb, void *arg);

@@ -454,7 +454,7 @@ registry_binding_list(struct registry *r, const struct binding_filter *f, regist
 		return reg_fail(r, -EINVAL, "binding filter: bad status %d", f->status);
 	if (f->task != NULL && strlen(f->task) >= REG_ARN_MAX)
 		return reg_fail(r, -EINVAL, "binding filter: task too long");
-	if ((chunk = calloc(LIST_CHUNK, sizeof(*chunk))) == NULL)
+	if ((chunk = reallocarray(NULL, LIST_CHUNK, sizeof(*chunk))) == NULL)
 		return -ENOMEM;
 	for (;;) {
 		if ((st = reg_stmt(r, ST_BINDING_LIST)) == NULL) {

@@ -263,7 +263,7 @@ registry_tenant_list(struct registry *r, int status, const char *after, int limi
 		memcpy(last, after, strlen(after) + 1);
 		have_last = 1;
 	}
-	if ((chunk = calloc(LIST_CHUNK, sizeof(*chunk))) == NULL)
+	if ((chunk = reallocarray(NULL, LIST_CHUNK, sizeof(*chunk))) == NULL)
 		return -ENOMEM;
 	while (left != 0) {
 		want = left > 0 && left < LIST_CHUNK ? (size_t)left : LIST_CHUNK;
