@@ -520,6 +520,11 @@ handle(struct evhttp_request *req, void *arg)
 		preflight(l, req);
 		return;
 	}
+	if (l->closing) {
+		api_reply_error(l, req, 503, "shutting_down", "the launcher is shutting down",
+		                NULL);
+		return;
+	}
 	if (strcmp(path, "/healthz") == 0) {
 		if (!is_get)
 			method_not_allowed(l, req, "GET");

@@ -88,6 +88,7 @@ struct launcher {
 	int nawait; /* provisions awaiting a binding */
 	struct event *reg_timer;
 	int64_t started_ms;
+	int closing; /* shutting down: new requests get 503 */
 };
 
 /* provision.c */

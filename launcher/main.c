@@ -110,6 +110,21 @@ read_token(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 	return 0;
 }
 
+struct bound {
+	struct evhttp_bound_socket *v[8];
+	int n;
+};
+
+/* Collects the listening sockets (deleting inside the walk would break it). */
+static void
+collect_bound(struct evhttp_bound_socket *bs, void *arg)
+{
+	struct bound *b = arg;
+
+	if (b->n < (int)(sizeof(b->v) / sizeof(b->v[0])))
+		b->v[b->n++] = bs;
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -132,6 +147,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct backend_ctx bctx;
 	struct event *sig[3];
+	struct bound bound = {{NULL}, 0};
 	const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
 	const char *v;
 	char err[512], names[64];
@@ -238,7 +254,21 @@ main(int argc, char **argv)
 
 	event_base_dispatch(l->base);
 
+	/*
+	 * Stop accepting, answer whoever waits (503), and give those answers
+	 * a moment to leave before the connections are freed.
+	 */
+	l->closing = 1;
+	evhttp_foreach_bound_socket(l->http, collect_bound, &bound);
+	for (int i = 0; i < bound.n; i++)
+		evhttp_del_accept_socket(l->http, bound.v[i]);
 	prov_shutdown(l);
+	{
+		struct timeval flush = {0, 200 * 1000};
+
+		event_base_loopexit(l->base, &flush);
+		event_base_dispatch(l->base);
+	}
 	evhttp_free(l->http);
 	evcurl_free(l->curl); /* cancels what is in flight; callbacks let go of their provisions */
 	l->bops->free(l->bstate);
