@@ -813,8 +813,17 @@ on_list(const struct docker_resp *r, const struct docker_container *v, size_t n,
 		return;
 	if (r->error != 0 || r->status != 200) {
 		log_warnx("docker_list_failed status=%ld error=\"%s\"", r->status, r->message);
-		if (t->stream_up)
+		if (r->error != 0 && t->stream != NULL) {
+			/* The daemon does not answer: a stream that looks open may be dead too. */
+			docker_events_stop(t->stream);
+			t->stream = NULL;
+			t->stream_up = t->reconciled = 0;
+			t->state = "reconnecting";
+			metrics.reconnects++;
+			schedule_connect(t);
+		} else if (t->stream_up) {
 			evtimer_add(t->reconcile_ev, &tv);
+		}
 		return;
 	}
 	/* Rows first: commit what is queued so the comparison sees it. */
