@@ -168,6 +168,40 @@ test_provision_and_delete(void **state)
 	snprintf(path, sizeof(path), "/containers/%s/json", jstr(j, "task_arn"));
 	json_decref(j);
 
+	/* The container got the tenant's environment and labels. */
+	assert_int_equal(h_docker(&E, "GET", path, page), 0);
+	assert_int_equal(page->status, 200);
+	{
+		json_t *c = parse(page),
+		       *env = json_object_get(json_object_get(c, "Config"), "Env");
+		char want[4][200], dbname[64];
+		int found[4] = {0};
+		size_t i;
+		json_t *v;
+
+		snprintf(dbname, sizeof(dbname), "%s", sub);
+		for (char *p = dbname; *p != '\0'; p++)
+			if (*p == '-')
+				*p = '_';
+		snprintf(want[0], sizeof(want[0]), "BERTH_TENANT=%s", sub);
+		snprintf(want[1], sizeof(want[1]), "DB_NAME=%s", dbname);
+		snprintf(want[2], sizeof(want[2]), "DATABASE_URL=postgres://app:hunter2@db:5432/%s",
+		         dbname);
+		snprintf(want[3], sizeof(want[3]), "BERTH_COMPANY_NAME=Acme <Ships> & Co");
+		json_array_foreach(env, i, v)
+		{
+			for (int k = 0; k < 4; k++)
+				found[k] |= strcmp(json_string_value(v), want[k]) == 0;
+		}
+		for (int k = 0; k < 4; k++)
+			if (!found[k])
+				fail_msg("container env lacks %s", want[k]);
+		assert_string_equal(
+		    jstr(json_object_get(json_object_get(c, "Config"), "Labels"), "berth.tenant"),
+		    sub);
+		json_decref(c);
+	}
+
 	/* DELETE: 200 STOPPED, and the container is gone. */
 	snprintf(url, sizeof(url), "/v1/tenants/%s", sub);
 	assert_int_equal(h_http(L.port, "DELETE", url, NULL, NULL, 0, r), 0);
@@ -185,6 +219,18 @@ test_provision_and_delete(void **state)
 	/* DELETE again is idempotent. */
 	assert_int_equal(h_http(L.port, "DELETE", url, NULL, NULL, 0, r), 0);
 	assert_int_equal(r->status, 200);
+
+	/* The secret in DATABASE_URL never reached the log. */
+	{
+		FILE *fp = fopen(L.log, "r");
+		char line[4096];
+
+		assert_non_null(fp);
+		while (fgets(line, sizeof(line), fp) != NULL)
+			if (strstr(line, "hunter2") != NULL)
+				fail_msg("DATABASE_URL logged: %s", line);
+		fclose(fp);
+	}
 	free(r);
 	free(page);
 }
