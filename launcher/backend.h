@@ -34,12 +34,20 @@ struct backend_env {
 	const char *value; /* may be a secret (DATABASE_URL): never log values */
 };
 
+#define BACKEND_TOKEN_MAX 65 /* ECS RunTask clientToken: at most 64 ASCII characters */
+
 /* One tenant's task to start. */
 struct backend_spec {
 	const char *subdomain;
 	const struct backend_env *env; /* n_env entries */
 	size_t n_env;
 	int container_port;
+	/*
+	 * Names this provision attempt, the same when a restarted launcher
+	 * starts it again (ECS: the RunTask clientToken, so the retry returns
+	 * the task the first call made). [A-Za-z0-9-], under BACKEND_TOKEN_MAX.
+	 */
+	const char *client_token;
 };
 
 enum backend_state {

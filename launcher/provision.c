@@ -890,7 +890,8 @@ int
 prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *req, int64_t t0_us)
 {
 	struct prov *p = prov_new(l, t);
-	char dbname[REG_SUBDOMAIN_MAX], dburl[LAUNCHER_DBURL_MAX], err[160];
+	char dbname[REG_SUBDOMAIN_MAX], dburl[LAUNCHER_DBURL_MAX], err[160],
+	    token[BACKEND_TOKEN_MAX];
 	struct backend_env env[BACKEND_ENV_MAX];
 	struct backend_spec spec;
 	size_t n = 0;
@@ -923,7 +924,19 @@ prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *re
 	}
 	env[n++] = (struct backend_env){"BERTH_TENANT", t->subdomain};
 	env[n++] = (struct backend_env){"BERTH_COMPANY_NAME", t->company_name};
-	spec = (struct backend_spec){t->subdomain, env, n, l->container_port};
+	/*
+	 * The attempt's token: the subdomain's hash, its creation time and the
+	 * row version written with PROVISIONING, none of which a resume changes.
+	 */
+	{
+		uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+		for (const char *c = t->subdomain; *c != '\0'; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		snprintf(token, sizeof(token), "berth-%016llx-%lld-%lld", (unsigned long long)h,
+		         (long long)t->created_at, (long long)t->version);
+	}
+	spec = (struct backend_spec){t->subdomain, env, n, l->container_port, token};
 	if (arm_deadline(p) != 0) {
 		prov_fail(p, 500, "internal", "out of memory");
 		return -ENOMEM;
