@@ -129,6 +129,27 @@ differs(const struct tenant *t, const struct tenant_req *r)
 	return NULL;
 }
 
+/*
+ * Starts provisioning t (written PROVISIONING). Synchronous: the provision
+ * answers req when it ends, failures included. Asynchronous: 202 now, or the
+ * failure when nothing could be started.
+ */
+static void
+start_and_answer(struct launcher *l, struct evhttp_request *req, const struct tenant *t, int async,
+                 int64_t t0)
+{
+	if (prov_start(l, t, async ? NULL : req, t0) != 0) {
+		if (async)
+			api_reply_error(l, req, 502, "backend_error",
+			                "the task could not be started", NULL);
+		return;
+	}
+	if (async) {
+		set_location(req, t->subdomain);
+		api_reply_json(l, req, 202, api_tenant_json(t));
+	}
+}
+
 /* An existing tenant and the same request again: idempotent, or provisioned again. */
 static void
 post_existing(struct launcher *l, struct evhttp_request *req, struct tenant *t, int async,
@@ -167,14 +188,7 @@ post_existing(struct launcher *l, struct evhttp_request *req, struct tenant *t, 
 		                NULL);
 		return;
 	}
-	if (prov_start(l, t, async ? NULL : req, t0) != 0) {
-		if (!async)
-			return; /* answered by the failed provision */
-	}
-	if (async) {
-		set_location(req, t->subdomain);
-		api_reply_json(l, req, 202, api_tenant_json(t));
-	}
+	start_and_answer(l, req, t, async, t0);
 }
 
 static void
@@ -233,12 +247,7 @@ post_tenant(struct launcher *l, struct evhttp_request *req, int64_t t0)
 		if (rc != 0)
 			break;
 		log_info("provision_begin tenant=%s", t.subdomain);
-		if (prov_start(l, &t, async ? NULL : req, t0) != 0 && !async)
-			return; /* answered by the failed provision */
-		if (async) {
-			set_location(req, t.subdomain);
-			api_reply_json(l, req, 202, api_tenant_json(&t));
-		}
+		start_and_answer(l, req, &t, async, t0);
 		return;
 	}
 	log_warnx("registry_error tenant=%s error=\"%s\"", r.subdomain, registry_errmsg(l->reg));

@@ -45,9 +45,9 @@ struct dk_op {
 	char id[DOCKER_ID_MAX];     /* the created container */
 	json_t *config;             /* create body; owned */
 	int container_port;
-	int retried;                  /* creates retried after a name conflict */
-	struct event *timer;          /* the gap before the next try */
-	void (*next)(struct dk_op *); /* what runs once the version is negotiated */
+	int retried;                 /* creates retried after a name conflict */
+	struct event *timer;         /* the gap before the next try */
+	int (*next)(struct dk_op *); /* what runs once the version is negotiated */
 	char errmsg[BACKEND_REASON_MAX];
 	backend_start_cb on_start;
 	backend_done_cb on_done;
@@ -73,7 +73,8 @@ dk_pinged(const struct docker_resp *r, void *arg)
 
 	if (r->error == 0 && r->status == 200) {
 		op->dk->pinged = 1;
-		op->next(op);
+		if (op->next(op) != 0)
+			op_fail(op, -EIO, "the Docker request could not start");
 		return;
 	}
 	snprintf(op->errmsg, sizeof(op->errmsg), "docker ping: %s",
@@ -86,12 +87,11 @@ dk_pinged(const struct docker_resp *r, void *arg)
  * speaks at most 1.41 and refuses the 1.44 spoken before /_ping answers.
  */
 static int
-op_run(struct dk_op *op, void (*next)(struct dk_op *))
+op_run(struct dk_op *op, int (*next)(struct dk_op *))
 {
 	op->next = next;
 	if (op->dk->pinged) {
-		next(op);
-		return 0;
+		return next(op); /* on failure no callback runs: the caller says so */
 	}
 	return docker_ping(op->dk->docker, dk_pinged, op) != NULL ? 0 : -EIO;
 }
@@ -295,11 +295,12 @@ dk_create_done(const struct docker_resp *r, const char *id, void *arg)
 	op_free(op);
 }
 
-static void
+static int
 dk_do_create(struct dk_op *op)
 {
-	if (docker_create(op->dk->docker, op->name, op->config, dk_create_done, op) == NULL)
-		op_fail(op, -EIO, "docker create could not start");
+	return docker_create(op->dk->docker, op->name, op->config, dk_create_done, op) != NULL
+	           ? 0
+	           : -EIO;
 }
 
 static int
@@ -357,11 +358,12 @@ dk_stopped(const struct docker_resp *r, void *arg)
 	}
 }
 
-static void
+static int
 dk_do_stop(struct dk_op *op)
 {
-	if (docker_stop(op->dk->docker, op->target, op->dk->stop_timeout, dk_stopped, op) == NULL)
-		op_fail(op, -EIO, "docker stop could not start");
+	return docker_stop(op->dk->docker, op->target, op->dk->stop_timeout, dk_stopped, op) != NULL
+	           ? 0
+	           : -EIO;
 }
 
 static int
@@ -431,11 +433,10 @@ dk_inspected(const struct docker_resp *r, const struct docker_container *c, void
 	op_free(op);
 }
 
-static void
+static int
 dk_do_describe(struct dk_op *op)
 {
-	if (docker_inspect(op->dk->docker, op->target, dk_inspected, op) == NULL)
-		op_fail(op, -EIO, "docker inspect could not start");
+	return docker_inspect(op->dk->docker, op->target, dk_inspected, op) != NULL ? 0 : -EIO;
 }
 
 static int

@@ -897,8 +897,17 @@ prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *re
 	size_t n = 0;
 	int rc;
 
-	if (p == NULL)
+	if (p == NULL) {
+		struct tenant f = *t;
+
+		/* No provision to hold it: record the failure and answer here. */
+		f.status = TENANT_FAILED;
+		snprintf(f.error, sizeof(f.error), "out of memory");
+		registry_tenant_update(l->reg, &f);
+		if (req != NULL)
+			api_reply_error(l, req, 503, "internal", "out of memory", NULL);
 		return -ENOMEM;
+	}
 	if (req != NULL) {
 		p->waiters[0].req = req;
 		p->waiters[0].t0_us = t0_us;
