@@ -551,24 +551,25 @@ test_watch(void **state)
 	    0);
 	assert_string_equal(last->out, "");
 
-	/* A writer in another process makes three changes; watch prints the first two. */
+	/* A writer in another process makes three changes (after watch has settled); watch
+	 * prints the first two. */
 	if ((pid = fork()) == 0) {
 		struct registry *r;
 		struct binding b;
 		char err[256];
 
-		usleep(400 * 1000);
+		usleep(1000 * 1000);
 		if (registry_open(&r, path, REGISTRY_RDWR, err, sizeof(err)) != 0)
 			_exit(1);
 		rt_binding(&b, 77);
 		snprintf(b.tenant, sizeof(b.tenant), "watched");
 		if (registry_binding_upsert(r, &b, NULL) != 0)
 			_exit(2);
-		usleep(300 * 1000);
+		usleep(400 * 1000);
 		b.host_port = 45000;
 		if (registry_binding_upsert(r, &b, NULL) != 0)
 			_exit(3);
-		usleep(300 * 1000);
+		usleep(400 * 1000);
 		if (registry_container_stopped(r, b.container_id, 0, 0, 0, NULL) != 0)
 			_exit(4);
 		registry_close(r);
@@ -599,27 +600,38 @@ test_watch(void **state)
 	assert_non_null(strstr(last->out, "watching"));
 }
 
-/* berth watch ends cleanly on SIGINT. */
+/* berth watch ends cleanly on SIGINT (sent once it says it is watching). */
 static void
 test_watch_sigint(void **state)
 {
-	char path[400];
+	char path[400], buf[256] = "";
+	size_t n = 0;
 	pid_t pid;
-	int st;
+	int st, p[2];
 
 	(void)state;
 	path_in(path, sizeof(path), "sigint.db");
 	sample(path, 0);
+	assert_int_equal(pipe(p), 0);
 	if ((pid = fork()) == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-
-		dup2(devnull, 1);
-		execl(berth_bin, "berth", "--db", path, "watch", (char *)NULL);
+		dup2(p[1], 1);
+		close(p[0]);
+		execl(berth_bin, "berth", "--db", path, "watch", "--timeout", "60", (char *)NULL);
 		_exit(127);
 	}
-	usleep(500 * 1000);
+	close(p[1]);
+	while (n < sizeof(buf) - 1 && strstr(buf, "watching") == NULL) {
+		ssize_t r = read(p[0], buf + n, sizeof(buf) - 1 - n);
+
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+	}
+	assert_non_null(strstr(buf, "watching"));
 	assert_int_equal(kill(pid, SIGINT), 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
+	close(p[0]);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
