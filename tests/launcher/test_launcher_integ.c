@@ -756,6 +756,38 @@ test_auth_cors_ratelimit(void **state)
 	free(r);
 }
 
+/* DELETE while the task is still starting: 200 STOPPED, and no container is left. */
+static void
+test_delete_in_flight(void **state)
+{
+	struct h_resp *r = resp_new();
+	const char *const hdr[] = {"Content-Type: application/json", "Prefer: respond-async", NULL};
+	char sub[64], body[512], path[128];
+	json_t *j;
+	int c = -1;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s-gone", E.prefix);
+	tenant_body(body, sizeof(body), sub, "g@gone.example", "Gone Co");
+	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", hdr, body, strlen(body), r), 0);
+	assert_int_equal(r->status, 202);
+	assert_int_equal(h_header(r, "Location", path, sizeof(path)), 0);
+	snprintf(body, sizeof(body), "/v1/tenants/%s", sub);
+	assert_string_equal(path, body);
+	assert_int_equal(h_http(L.port, "DELETE", path, NULL, NULL, 0, r), 0);
+	if (r->status != 200)
+		fail_msg("DELETE: %ld %s", r->status, r->body);
+	j = parse(r);
+	assert_string_equal(jstr(j, "status"), "STOPPED");
+	json_decref(j);
+	for (int k = 0; k < 40 && (c = h_count_containers(&E, sub)) != 0; k++)
+		usleep(250 * 1000);
+	assert_int_equal(c, 0);
+	assert_int_equal(h_http(L.port, "GET", path, NULL, NULL, 0, r), 0);
+	assert_non_null(strstr(r->body, "\"status\":\"STOPPED\""));
+	free(r);
+}
+
 /* Without --sidecar-url the binding comes from the shared registry file the sidecar writes. */
 static void
 test_registry_path(void **state)
@@ -800,6 +832,7 @@ main(void)
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_auth_cors_ratelimit),
 	    cmocka_unit_test(test_registry_path),
+	    cmocka_unit_test(test_delete_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
