@@ -1,0 +1,241 @@
+/*
+ * DynamoDB helpers for the sync tests and the drain benchmark.
+ */
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "aws/aws.h"
+#include "aws/aws_ddb.h"
+#include "tests/aws/ddbtest.h"
+
+struct wait {
+	int done;
+	int error;
+	char code[AWS_ERR_CODE_MAX];
+	json_t *body;
+};
+
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+static void
+wait_loop(struct event_base *base, int *flag, long ms)
+{
+	struct timeval tv = {0, 20000}, start, now;
+	struct event *ev = event_new(base, -1, EV_PERSIST, tick, NULL);
+
+	gettimeofday(&start, NULL);
+	event_add(ev, &tv);
+	while (!*flag) {
+		event_base_loop(base, EVLOOP_ONCE);
+		gettimeofday(&now, NULL);
+		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_usec - start.tv_usec) / 1000 > ms)
+			break;
+	}
+	event_free(ev);
+}
+
+static void
+on_done(const struct aws_result *r, void *arg)
+{
+	struct wait *w = arg;
+
+	w->error = r->error;
+	snprintf(w->code, sizeof(w->code), "%s", r->aerr.code);
+	w->body = r->body != NULL ? json_incref(r->body) : NULL;
+	w->done = 1;
+	if (r->error != 0) {
+		char msg[512];
+		aws_result_str(r, msg, sizeof(msg));
+		fprintf(stderr, "ddbtest: %s\n", msg);
+	}
+}
+
+struct aws *
+ddbt_aws(struct event_base *base, struct evcurl *ec, const char *url)
+{
+	char err[256];
+	struct aws *a;
+
+	setenv("AWS_ACCESS_KEY_ID", "AKIDDDBTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "ddb-test-secret", 1);
+	unsetenv("AWS_SESSION_TOKEN");
+	setenv("AWS_REGION", "us-east-1", 1);
+	setenv("AWS_ENDPOINT_URL_DYNAMODB", url, 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	if ((a = aws_new(base, ec, err, sizeof(err))) == NULL)
+		fprintf(stderr, "ddbtest: aws_new: %s\n", err);
+	return a;
+}
+
+int
+ddbt_create_table(struct event_base *base, struct aws *a, const char *table)
+{
+	struct wait w;
+
+	memset(&w, 0, sizeof(w));
+	if (ddb_create_table(a, table, "userId", on_done, &w) == NULL)
+		return -1;
+	wait_loop(base, &w.done, 60000);
+	json_decref(w.body);
+	if (w.error != 0 && strcmp(w.code, "ResourceInUseException") != 0)
+		return -1;
+	for (int i = 0; i < 200; i++) {
+		const char *st;
+		memset(&w, 0, sizeof(w));
+		if (ddb_describe_table(a, table, on_done, &w) == NULL)
+			return -1;
+		wait_loop(base, &w.done, 60000);
+		st = json_string_value(
+		    json_object_get(json_object_get(w.body, "Table"), "TableStatus"));
+		if (w.error == 0 && st != NULL && strcmp(st, "ACTIVE") == 0) {
+			json_decref(w.body);
+			return 0;
+		}
+		json_decref(w.body);
+		usleep(50 * 1000);
+	}
+	return -1;
+}
+
+json_t *
+ddbt_scan(struct event_base *base, struct aws *a, const char *table)
+{
+	json_t *all = json_object(), *start = NULL, *req, *x;
+	struct wait w;
+	size_t i;
+
+	for (int page = 0; page < 1000; page++) {
+		req = json_pack("{s:s}", "TableName", table);
+		if (start != NULL)
+			json_object_set_new(req, "ExclusiveStartKey", start);
+		start = NULL;
+		memset(&w, 0, sizeof(w));
+		if (aws_call(a, AWS_DYNAMODB, "Scan", req, on_done, &w) == NULL)
+			goto fail;
+		wait_loop(base, &w.done, 60000);
+		if (w.error != 0)
+			goto fail;
+		json_array_foreach(json_object_get(w.body, "Items"), i, x)
+		{
+			json_t *plain = ddb_item_to_json(x);
+			const char *k = json_string_value(json_object_get(plain, "userId"));
+			if (k == NULL) {
+				json_decref(plain);
+				goto fail;
+			}
+			json_object_set_new(all, k, plain);
+		}
+		x = json_object_get(w.body, "LastEvaluatedKey");
+		if (x == NULL) {
+			json_decref(w.body);
+			return all;
+		}
+		start = json_incref(x);
+		json_decref(w.body);
+	}
+fail:
+	json_decref(w.body);
+	json_decref(all);
+	return NULL;
+}
+
+int
+ddbt_put(struct event_base *base, struct aws *a, const char *table, json_t *plain)
+{
+	struct wait w;
+
+	memset(&w, 0, sizeof(w));
+	if (ddb_put_item(a, table, ddb_item_from_json(plain), NULL, NULL, NULL, on_done, &w) ==
+	    NULL)
+		return -1;
+	wait_loop(base, &w.done, 60000);
+	json_decref(w.body);
+	return w.error == 0 ? 0 : -1;
+}
+
+static int
+free_port(void)
+{
+	char cmd[] = "node -e 'const s=require(\"net\").createServer().listen(0,\"127.0.0.1\",()=>"
+	             "{console.log(s.address().port);s.close()})'";
+	FILE *p = popen(cmd, "r");
+	int port = 0;
+
+	if (p == NULL)
+		return 0;
+	if (fscanf(p, "%d", &port) != 1)
+		port = 0;
+	pclose(p);
+	return port;
+}
+
+int
+dynalite_start(struct dynalite *d)
+{
+	const char *js = getenv("BERTH_TEST_DYNALITE_JS");
+	char port[16], urlfile[300], path[300];
+	FILE *fp;
+
+	if (js == NULL || js[0] == '\0') {
+		fprintf(stderr, "BERTH_TEST_DYNALITE_JS is not set: run through ./dev test\n");
+		return -1;
+	}
+	if (d->port == 0 && (d->port = free_port()) == 0)
+		return -1;
+	snprintf(port, sizeof(port), "%d", d->port);
+	snprintf(urlfile, sizeof(urlfile), "%s/dynalite.url", d->dir);
+	snprintf(path, sizeof(path), "%s/data", d->dir);
+	unlink(urlfile);
+	if ((d->pid = fork()) < 0)
+		return -1;
+	if (d->pid == 0) {
+		execlp("node", "node", js, "--port", port, "--path", path, "--url-file", urlfile,
+		       "--create-table-ms", "20", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		if ((fp = fopen(urlfile, "r")) != NULL) {
+			int ok = fscanf(fp, "%63s", d->url) == 1;
+			fclose(fp);
+			if (ok)
+				return 0;
+		}
+		usleep(50 * 1000);
+	}
+	dynalite_stop(d);
+	return -1;
+}
+
+void
+dynalite_stop(struct dynalite *d)
+{
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return;
+		}
+		usleep(50 * 1000);
+	}
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+}
