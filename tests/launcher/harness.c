@@ -230,6 +230,8 @@ h_env_done(struct h_env *e)
 	}
 	nstarted = 0;
 	h_proc_stop(&e->sidecar, 0);
+	if (e->docker_host[0] == '\0')
+		return; /* never got that far */
 	/* Remove what this run left (failed tests included). */
 	snprintf(cmd, sizeof(cmd),
 	         "DOCKER_HOST='%s' docker ps -aq --filter name=berth-%s | "
