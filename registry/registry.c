@@ -7,6 +7,7 @@
 #include "registry/registry.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -653,6 +654,55 @@ quick_check(struct registry *r)
 	return rc;
 }
 
+/* 1 when path's WAL file exists, i.e. some connection has the registry open or crashed. */
+static int
+wal_exists(const char *path)
+{
+	char wal[PATH_MAX + 8];
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return access(wal, F_OK) == 0;
+}
+
+/*
+ * Opens the SQLite handle. immutable opens read-only through a URI with
+ * immutable=1 (no locks, no -shm): see the read-only fallback below.
+ */
+static int
+db_open(struct registry *r, int oflags, int immutable)
+{
+	char uri[PATH_MAX * 3 + 32];
+	size_t n = 0;
+	int rc;
+
+	if (!immutable) {
+		rc = sqlite3_open_v2(r->path, &r->db, oflags, NULL);
+	} else {
+		/* file:PATH?immutable=1 with %, ? and # escaped; file:/// for an absolute path */
+		n = (size_t)snprintf(uri, sizeof(uri), "%s",
+		                     r->path[0] == '/' ? "file://" : "file:");
+		for (const char *p = r->path; *p != '\0' && n + 4 < sizeof(uri); p++) {
+			if (*p == '%' || *p == '?' || *p == '#')
+				n += (size_t)snprintf(uri + n, sizeof(uri) - n, "%%%02X",
+				                      (unsigned char)*p);
+			else
+				uri[n++] = *p;
+		}
+		snprintf(uri + n, sizeof(uri) - n, "?immutable=1");
+		rc = sqlite3_open_v2(uri, &r->db, oflags | SQLITE_OPEN_URI, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		int code = sql_to_errno(rc);
+
+		return reg_fail(r, code, "%s: cannot open: %s (check the path and its permissions)",
+		                r->path, r->db != NULL ? sqlite3_errmsg(r->db) : "out of memory");
+	}
+	r->immutable = immutable;
+	sqlite3_extended_result_codes(r->db, 1);
+	sqlite3_busy_handler(r->db, busy_handler, r);
+	return 0;
+}
+
 int
 registry_open(struct registry **out, const char *path, int flags, char *err, size_t errlen)
 {
@@ -718,16 +768,30 @@ open:
 	else
 		oflags |=
 		    SQLITE_OPEN_READWRITE | ((flags & REGISTRY_CREATE) ? SQLITE_OPEN_CREATE : 0);
-	rc = sqlite3_open_v2(path, &r->db, oflags, NULL);
-	if (rc != SQLITE_OK) {
-		rc = sql_to_errno(rc);
-		reg_fail(r, rc, "%s: cannot open: %s (check the path and its permissions)", path,
-		         r->db != NULL ? sqlite3_errmsg(r->db) : "out of memory");
+	if ((rc = db_open(r, oflags, 0)) != 0)
 		goto fail;
+	rc = open_check(r, flags, &version);
+	/*
+	 * A reader without write access to the directory cannot create the
+	 * -shm file that WAL mode needs. While a writer runs, the -wal and
+	 * -shm files exist and the read works; when none runs (no -wal), the
+	 * whole registry is in the main file and nothing writes it, so it is
+	 * read as immutable. If a writer starts meanwhile, registry_changed
+	 * says so (-ESTALE).
+	 */
+	if ((rc == -EROFS || rc == -EACCES) && r->rdonly && !wal_exists(path)) {
+		sqlite3_close_v2(r->db);
+		r->db = NULL;
+		if ((rc = db_open(r, oflags, 1)) != 0)
+			goto fail;
+		rc = open_check(r, flags, &version);
 	}
-	sqlite3_extended_result_codes(r->db, 1);
-	sqlite3_busy_handler(r->db, busy_handler, r);
-	if ((rc = open_check(r, flags, &version)) != 0)
+	if ((rc == -EROFS || rc == -EACCES) && r->rdonly)
+		rc = reg_fail(r, -EACCES,
+		              "%s: cannot read it without write access to its directory while "
+		              "its WAL is being recovered (run berth as the registry's owner)",
+		              path);
+	if (rc != 0)
 		goto fail;
 	if (!r->rdonly) {
 		/*
@@ -792,6 +856,11 @@ registry_changed(struct registry *r, int *changed)
 	int rc;
 
 	*changed = 0;
+	if (r->immutable && wal_exists(r->path))
+		return reg_fail(r, -ESTALE,
+		                "%s: a writer opened the registry after this reader (run berth "
+		                "again)",
+		                r->path);
 	if ((st = reg_stmt(r, ST_DATA_VERSION)) == NULL)
 		return -EIO;
 	rc = sqlite3_step(st);

@@ -17,6 +17,9 @@
  *   -EACCES  the file cannot be opened (permissions)
  *   -EPROTO  a read-only open of a file whose schema is older (a writer migrates it)
  *   -ERANGE  a stored value does not fit the caller's buffer (registry_meta_get)
+ *   -ESTALE  registry_changed on a read-only handle that had to open the file as
+ *            immutable (no write access to its directory, no writer running)
+ *            once a writer has opened it: open it again
  * and, where err is given, a one-line reason (first error wins).
  *
  * The schema lives in registry_schema.h; bump REGISTRY_SCHEMA_VERSION there

@@ -51,6 +51,7 @@ struct registry {
 	sqlite3 *db;
 	char *path;
 	int rdonly;
+	int immutable;        /* read-only through immutable=1 (no writer was running) */
 	int busy_ms;          /* total wait for a lock before -EBUSY */
 	int64_t busy_started; /* monotonic ms of the first retry of the current wait */
 	int in_batch;

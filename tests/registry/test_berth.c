@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +34,7 @@ struct run {
 };
 
 static struct run *last;
+static int as_nobody; /* run_berth drops to uid/gid 65534 first */
 
 /* Runs berth with argv (NULL-terminated, without argv[0]); waits at most 20 s. */
 static int
@@ -52,6 +54,9 @@ run_berth(const char *const *args)
 	assert_int_equal(pipe(po), 0);
 	assert_int_equal(pipe(pe), 0);
 	if ((pid = fork()) == 0) {
+		if (as_nobody &&
+		    (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(126);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
 		close(po[0]);
@@ -636,6 +641,56 @@ test_watch_sigint(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/*
+ * A reader without write access to the registry's directory: reads while a
+ * writer runs (through its -shm), and when none runs (immutable); a watch
+ * opened that way stops with exit 3 once a writer appears.
+ */
+static void
+test_unprivileged_reader(void **state)
+{
+	char sub[400], path[500], wal[520];
+	struct registry *w;
+	struct binding b;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs root to drop to another user */
+	snprintf(sub, sizeof(sub), "%s/ro", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/registry.db", sub);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	sample(path, 0);
+	assert_int_not_equal(access(wal, F_OK), 0); /* no writer: no WAL file */
+	as_nobody = 1;
+	assert_int_equal(run_berth((const char *[]){"--db", path, "ls", NULL}), 0);
+	assert_int_equal(count_lines(last->out), 4);
+	w = make_registry(path);
+	rt_binding(&b, 99);
+	assert_int_equal(registry_binding_upsert(w, &b, NULL), 0);
+	assert_int_equal(run_berth((const char *[]){"--db", path, "ls", NULL}), 0);
+	assert_int_equal(count_lines(last->out), 5);
+	registry_close(w);
+
+	/* watch, opened with no writer running, ends with exit 3 when one starts */
+	if ((pid = fork()) == 0) {
+		usleep(1000 * 1000);
+		w = make_registry(path);
+		usleep(1000 * 1000);
+		registry_close(w);
+		_exit(0);
+	}
+	assert_int_equal(
+	    run_berth((const char *[]){"--db", path, "watch", "--timeout", "20", NULL}), 3);
+	assert_non_null(strstr(last->err, "run berth again"));
+	as_nobody = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(chmod(dir, 0700), 0);
+}
+
 static int
 group_setup(void **state)
 {
@@ -673,9 +728,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bad_files), cmocka_unit_test(test_ls),
-	    cmocka_unit_test(test_get_stats), cmocka_unit_test(test_reader_during_write),
-	    cmocka_unit_test(test_watch),     cmocka_unit_test(test_watch_sigint),
+	    cmocka_unit_test(test_bad_files),
+	    cmocka_unit_test(test_ls),
+	    cmocka_unit_test(test_get_stats),
+	    cmocka_unit_test(test_reader_during_write),
+	    cmocka_unit_test(test_watch),
+	    cmocka_unit_test(test_watch_sigint),
+	    cmocka_unit_test(test_unprivileged_reader),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
