@@ -215,6 +215,22 @@ aws_imds(struct aws *a)
 	return a->imds;
 }
 
+int
+aws_env_max_attempts(void)
+{
+	const char *s = getenv("AWS_MAX_ATTEMPTS");
+	char *end;
+	long n;
+
+	if (s == NULL || s[0] == '\0')
+		return AWS_RETRY_MAX_ATTEMPTS;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 1 || n > 10)
+		return AWS_RETRY_MAX_ATTEMPTS;
+	return (int)n;
+}
+
 void
 aws_set_retry(struct aws *a, long base_ms, long cap_ms, int max_attempts)
 {

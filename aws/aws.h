@@ -84,7 +84,9 @@ const char *aws_endpoint(const struct aws *, enum aws_service);
 struct aws_creds_provider *aws_creds(struct aws *);
 struct aws_imds *aws_imds(struct aws *);
 
-/* Test and tuning hooks: backoff base and cap (ms), attempts (1-10). */
+/* AWS_MAX_ATTEMPTS when set to 1-10, else 3. */
+int aws_env_max_attempts(void);
+/* Test and tuning hooks: backoff base and cap (ms, 0 = default), attempts (1-10). */
 void aws_set_retry(struct aws *, long base_ms, long cap_ms, int max_attempts);
 
 struct aws_stats {

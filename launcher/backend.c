@@ -9,8 +9,9 @@
 /* Built-in backends first; backend_register() appends. */
 static const struct backend_ops *backends[BACKENDS_MAX] = {
     &backend_docker,
+    &backend_ecs,
 };
-static size_t nbackends = 1;
+static size_t nbackends = 2;
 
 const struct backend_ops *
 backend_find(const char *name)

@@ -103,5 +103,6 @@ int backend_register(const struct backend_ops *);
 void backend_names(char *out, size_t outlen);
 
 extern const struct backend_ops backend_docker;
+extern const struct backend_ops backend_ecs; /* launcher/backend_ecs.c */
 
 #endif

@@ -865,7 +865,9 @@ on_started(int error, const char *task, const char *errmsg, void *arg)
 		char reason[REG_ERROR_MAX];
 
 		snprintf(reason, sizeof(reason), "%s", errmsg != NULL ? errmsg : "start failed");
-		prov_fail(p, error == -ECANCELED ? 503 : 502, "backend_error", reason);
+		/* -EAGAIN: the backend had no room (ECS RESOURCE:* failures). */
+		prov_fail(p, error == -ECANCELED || error == -EAGAIN ? 503 : 502, "backend_error",
+		          reason);
 		return;
 	}
 	if (save(p) != 0) {

@@ -636,6 +636,61 @@ sync_free(struct sync *s)
 	free(s);
 }
 
+/* --- the daemons' service ------------------------------------------------ */
+
+struct sync_service {
+	struct aws *aws;
+	struct sync *sync;
+};
+
+void *
+sync_service_start(struct event_base *base, struct evcurl *ec, struct registry *reg,
+                   const char *table, char *err, size_t errlen)
+{
+	struct sync_service *sv;
+	char aerr[256];
+
+	if ((sv = calloc(1, sizeof(*sv))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((sv->aws = aws_new(base, ec, aerr, sizeof(aerr))) == NULL) {
+		snprintf(err, errlen, "AWS: %s", aerr);
+		free(sv);
+		return NULL;
+	}
+	if ((sv->sync = sync_new(base, reg, sv->aws, table, NULL, err, errlen)) == NULL) {
+		aws_free(sv->aws);
+		free(sv);
+		return NULL;
+	}
+	log_info("sync_started table=%s region=%s", table, aws_region(sv->aws));
+	return sv;
+}
+
+void
+sync_service_kick(void *h)
+{
+	struct sync_service *sv = h;
+
+	if (sv != NULL)
+		sync_kick(sv->sync);
+}
+
+void
+sync_service_stop(void *h)
+{
+	struct sync_service *sv = h;
+
+	if (sv == NULL)
+		return;
+	if (!sync_flush(sv->sync, SYNC_STOP_FLUSH_MS))
+		log_warnx("sync_stopped_with_pending table=%s", sv->sync->table);
+	sync_free(sv->sync);
+	aws_free(sv->aws);
+	free(sv);
+}
+
 /* --- tenant reservation -------------------------------------------------- */
 
 struct reserve {

@@ -88,6 +88,19 @@ void sync_get_stats(const struct sync *, struct sync_stats *);
 int sync_flush(struct sync *, long deadline_ms);
 
 /*
+ * A sync with its own AWS client, for daemons (the sidecar's and launcher's
+ * --dynamodb-table hooks): start returns the handle or NULL with err filled;
+ * kick drains soon; stop pushes what it can for up to SYNC_STOP_FLUSH_MS,
+ * then frees. evcurl and reg are borrowed.
+ */
+#define SYNC_STOP_FLUSH_MS 5000
+struct evcurl;
+void *sync_service_start(struct event_base *, struct evcurl *, struct registry *, const char *table,
+                         char *err, size_t errlen);
+void sync_service_kick(void *);
+void sync_service_stop(void *);
+
+/*
  * The DynamoDB item for an outbox row (new reference), or NULL with err
  * filled when the row's body is not a JSON object. Exposed for tests.
  */

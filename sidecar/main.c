@@ -18,17 +18,17 @@
 #include "core/log.h"
 #include "core/opts.h"
 #include "registry/registry.h"
+#include "registry/sync.h"
 #include "sidecar/agent.h"
 #include "sidecar/api.h"
 #include "sidecar/hostip.h"
 #include "sidecar/sync_hook.h"
 #include "sidecar/tracker.h"
 
-/*
- * The DynamoDB sync engine (see sync_hook.h). NULL: no engine in this build;
- * point it at the engine's table when registry/sync.* provides one.
- */
-const struct sidecar_sync *sidecar_sync = NULL;
+/* The DynamoDB sync engine (registry/sync.c) behind --dynamodb-table; see sync_hook.h. */
+static const struct sidecar_sync ddb_sync = {sync_service_start, sync_service_kick,
+                                             sync_service_stop};
+const struct sidecar_sync *sidecar_sync = &ddb_sync;
 
 static const struct opt sidecar_opts[] = {
     {"db", "BERTH_DB", NULL, OPT_STRING, "PATH", "/var/lib/berth/registry.db", 0, 0,
