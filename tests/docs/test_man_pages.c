@@ -1,6 +1,7 @@
 /*
  * Every flag a program prints in --help has an entry in its man page, and
- * every environment twin --help names appears there too. The programs come
+ * every environment twin --help names appears there too; the ECS task
+ * definitions set only variables their program knows. The programs come
  * from the build tree (BERTH_BINARY_DIR); a missing binary is a failure.
  *
  * An entry is an mdoc list item naming the flag (".It Fl -db Ar PATH") or, in
@@ -18,6 +19,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #define PATH_CAP  1024
 #define HELP_CAP  (64 * 1024)
@@ -223,6 +226,67 @@ test_berth(void **state)
 	check_program(&programs[2]);
 }
 
+/*
+ * The ECS task definitions under docker/ecs/ set only variables the program
+ * they run knows: each BERTH_* name in a container's environment or secrets
+ * appears in that program's --help.
+ */
+static void
+test_ecs_environment(void **state)
+{
+	static const char *const files[] = {"berth-sidecar.json", "berth-launcher.json"};
+	const char *src = getenv("BERTH_SOURCE_DIR");
+	int bad = 0;
+
+	(void)state;
+	if (src == NULL || *src == '\0')
+		fail_msg("BERTH_SOURCE_DIR is not set (run under ctest)");
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		char path[PATH_CAP], bin[PATH_CAP], *help;
+		const struct program *p = NULL;
+		static const char *const lists[] = {"environment", "secrets"};
+		json_error_t jerr;
+		json_t *td, *c;
+		const char *prog;
+
+		snprintf(path, sizeof(path), "%s/docker/ecs/%s", src, files[f]);
+		if ((td = json_load_file(path, 0, &jerr)) == NULL)
+			fail_msg("%s:%d: %s", path, jerr.line, jerr.text);
+		c = json_array_get(json_object_get(td, "containerDefinitions"), 0);
+		prog = json_string_value(json_array_get(json_object_get(c, "command"), 0));
+		for (size_t i = 0; prog != NULL && i < sizeof(programs) / sizeof(programs[0]); i++)
+			if (strcmp(programs[i].name, prog) == 0)
+				p = &programs[i];
+		if (p == NULL)
+			fail_msg("%s: command[0] is not a berth program", path);
+		if (find_binary(p, bin, sizeof(bin)) != 0)
+			fail_msg("%s is not built (build it before running this test)", p->name);
+		help = run_help(bin);
+		for (size_t l = 0; l < 2; l++) {
+			json_t *e;
+			size_t k;
+
+			json_array_foreach(json_object_get(c, lists[l]), k, e)
+			{
+				const char *name = json_string_value(json_object_get(e, "name"));
+
+				if (name == NULL || strncmp(name, "BERTH_", 6) != 0)
+					continue;
+				if (strstr(help, name) == NULL) {
+					fprintf(stderr,
+					        "%s: %s sets %s, which %s --help does not know\n",
+					        files[f], lists[l], name, p->name);
+					bad++;
+				}
+			}
+		}
+		free(help);
+		json_decref(td);
+	}
+	if (bad > 0)
+		fail_msg("%d unknown variables in docker/ecs (listed above)", bad);
+}
+
 /* The checker itself: entries are found only where they are entries. */
 static void
 test_has_entry(void **state)
@@ -249,10 +313,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_has_entry),
-	    cmocka_unit_test(test_sidecar),
-	    cmocka_unit_test(test_launcher),
-	    cmocka_unit_test(test_berth),
+	    cmocka_unit_test(test_has_entry),       cmocka_unit_test(test_sidecar),
+	    cmocka_unit_test(test_launcher),        cmocka_unit_test(test_berth),
+	    cmocka_unit_test(test_ecs_environment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
