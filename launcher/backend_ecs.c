@@ -207,12 +207,12 @@ eb_init(const struct backend_ctx *ctx, void **state, char *err, size_t errlen)
 		event_free(tick);
 	aws_set_retry(eb->aws, 0, 0, aws_env_max_attempts());
 	if (!chk.done) {
-		snprintf(err, errlen, "ecs: DescribeTaskDefinition %s did not answer in %d s",
+		snprintf(err, errlen, "DescribeTaskDefinition %s did not answer in %d s",
 		         eb->task_definition, EB_INIT_TIMEOUT_MS / 1000);
 		goto fail;
 	}
 	if (chk.error != 0) {
-		snprintf(err, errlen, "ecs: task definition %s: %s", eb->task_definition, chk.msg);
+		snprintf(err, errlen, "task definition %s: %s", eb->task_definition, chk.msg);
 		goto fail;
 	}
 	log_info("ecs_backend cluster=%s task_definition=%s container=%s port=%d region=%s",

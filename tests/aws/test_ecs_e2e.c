@@ -1,0 +1,328 @@
+/*
+ * Provisioning end to end with --backend ecs (integration): the real
+ * berth-launcher (and berth-sidecar) against the ECS emulator, which starts
+ * real containers on the test dockerd.
+ *  - with the sidecar: 201, the tenant page answers with the tenant's
+ *    environment, DELETE stops the task; timed against the DescribeTasks
+ *    polling baseline (no sidecar), with the emulator reporting RUNNING the
+ *    way ECS does, a while after the container started;
+ *  - 30 % throttling on every ECS call: every provision still succeeds;
+ *  - a wrong secret: the launcher refuses to start and says why (the 403);
+ *  - a RESOURCE:PORTS placement failure: 503 with the reason;
+ *  - a task definition in awsvpc mode: the launcher says plainly what is wrong.
+ *
+ * Needs BERTH_TEST_ECS_URL, BERTH_TEST_DOCKER_HOST and the built daemons.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "tests/aws/testlib.h"
+
+#define E2E_DESCRIBE_DELAY_MS 1500 /* ECS shows networkBindings a while after the start */
+
+struct ctx {
+	struct h_env e;
+	char akid[64];
+	char env_ecs[300], env_akid[128], env_secret[128];
+	const char *ecs_url;
+	const char *envp[8];
+};
+
+static char *
+read_all(const char *path)
+{
+	return read_file(path, NULL);
+}
+
+static int
+setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	const char *why;
+	char keys[256];
+
+	c->ecs_url = need_env("BERTH_TEST_ECS_URL");
+	if ((why = h_env_init(&c->e, "ecs-e2e")) != NULL)
+		fail_msg("%s", why);
+	/* A key of our own, so injected faults touch only this test. */
+	snprintf(c->akid, sizeof(c->akid), "AKIDE2E%d%ld", (int)getpid(),
+	         (long)time(NULL) % 100000);
+	snprintf(keys, sizeof(keys),
+	         "{\"access_key_id\":\"%s\",\"secret_access_key\":\"e2e-secret\"}", c->akid);
+	assert_int_equal(control_post(c->ecs_url, "/_emulator/keys", keys), 200);
+	snprintf(c->env_ecs, sizeof(c->env_ecs), "AWS_ENDPOINT_URL_ECS=%s", c->ecs_url);
+	snprintf(c->env_akid, sizeof(c->env_akid), "AWS_ACCESS_KEY_ID=%s", c->akid);
+	snprintf(c->env_secret, sizeof(c->env_secret), "AWS_SECRET_ACCESS_KEY=e2e-secret");
+	c->envp[0] = c->env_ecs;
+	c->envp[1] = c->env_akid;
+	c->envp[2] = c->env_secret;
+	c->envp[3] = "AWS_REGION=us-east-1";
+	c->envp[4] = "AWS_EC2_METADATA_DISABLED=true";
+	c->envp[5] = NULL;
+	*state = c;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct ctx *c = *state;
+	char f[128];
+
+	snprintf(f, sizeof(f), "{\"access_key_id\":\"%s\"}", c->akid);
+	control_post(c->ecs_url, "/_emulator/faults", f);
+	h_env_done(&c->e);
+	free(c);
+	return 0;
+}
+
+static void
+faults(struct ctx *c, const char *json_tail)
+{
+	char f[256];
+
+	snprintf(f, sizeof(f), "{\"access_key_id\":\"%s\"%s%s}", c->akid,
+	         json_tail[0] != '\0' ? "," : "", json_tail);
+	assert_int_equal(control_post(c->ecs_url, "/_emulator/faults", f), 200);
+}
+
+static const char *const ecs_flags[] = {"--backend",
+                                        "ecs",
+                                        "--cluster",
+                                        "berth-test",
+                                        "--task-definition",
+                                        "berth-tenant",
+                                        "--container-name",
+                                        "app",
+                                        "--container-port",
+                                        "8000",
+                                        "--wait-timeout",
+                                        "60",
+                                        NULL};
+
+static int
+launcher_ecs(struct ctx *c, struct h_proc *p, const char *const *more)
+{
+	const char *argv[32];
+	size_t n = 0;
+
+	for (size_t i = 0; ecs_flags[i] != NULL; i++)
+		argv[n++] = ecs_flags[i];
+	for (size_t i = 0; more != NULL && more[i] != NULL && n < 31; i++)
+		argv[n++] = more[i];
+	argv[n] = NULL;
+	return h_launcher_start(&c->e, p, argv, c->envp);
+}
+
+/* POSTs one tenant; returns the HTTP status and fills url (when 201) and secs. */
+static long
+provision(struct ctx *c, struct h_proc *p, const char *sub, char *url, size_t urllen, double *secs,
+          char *body, size_t bodylen)
+{
+	struct h_resp *r = calloc(1, sizeof(*r));
+	char req[512];
+	const char *const hdrs[] = {"Content-Type: application/json", NULL};
+	long st;
+
+	(void)c;
+	snprintf(req, sizeof(req),
+	         "{\"subdomain\":\"%s\",\"admin_email\":\"ops@%s.example\",\"company_name\":\"%s "
+	         "Inc\"}",
+	         sub, sub, sub);
+	assert_int_equal(h_http(p->port, "POST", "/v1/tenants", hdrs, req, strlen(req), r), 0);
+	st = r->status;
+	if (secs != NULL)
+		*secs = r->secs;
+	if (body != NULL)
+		snprintf(body, bodylen, "%.*s", (int)r->len, r->body);
+	if (url != NULL) {
+		json_error_t jerr;
+		json_t *j = json_loadb(r->body, r->len, 0, &jerr);
+		snprintf(url, urllen, "%s",
+		         json_string_value(json_object_get(j, "url")) != NULL
+		             ? json_string_value(json_object_get(j, "url"))
+		             : "");
+		json_decref(j);
+	}
+	free(r);
+	return st;
+}
+
+static int
+url_port(const char *url)
+{
+	const char *p = strrchr(url, ':');
+
+	return p != NULL ? (int)strtol(p + 1, NULL, 10) : 0;
+}
+
+static void
+test_provision_and_baseline(void **state)
+{
+	struct ctx *c = *state;
+	struct h_proc fast = {0}, slow = {0};
+	struct h_resp *r = calloc(1, sizeof(*r));
+	char sub[64], url[512], body[2048], host[600], db2[400], *log;
+	double t_fast = 0, t_slow = 0;
+	const char *more[4];
+
+	faults(c, "\"describe_delay_ms\":1500");
+	/* With the sidecar: the binding comes from the Docker start event. */
+	assert_int_equal(h_sidecar_start(&c->e), 0);
+	assert_int_equal(launcher_ecs(c, &fast, NULL), 0);
+	snprintf(sub, sizeof(sub), "%sfast", c->e.prefix);
+	assert_int_equal(provision(c, &fast, sub, url, sizeof(url), &t_fast, body, sizeof(body)),
+	                 201);
+	print_message("ecs+sidecar: %s in %.3f s\n", url, t_fast);
+	assert_non_null(strstr(url, sub));
+	snprintf(host, sizeof(host), "%s.127.0.0.1.sslip.io", sub);
+	assert_int_equal(h_page(url_port(url), host, r), 0);
+	assert_int_equal(r->status, 200);
+	assert_non_null(strstr(r->body, sub)); /* BERTH_TENANT reached the container */
+
+	/* DELETE stops the task. */
+	char path[128];
+	snprintf(path, sizeof(path), "/v1/tenants/%s", sub);
+	assert_int_equal(h_http(fast.port, "DELETE", path, NULL, NULL, 0, r), 0);
+	print_message("DELETE: %ld %.*s\n", r->status, (int)r->len, r->body);
+	assert_true(r->status == 200 || r->status == 204);
+	h_proc_stop(&fast, 0);
+
+	/* The baseline: no sidecar, a registry of its own; DescribeTasks polling alone. */
+	snprintf(db2, sizeof(db2), "%s/baseline.db", c->e.dir);
+	more[0] = "--db";
+	more[1] = db2;
+	more[2] = NULL;
+	slow.no_sidecar_url = 1;
+	assert_int_equal(launcher_ecs(c, &slow, more), 0);
+	snprintf(sub, sizeof(sub), "%sslow", c->e.prefix);
+	assert_int_equal(provision(c, &slow, sub, url, sizeof(url), &t_slow, body, sizeof(body)),
+	                 201);
+	print_message("ecs+DescribeTasks polling: %s in %.3f s\n", url, t_slow);
+	printf("ecs_e2e provision_s sidecar=%.3f describe_polling=%.3f (emulated ECS report lag "
+	       "%d ms)\n",
+	       t_fast, t_slow, E2E_DESCRIBE_DELAY_MS);
+	snprintf(path, sizeof(path), "/v1/tenants/%s", sub);
+	h_http(slow.port, "DELETE", path, NULL, NULL, 0, r);
+	h_proc_stop(&slow, 0);
+	log = read_all(slow.log);
+	if (log != NULL)
+		assert_non_null(strstr(log, "source=describe"));
+	free(log);
+	free(r);
+}
+
+/* 30 % of every ECS call throttled: each provision still answers 201. */
+static void
+test_throttling_30(void **state)
+{
+	struct ctx *c = *state;
+	struct h_proc p = {0};
+	char sub[64], url[512], body[2048];
+	int ok = 0, n = 8;
+	double secs;
+
+	faults(c, "\"throttle\":0.3");
+	assert_int_equal(h_sidecar_start(&c->e), 0);
+	assert_int_equal(launcher_ecs(c, &p, NULL), 0);
+	for (int i = 0; i < n; i++) {
+		long st;
+		snprintf(sub, sizeof(sub), "%sthr%d", c->e.prefix, i);
+		st = provision(c, &p, sub, url, sizeof(url), &secs, body, sizeof(body));
+		print_message("%s: %ld in %.3f s %s\n", sub, st, secs, st == 201 ? url : body);
+		ok += st == 201;
+	}
+	char stats[512];
+	control_get(c->ecs_url, "/_emulator/stats", stats, sizeof(stats));
+	print_message("emulator: %s\n", stats);
+	assert_int_equal(ok, n);
+	h_proc_stop(&p, 0);
+}
+
+/* A wrong secret: the emulator's 403 stops the launcher at start-up, with AWS's reason. */
+static void
+test_wrong_secret(void **state)
+{
+	struct ctx *c = *state;
+	struct h_proc p = {0};
+	char *log;
+
+	c->envp[2] = "AWS_SECRET_ACCESS_KEY=not-the-secret";
+	assert_int_equal(launcher_ecs(c, &p, NULL), -1);
+	log = read_all(p.log);
+	assert_non_null(log);
+	print_message("%s", log);
+	assert_non_null(strstr(log, "InvalidSignatureException"));
+	assert_non_null(strstr(log, "HTTP 403"));
+	free(log);
+}
+
+/* ECS answers 200 with failures[] (no room on any instance): 503 with the reason. */
+static void
+test_placement_failure(void **state)
+{
+	struct ctx *c = *state;
+	struct h_proc p = {0};
+	char sub[64], body[2048];
+
+	assert_int_equal(launcher_ecs(c, &p, NULL), 0);
+	faults(c, "\"runtask_failure\":\"RESOURCE:PORTS\"");
+	snprintf(sub, sizeof(sub), "%sfull", c->e.prefix);
+	assert_int_equal(provision(c, &p, sub, NULL, 0, NULL, body, sizeof(body)), 503);
+	print_message("%s\n", body);
+	assert_non_null(strstr(body, "RESOURCE:PORTS"));
+	h_proc_stop(&p, 0);
+}
+
+/* A task definition berth cannot use: the launcher says what is wrong and exits. */
+static void
+test_bad_task_definition(void **state)
+{
+	struct ctx *c = *state;
+	struct h_proc p = {0};
+	const char *more[] = {"--task-definition", "berth-awsvpc", NULL};
+	char cmd[1024], *log;
+
+	/* Register it through the real API (signed), with curl's SigV4. */
+	snprintf(cmd, sizeof(cmd),
+	         "curl -sf -o /dev/null --noproxy '*' '%s/' --aws-sigv4 aws:amz:us-east-1:ecs "
+	         "--user '%s:e2e-secret' -H 'Content-Type: application/x-amz-json-1.1' "
+	         "-H 'X-Amz-Target: AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition' "
+	         "-d '{\"family\":\"berth-awsvpc\",\"networkMode\":\"awsvpc\","
+	         "\"containerDefinitions\":[{\"name\":\"app\",\"image\":\"x\","
+	         "\"portMappings\":[{\"containerPort\":8000}]}]}'",
+	         c->ecs_url, c->akid);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(launcher_ecs(c, &p, more), -1);
+	log = read_all(p.log);
+	assert_non_null(log);
+	print_message("%s", log);
+	assert_non_null(strstr(log, "awsvpc"));
+	assert_non_null(strstr(log, "bridge"));
+	free(log);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_provision_and_baseline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_throttling_30, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_secret, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_placement_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_task_definition, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
