@@ -17,7 +17,7 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
 chmod 1777 "$root/tmp"
 cp "$busybox" "$root/bin/busybox"
-for app in sh httpd sed printf cat mkdir kill sleep; do
+for app in sh httpd printf kill sleep; do
 	ln -s busybox "$root/bin/$app"
 done
 echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
@@ -25,24 +25,32 @@ echo 'www:x:100:100:www:/www:/bin/sh' >>"$root/etc/passwd"
 cat >"$root/bin/berth-tenant" <<'EOF'
 #!/bin/sh
 # The tenant's entry point: writes the page, serves it, stops on TERM.
-# Values from the environment are HTML-escaped; DATABASE_URL is never shown.
+# Values from the environment are HTML-escaped with shell substitutions only
+# (no child processes, so the page is up a moment after the container starts);
+# DATABASE_URL is never shown.
+# esc VALUE: sets v to VALUE escaped for HTML.
 esc() {
-	printf '%s' "$1" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
-		-e 's/"/\&quot;/g' -e "s/'/\&#39;/g"
+	v=$1 q="'"
+	v=${v//&/&amp;}
+	v=${v//</&lt;}
+	v=${v//>/&gt;}
+	v=${v//\"/&quot;}
+	v=${v//$q/&#39;}
 }
-name=$(esc "${BERTH_COMPANY_NAME:-a berth tenant}")
-tenant=$(esc "${BERTH_TENANT:-}")
-db=$(esc "${DB_NAME:-}")
-mkdir -p /www
-cat >/www/index.html <<HTML
-<!doctype html>
-<html><head><meta charset="utf-8"><title>$name</title></head>
-<body><h1>$name</h1>
-<p>Tenant <b>$tenant</b> (database $db) is served by berth.</p></body></html>
-HTML
+trap 'kill $pid 2>/dev/null; exit 0' TERM INT
+esc "${BERTH_COMPANY_NAME:-a berth tenant}"
+name=$v
+esc "${BERTH_TENANT:-}"
+tenant=$v
+esc "${DB_NAME:-}"
+db=$v
+printf '%s\n' '<!doctype html>' \
+	"<html><head><meta charset=\"utf-8\"><title>$name</title></head>" \
+	"<body><h1>$name</h1>" \
+	"<p>Tenant <b>$tenant</b> (database $db) is served by berth.</p></body></html>" \
+	>/www/index.html
 httpd -f -p "${PORT:-8000}" -h /www &
 pid=$!
-trap 'kill $pid 2>/dev/null; exit 0' TERM INT
 wait $pid
 EOF
 chmod 755 "$root/bin/berth-tenant"
