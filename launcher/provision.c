@@ -809,7 +809,7 @@ sidecar_poll(struct prov *p)
 	memset(&req, 0, sizeof(req));
 	req.url = url;
 	req.timeout_ms = left_ms + 2000;
-	req.body_max = 256 * 1024;
+	req.body_max = LAUNCHER_SIDECAR_BODY_MAX;
 	req.no_proxy = 1;
 	req.on_done = on_sidecar;
 	req.arg = p;
