@@ -30,14 +30,15 @@ struct evhttp_request;
 struct event;
 struct ratelimit;
 
-#define LAUNCHER_TOKEN_MAX      4096 /* bytes of --token-file */
-#define LAUNCHER_DBURL_MAX      1024 /* an expanded DATABASE_URL */
-#define LAUNCHER_WAITERS_MAX    32   /* requests waiting on one provision */
-#define LAUNCHER_REG_POLL_MS    10   /* registry_changed() interval while awaiting */
-#define LAUNCHER_DESCRIBE_MS    1000 /* backend describe fallback interval */
-#define LAUNCHER_PROBE_MS       1000 /* one readiness attempt at most */
-#define LAUNCHER_PROBE_GAP_MS   50   /* between readiness attempts, at most */
-#define LAUNCHER_PROBE_FIRST_MS 5    /* the first gap; doubled up to the above */
+#define LAUNCHER_TOKEN_MAX        4096         /* bytes of --token-file */
+#define LAUNCHER_DBURL_MAX        1024         /* an expanded DATABASE_URL */
+#define LAUNCHER_WAITERS_MAX      32           /* requests waiting on one provision */
+#define LAUNCHER_SIDECAR_BODY_MAX (256 * 1024) /* a sidecar binding answer */
+#define LAUNCHER_REG_POLL_MS      10           /* registry_changed() interval while awaiting */
+#define LAUNCHER_DESCRIBE_MS      1000         /* backend describe fallback interval */
+#define LAUNCHER_PROBE_MS         1000         /* one readiness attempt at most */
+#define LAUNCHER_PROBE_GAP_MS     50           /* between readiness attempts, at most */
+#define LAUNCHER_PROBE_FIRST_MS   5            /* the first gap; doubled up to the above */
 
 enum metric_route { MR_POST, MR_GET, MR_LIST, MR_DELETE, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };
 enum metric_class { MC_2XX, MC_4XX, MC_5XX, MC__N };
