@@ -349,11 +349,13 @@ send_req(struct fx *f, enum evhttp_cmd_type cmd, const char *uri, const char *bo
 	return c;
 }
 
-/* Runs the loop until every reply in rs is in (5 s at most). */
+/* Runs the loop until every reply in rs is in (10 s at most). */
 static void
 wait_all(struct fx *f, struct reply **rs, int n)
 {
-	for (int i = 0; i < 500; i++) {
+	int64_t until = launcher_mono_us() + 10 * 1000000;
+
+	while (launcher_mono_us() < until) {
 		int done = 1;
 
 		for (int k = 0; k < n; k++)
