@@ -42,6 +42,12 @@ static const struct opt options[] = {
      "watch: exit after this many seconds"},
     {"interval", "BERTH_WATCH_INTERVAL", NULL, OPT_INT, "MS", "100", 10, 60000,
      "watch: how often to look for changes"},
+    {"dynamodb-table", "BERTH_DYNAMODB_TABLE", NULL, OPT_STRING, "NAME", NULL, 0, 0,
+     "init-table, doctor: the DynamoDB table (init-table: default UserPortRegistry)"},
+    {"docker-host", "BERTH_DOCKER_HOST", "DOCKER_HOST", OPT_STRING, "URL",
+     "unix:///var/run/docker.sock", 0, 0, "doctor: the Docker Engine to check (none skips)"},
+    {"agent-url", "BERTH_AGENT_URL", NULL, OPT_STRING, "URL", "http://127.0.0.1:51678", 0, 0,
+     "doctor: the ECS agent's introspection API (none skips)"},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 /* Options every command takes. */
@@ -49,6 +55,8 @@ static const char *const global_flags[] = {"db", "json", "busy-timeout", NULL};
 
 static const char *const ls_flags[] = {"tenant", "task", "status", "all", NULL};
 static const char *const watch_flags[] = {"count", "timeout", "interval", NULL};
+static const char *const table_flags[] = {"dynamodb-table", NULL};
+static const char *const doctor_flags[] = {"dynamodb-table", "docker-host", "agent-url", NULL};
 
 static const struct berth_command commands[] = {
     {"ls", "[--tenant SUBDOMAIN] [--task ID] [--status STATUS] [--all]",
@@ -61,6 +69,14 @@ static const struct berth_command commands[] = {
      REGISTRY_RDONLY | REGISTRY_CHECK, berth_cmd_watch},
     {"stats", "", "count bindings and tenants by status, and the outbox depth", NULL, 0, 0,
      REGISTRY_RDONLY | REGISTRY_CHECK, berth_cmd_stats},
+    {"sync-status", "", "the DynamoDB outbox: pending rows, oldest pending age, failing rows",
+     NULL, 0, 0, REGISTRY_RDONLY | REGISTRY_CHECK, berth_cmd_sync_status},
+    {"init-table", "[--dynamodb-table NAME]",
+     "create the DynamoDB table (on-demand, key userId) and SYSTEM_CONFIG if absent", table_flags,
+     0, 0, -1, berth_cmd_init_table},
+    {"doctor", "[--dynamodb-table NAME] [--docker-host URL] [--agent-url URL|none]",
+     "check the registry, Docker, the ECS agent, IMDS, AWS credentials and the table", doctor_flags,
+     0, 0, -1, berth_cmd_doctor},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -72,7 +88,8 @@ usage(FILE *fp)
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(fp, "  %s %s\n      %s\n", commands[i].name, commands[i].usage,
 		        commands[i].help);
-	fprintf(fp, "\nexit: 0 ok, 1 not found, 2 usage, 3 registry cannot be opened or read\n");
+	fprintf(fp, "\nexit: 0 ok, 1 not found (doctor: a check failed), 2 usage, 3 registry cannot "
+	            "be opened or read, 4 an AWS call failed\n");
 }
 
 int

@@ -19,6 +19,7 @@
 #define BERTH_EXIT_NOTFOUND 1
 #define BERTH_EXIT_USAGE    2
 #define BERTH_EXIT_REGISTRY 3
+#define BERTH_EXIT_REMOTE   4 /* an AWS call failed (init-table) */
 
 struct berth_ctx {
 	struct opts o;      /* every option of berth's table, parsed */
@@ -43,6 +44,10 @@ int berth_cmd_ls(struct berth_ctx *);
 int berth_cmd_get(struct berth_ctx *);
 int berth_cmd_watch(struct berth_ctx *);
 int berth_cmd_stats(struct berth_ctx *);
+/* The AWS-side commands (berth_aws.c). */
+int berth_cmd_init_table(struct berth_ctx *);
+int berth_cmd_sync_status(struct berth_ctx *);
+int berth_cmd_doctor(struct berth_ctx *);
 
 /* Prints "berth: " fmt (with one string argument) and a hint to stderr; returns 2. */
 int berth_usage_error(const char *fmt, const char *arg);
