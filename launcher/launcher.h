@@ -37,7 +37,7 @@ struct ratelimit;
 #define LAUNCHER_REG_POLL_MS      10           /* registry_changed() interval while awaiting */
 #define LAUNCHER_DESCRIBE_MS      1000         /* backend describe fallback interval */
 #define LAUNCHER_PROBE_MS         1000         /* one readiness attempt at most */
-#define LAUNCHER_PROBE_GAP_MS     50           /* between readiness attempts, at most */
+#define LAUNCHER_PROBE_GAP_MS     20           /* between readiness attempts, at most */
 #define LAUNCHER_PROBE_FIRST_MS   5            /* the first gap; doubled up to the above */
 
 enum metric_route { MR_POST, MR_GET, MR_LIST, MR_DELETE, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };

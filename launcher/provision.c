@@ -404,8 +404,10 @@ probe_tick(evutil_socket_t fd, short what, void *arg)
 static void
 probe_retry(struct prov *p)
 {
-	/* 5, 10, 20, 40, then every 50 ms: an application a moment from listening is not kept
-	 * waiting. */
+	/*
+	 * 5, 10, then every 20 ms: an application a moment from listening is
+	 * not kept waiting, and one that takes long costs 50 attempts a second.
+	 */
 	long gap = LAUNCHER_PROBE_FIRST_MS << (p->probe_tries < 4 ? p->probe_tries : 4);
 	struct timeval tv = {0, (gap < LAUNCHER_PROBE_GAP_MS ? gap : LAUNCHER_PROBE_GAP_MS) * 1000};
 
