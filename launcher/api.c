@@ -24,6 +24,7 @@
 
 #include "core/httpd.h"
 #include "core/log.h"
+#include "launcher/ddb.h"
 #include "launcher/launcher.h"
 #include "launcher/ratelimit.h"
 #include "launcher/request.h"
@@ -191,6 +192,50 @@ post_existing(struct launcher *l, struct evhttp_request *req, struct tenant *t, 
 	start_and_answer(l, req, t, async, t0);
 }
 
+/* A new tenant waiting for its DynamoDB reservation (--dynamodb-table). */
+struct reserving {
+	struct launcher *l;
+	struct evhttp_request *req;
+	struct tenant t;
+	int async;
+	int64_t t0;
+};
+
+static void
+on_reserved(int err, const char *msg, void *arg)
+{
+	struct reserving *w = arg;
+	struct launcher *l = w->l;
+	struct tenant t;
+	int rc;
+
+	if (err == 0) {
+		rc = registry_tenant_insert(l->reg, &w->t);
+		if (rc == 0) {
+			log_info("provision_begin tenant=%s reserved=dynamodb", w->t.subdomain);
+			start_and_answer(l, w->req, &w->t, w->async, w->t0);
+		} else {
+			log_warnx("registry_error tenant=%s error=\"%s\"", w->t.subdomain,
+			          registry_errmsg(l->reg));
+			api_reply_error(l, w->req, 503, "registry_error",
+			                "the registry is not available", NULL);
+		}
+	} else if (err == -EEXIST && registry_tenant_get(l->reg, w->t.subdomain, &t) == 0) {
+		/* Taken by this launcher meanwhile (the same POST twice): as an existing tenant. */
+		post_existing(l, w->req, &t, w->async, w->t0);
+	} else if (err == -EEXIST) {
+		log_info("provision_conflict tenant=%s reserved=elsewhere", w->t.subdomain);
+		api_reply_error(l, w->req, 409, "conflict",
+		                "the subdomain is taken (reserved by another launcher)",
+		                "subdomain");
+	} else {
+		log_warnx("dynamodb_reserve_failed tenant=%s error=\"%s\"", w->t.subdomain, msg);
+		api_reply_error(l, w->req, 503, "dynamodb_error",
+		                "the subdomain could not be reserved in DynamoDB", NULL);
+	}
+	free(w);
+}
+
 static void
 post_tenant(struct launcher *l, struct evhttp_request *req, int64_t t0)
 {
@@ -240,6 +285,21 @@ post_tenant(struct launcher *l, struct evhttp_request *req, int64_t t0)
 		snprintf(t.admin_email, sizeof(t.admin_email), "%s", r.admin_email);
 		snprintf(t.company_name, sizeof(t.company_name), "%s", r.company_name);
 		t.status = TENANT_PROVISIONING;
+		if (l->ddb != NULL) {
+			/* DynamoDB decides a race between launchers on different hosts. */
+			struct reserving *w = calloc(1, sizeof(*w));
+
+			if (w == NULL) {
+				api_reply_error(l, req, 500, "internal", "out of memory", NULL);
+				return;
+			}
+			*w = (struct reserving){l, req, t, async, t0};
+			if (launcher_ddb_reserve(l, &t, on_reserved, w) != 0) {
+				free(w);
+				api_reply_error(l, req, 500, "internal", "out of memory", NULL);
+			}
+			return;
+		}
 		/* The registry's unique key decides a race between launchers. */
 		rc = registry_tenant_insert(l->reg, &t);
 		if (rc == -EEXIST)

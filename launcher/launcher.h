@@ -35,7 +35,6 @@ struct ratelimit;
 #define LAUNCHER_WAITERS_MAX      32           /* requests waiting on one provision */
 #define LAUNCHER_SIDECAR_BODY_MAX (256 * 1024) /* a sidecar binding answer */
 #define LAUNCHER_REG_POLL_MS      10           /* registry_changed() interval while awaiting */
-#define LAUNCHER_DESCRIBE_MS      1000         /* backend describe fallback interval */
 #define LAUNCHER_PROBE_MS         1000         /* one readiness attempt at most */
 #define LAUNCHER_PROBE_GAP_MS     20           /* between readiness attempts, at most */
 #define LAUNCHER_PROBE_FIRST_MS   5            /* the first gap; doubled up to the above */
@@ -83,13 +82,15 @@ struct launcher {
 	const char *host_ip; /* NULL: the binding's */
 	const char *sidecar_url;
 	int container_port, wait_timeout_s, ready_http, max_inflight;
+	int describe_ms; /* backend describe fallback interval; 0: off */
 
 	struct prov_list provs;
 	int nprovs;
 	int nawait; /* provisions awaiting a binding */
 	struct event *reg_timer;
 	int64_t started_ms;
-	int closing; /* shutting down: new requests get 503 */
+	int closing;              /* shutting down: new requests get 503 */
+	struct launcher_ddb *ddb; /* --dynamodb-table (launcher/ddb.c), or NULL */
 };
 
 /* provision.c */

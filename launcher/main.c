@@ -17,6 +17,7 @@
 #include "core/httpd.h"
 #include "core/log.h"
 #include "core/opts.h"
+#include "launcher/ddb.h"
 #include "launcher/launcher.h"
 #include "launcher/ratelimit.h"
 #include "launcher/template.h"
@@ -54,11 +55,13 @@ static const struct opt launcher_opts[] = {
     {"wait-timeout", "BERTH_WAIT_TIMEOUT", NULL, OPT_INT, "SECONDS", "60", 1, 3600,
      "longest a provision may take before 504"},
     {"dynamodb-table", "BERTH_DYNAMODB_TABLE", NULL, OPT_STRING, "NAME", NULL, 0, 0,
-     "DynamoDB table for subdomain reservation (not in this build: refused when set)"},
+     "DynamoDB table: reserve subdomains there (conditional put) and sync tenant rows to it"},
     {"sidecar-url", "BERTH_SIDECAR_URL", NULL, OPT_STRING, "URL", NULL, 0, 0,
      "the sidecar's API, long-polled for bindings (e.g. http://127.0.0.1:51680)"},
     {"host-ip", "BERTH_HOST_IP", NULL, OPT_STRING, "ADDR", NULL, 0, 0,
      "host IP for tenant URLs (default: the binding's)"},
+    {"describe-interval", "BERTH_DESCRIBE_INTERVAL", NULL, OPT_INT, "SECONDS", "1", 0, 60,
+     "ask the backend for the port this often as a fallback; 0 turns it off"},
     {"ready-check", "BERTH_READY_CHECK", NULL, OPT_STRING, "http|tcp", "http", 0, 0,
      "before 201: the host port answers HTTP, or accepts TCP"},
     {"stop-timeout", "BERTH_STOP_TIMEOUT", NULL, OPT_INT, "SECONDS", "10", 0, 600,
@@ -188,6 +191,7 @@ main(int argc, char **argv)
 	l->container_port = (int)opts_int(&o, "container-port");
 	l->wait_timeout_s = (int)opts_int(&o, "wait-timeout");
 	l->max_inflight = (int)opts_int(&o, "max-inflight");
+	l->describe_ms = (int)opts_int(&o, "describe-interval") * 1000;
 	v = opts_get(&o, "ready-check");
 	if (strcmp(v, "http") == 0)
 		l->ready_http = 1;
@@ -198,9 +202,6 @@ main(int argc, char **argv)
 	if (l->dburl_template != NULL &&
 	    template_check(l->dburl_template, db_vars, err, sizeof(err)) != 0)
 		fatalx("--database-url-template: %s", err);
-	if ((v = opts_get(&o, "dynamodb-table")) != NULL && *v != '\0')
-		fatalx("--dynamodb-table: DynamoDB reservation is not part of this build; "
-		       "run with SQLite alone");
 	if ((v = opts_get(&o, "token-file")) != NULL && *v != '\0') {
 		if (read_token(v, l->token, sizeof(l->token), err, sizeof(err)) != 0)
 			fatalx("%s", err);
@@ -229,6 +230,9 @@ main(int argc, char **argv)
 	                   sizeof(err));
 	if (rc != 0)
 		fatalx("registry %s: %s", opts_get(&o, "db"), err);
+	if ((v = opts_get(&o, "dynamodb-table")) != NULL && *v != '\0' &&
+	    launcher_ddb_open(l, v, err, sizeof(err)) != 0)
+		fatalx("%s", err);
 	bctx = (struct backend_ctx){l->base, l->curl, &o};
 	if (l->bops->init(&bctx, &l->bstate, err, sizeof(err)) != 0)
 		fatalx("backend %s: %s", l->bops->name, err);
@@ -270,7 +274,8 @@ main(int argc, char **argv)
 		event_base_dispatch(l->base);
 	}
 	evhttp_free(l->http);
-	evcurl_free(l->curl); /* cancels what is in flight; callbacks let go of their provisions */
+	launcher_ddb_close(l); /* pushes the last tenant rows to DynamoDB */
+	evcurl_free(l->curl);  /* cancels what is in flight; callbacks let go of their provisions */
 	l->bops->free(l->bstate);
 	for (int i = 0; i < 3; i++)
 		event_free(sig[i]);

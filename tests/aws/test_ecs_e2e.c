@@ -27,7 +27,12 @@
 
 #include <jansson.h>
 
+#include <event2/event.h>
+
+#include "aws/aws.h"
+#include "core/evcurl.h"
 #include "harness.h"
+#include "tests/aws/ddbtest.h"
 #include "tests/aws/testlib.h"
 
 #define E2E_DESCRIBE_DELAY_MS 1500 /* ECS shows networkBindings a while after the start */
@@ -35,7 +40,7 @@
 struct ctx {
 	struct h_env e;
 	char akid[64];
-	char env_ecs[300], env_akid[128], env_secret[128];
+	char env_ecs[300], env_akid[128], env_secret[128], env_ddb[300];
 	const char *ecs_url;
 	const char *envp[8];
 };
@@ -70,7 +75,11 @@ setup(void **state)
 	c->envp[2] = c->env_secret;
 	c->envp[3] = "AWS_REGION=us-east-1";
 	c->envp[4] = "AWS_EC2_METADATA_DISABLED=true";
-	c->envp[5] = NULL;
+	snprintf(c->env_ddb, sizeof(c->env_ddb), "AWS_ENDPOINT_URL_DYNAMODB=%s",
+	         getenv("BERTH_TEST_DYNAMODB_URL") != NULL ? getenv("BERTH_TEST_DYNAMODB_URL")
+	                                                   : "");
+	c->envp[5] = c->env_ddb;
+	c->envp[6] = NULL;
 	*state = c;
 	return 0;
 }
@@ -314,6 +323,58 @@ test_bad_task_definition(void **state)
 	free(log);
 }
 
+/* Two launchers (own registries, one DynamoDB table), one subdomain: one 201, one 409. */
+static void
+test_two_launchers_one_subdomain(void **state)
+{
+	struct ctx *c = *state;
+	struct h_proc a = {0}, b = {0};
+	struct event_base *base = event_base_new();
+	struct evcurl *ec = evcurl_new(base);
+	struct aws *aws;
+	char table[64], dba[400], dbb[400], sub[64], url[512], body[2048];
+	const char *ma[] = {"--db", dba, "--dynamodb-table", table, NULL};
+	const char *mb[] = {"--db", dbb, "--dynamodb-table", table, NULL};
+	json_t *items, *it;
+	long sa, sb;
+
+	need_env("BERTH_TEST_DYNAMODB_URL");
+	snprintf(table, sizeof(table), "berth-e2e-%d", (int)getpid());
+	aws = ddbt_aws(base, ec, getenv("BERTH_TEST_DYNAMODB_URL"));
+	assert_non_null(aws);
+	assert_int_equal(ddbt_create_table(base, aws, table), 0);
+	snprintf(dba, sizeof(dba), "%s/a.db", c->e.dir);
+	snprintf(dbb, sizeof(dbb), "%s/b.db", c->e.dir);
+	assert_int_equal(launcher_ecs(c, &a, ma), 0);
+	assert_int_equal(launcher_ecs(c, &b, mb), 0);
+	snprintf(sub, sizeof(sub), "%stwo", c->e.prefix);
+	sa = provision(c, &a, sub, url, sizeof(url), NULL, body, sizeof(body));
+	print_message("launcher a: %ld %s\n", sa, sa == 201 ? url : body);
+	sb = provision(c, &b, sub, url, sizeof(url), NULL, body, sizeof(body));
+	print_message("launcher b: %ld %s\n", sb, body);
+	assert_int_equal(sa, 201);
+	assert_int_equal(sb, 409);
+	assert_non_null(strstr(body, "another launcher"));
+	/* Launcher a's tenant row reaches the table (it replaces the reservation). */
+	for (int i = 0; i < 50; i++) {
+		items = ddbt_scan(base, aws, table);
+		it = json_object_get(items, sub);
+		if (it != NULL && strcmp(json_string_value(json_object_get(it, "status")) ?: "",
+		                         "RUNNING") == 0) {
+			json_decref(items);
+			break;
+		}
+		json_decref(items);
+		assert_true(i < 49);
+		usleep(200 * 1000);
+	}
+	h_proc_stop(&a, 0);
+	h_proc_stop(&b, 0);
+	aws_free(aws);
+	evcurl_free(ec);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -323,6 +384,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_wrong_secret, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_placement_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_task_definition, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_launchers_one_subdomain, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
