@@ -509,7 +509,7 @@ migrate(struct registry *r, int creating)
 		goto out;
 	if ((rc = query_int(r, "SELECT count(*) FROM sqlite_schema", &nobj)) != 0)
 		goto out;
-	if (uv == 0 && (!creating || nobj != 0)) {
+	if (uv < 0 || (uv == 0 && (!creating || nobj != 0))) {
 		rc =
 		    reg_fail(r, -EBADF, "%s: an SQLite database without the berth schema", r->path);
 		goto out;
@@ -592,6 +592,11 @@ open_check(struct registry *r, int flags, int64_t *version)
 	    (rc = query_int(r, "PRAGMA application_id", &appid)) != 0)
 		return rc;
 	*version = uv;
+	if (uv < 0)
+		return reg_fail(r, -EBADF,
+		                "%s: schema version %lld is not a berth one (damaged header? wrong "
+		                "--db path?)",
+		                r->path, (long long)uv);
 	if (uv == 0) {
 		if (nobj == 0 && (flags & REGISTRY_RDWR) && (flags & REGISTRY_CREATE))
 			return 0; /* new or empty file: the caller creates the schema */

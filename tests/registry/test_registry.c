@@ -737,6 +737,10 @@ test_open_errors(void **state)
 	assert_int_equal(registry_open(&r, path, REGISTRY_RDONLY, err, sizeof(err)), -ENOTSUP);
 	assert_non_null(strstr(err, "newer"));
 	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR, err, sizeof(err)), -ENOTSUP);
+	/* a negative version (a damaged header) is no berth schema, for writers too */
+	sqlx(path, "PRAGMA user_version = -16777215");
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDONLY, err, sizeof(err)), -EBADF);
+	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR, err, sizeof(err)), -EBADF);
 
 	/* locked by another process in exclusive mode: -EBUSY after the bounded wait */
 	snprintf(path, sizeof(path), "%s/locked.db", f->dir);
