@@ -667,7 +667,7 @@ static void
 on_described(int error, const struct backend_task *t, const char *errmsg, void *arg)
 {
 	struct prov *p = arg;
-	struct timeval tv = {LAUNCHER_DESCRIBE_MS / 1000, (LAUNCHER_DESCRIBE_MS % 1000) * 1000};
+	struct timeval tv = {p->l->describe_ms / 1000, (p->l->describe_ms % 1000) * 1000};
 
 	if (detached_done(p))
 		return;
@@ -705,7 +705,7 @@ describe_tick(int fd, short what, void *arg)
 	                         p) == 0) {
 		p->pending++;
 	} else {
-		struct timeval tv = {LAUNCHER_DESCRIBE_MS / 1000, 0};
+		struct timeval tv = {p->l->describe_ms / 1000, (p->l->describe_ms % 1000) * 1000};
 
 		p->describing = 0;
 		evtimer_add(p->describe_timer, &tv);
@@ -826,7 +826,7 @@ await_begin(struct prov *p)
 {
 	struct launcher *l = p->l;
 	struct timeval now = {0, 0};
-	struct timeval tv = {LAUNCHER_DESCRIBE_MS / 1000, (LAUNCHER_DESCRIBE_MS % 1000) * 1000};
+	struct timeval tv = {l->describe_ms / 1000, (l->describe_ms % 1000) * 1000};
 
 	p->awaiting = 1;
 	l->nawait++;
@@ -836,7 +836,9 @@ await_begin(struct prov *p)
 		return;
 	if (l->sidecar_url != NULL && *l->sidecar_url != '\0')
 		sidecar_poll(p);
-	if ((p->describe_timer = evtimer_new(l->base, describe_tick, p)) != NULL)
+	/* The backend's describe is the slow fallback; 0 turns it off. */
+	if (l->describe_ms > 0 &&
+	    (p->describe_timer = evtimer_new(l->base, describe_tick, p)) != NULL)
 		evtimer_add(p->describe_timer, &tv);
 	if (!evtimer_pending(l->reg_timer, NULL))
 		evtimer_add(l->reg_timer, &now);

@@ -794,7 +794,8 @@ test_registry_path(void **state)
 {
 	struct h_proc R = {.no_sidecar_url = 1};
 	struct h_resp *r = resp_new();
-	const char *const extra[] = {"--image", "berth-demo/tenant:latest", "--rate-limit", "0",
+	const char *const extra[] = {"--image", "berth-demo/tenant:latest", "--rate-limit",
+	                             "0",       "--describe-interval",      "0",
 	                             NULL};
 	char sub[64], body[512], path[128];
 	const char *m;
@@ -808,7 +809,7 @@ test_registry_path(void **state)
 		fail_msg("POST: %ld %s", r->status, r->body);
 	assert_int_equal(h_http(R.port, "GET", "/metrics", NULL, NULL, 0, r), 0);
 	assert_int_equal(r->status, 200);
-	/* The registry (checked every 10 ms) beats the describe fallback (after 1 s). */
+	/* With the describe fallback off, only the registry can have told it. */
 	m = strstr(r->body, "berth_launcher_bindings_total{source=\"registry\"} ");
 	assert_non_null(m);
 	assert_int_equal(

@@ -262,6 +262,7 @@ setup(void **state)
 	f->l.wait_timeout_s = 2;
 	f->l.ready_http = 1;
 	f->l.max_inflight = 16;
+	f->l.describe_ms = 1000;
 	f->l.reg_timer = evtimer_new(f->l.base, prov_registry_tick, &f->l);
 	f->l.http = evhttp_new(f->l.base);
 	assert_int_equal(api_init(&f->l, err, sizeof(err)), 0);
