@@ -1,0 +1,202 @@
+/*
+ * ecs_bench: end-to-end provision time with --backend ecs, the sidecar path
+ * (binding from the Docker start event) against the DescribeTasks-polling
+ * baseline (no sidecar), in one run. The ECS emulator starts real containers
+ * on the test dockerd and, like ECS, shows networkBindings in DescribeTasks
+ * only a while after the container started (the report lag, argv[2] ms).
+ *
+ *   ecs_bench [N [LAG_MS]]   (default 10 provisions each way, 1500 ms)
+ * Needs BERTH_TEST_ECS_URL and BERTH_TEST_DOCKER_HOST (./dev bench sets them).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#define N_MAX 100
+
+static const char *ecs_url;
+static char akid[64];
+static char env_ecs[300], env_akid[128];
+static const char *envp[] = {env_ecs,
+                             env_akid,
+                             "AWS_SECRET_ACCESS_KEY=bench-secret",
+                             "AWS_REGION=us-east-1",
+                             "AWS_EC2_METADATA_DISABLED=true",
+                             NULL};
+
+static size_t
+discard(char *p, size_t sz, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return sz * n;
+}
+
+static int
+control(const char *path, const char *json)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	char url[512];
+	long st = 0;
+
+	snprintf(url, sizeof(url), "%s%s", ecs_url, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	if (curl_easy_perform(h) == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(h);
+	return st == 200 ? 0 : -1;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* n provisions through the launcher at port; times in t[]; returns how many got 201. */
+static int
+run(struct h_env *e, struct h_proc *p, const char *tag, int n, double *t)
+{
+	const char *const hdrs[] = {"Content-Type: application/json", NULL};
+	struct h_resp *r = calloc(1, sizeof(*r));
+	char body[512], sub[64], path[128];
+	int ok = 0;
+
+	for (int i = 0; i < n && r != NULL; i++) {
+		snprintf(sub, sizeof(sub), "%s%s%d", e->prefix, tag, i);
+		snprintf(body, sizeof(body),
+		         "{\"subdomain\":\"%s\",\"admin_email\":\"ops@%s.example\","
+		         "\"company_name\":\"Bench\"}",
+		         sub, sub);
+		if (h_http(p->port, "POST", "/v1/tenants", hdrs, body, strlen(body), r) == 0 &&
+		    r->status == 201)
+			t[ok++] = r->secs;
+		else
+			fprintf(stderr, "ecs_bench: %s: %ld %.*s\n", sub, r->status, (int)r->len,
+			        r->body);
+		snprintf(path, sizeof(path), "/v1/tenants/%s", sub);
+		h_http(p->port, "DELETE", path, NULL, NULL, 0, r);
+	}
+	free(r);
+	return ok;
+}
+
+static void
+report(const char *mode, int n, int ok, double *t, long lag)
+{
+	if (ok == 0) {
+		printf("ecs_bench provision mode=%s n=%d ok=0\n", mode, n);
+		return;
+	}
+	qsort(t, (size_t)ok, sizeof(*t), cmp);
+	printf("ecs_bench provision mode=%s n=%d ok=%d p50_s=%.3f p90_s=%.3f max_s=%.3f "
+	       "report_lag_ms=%ld\n",
+	       mode, n, ok, t[ok / 2], t[(ok * 9) / 10 < ok ? (ok * 9) / 10 : ok - 1], t[ok - 1],
+	       lag);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const flags[] = {"--backend",
+	                                    "ecs",
+	                                    "--cluster",
+	                                    "berth-test",
+	                                    "--task-definition",
+	                                    "berth-tenant",
+	                                    "--container-name",
+	                                    "app",
+	                                    "--log-level",
+	                                    "info",
+	                                    NULL};
+	struct h_env e;
+	struct h_proc fast = {0}, slow = {0};
+	double tf[N_MAX], ts[N_MAX];
+	char json[256], db2[400];
+	const char *why, *more[32];
+	long n = 10, lag = 1500;
+	int okf, oks, rc = 1;
+	size_t k;
+
+	if (argc > 1 && ((n = strtol(argv[1], NULL, 10)) < 1 || n > N_MAX)) {
+		fprintf(stderr, "usage: ecs_bench [N (1-%d) [LAG_MS]]\n", N_MAX);
+		return 2;
+	}
+	if (argc > 2 && ((lag = strtol(argv[2], NULL, 10)) < 0 || lag > 60000)) {
+		fprintf(stderr, "ecs_bench: LAG_MS must be 0-60000\n");
+		return 2;
+	}
+	if ((ecs_url = getenv("BERTH_TEST_ECS_URL")) == NULL || *ecs_url == '\0') {
+		fprintf(stderr, "ecs_bench: BERTH_TEST_ECS_URL is not set (./dev bench starts the "
+		                "ECS emulator)\n");
+		return 1;
+	}
+	setenv("BERTH_SOURCE_DIR", BENCH_SOURCE_DIR, 0);
+	setenv("BERTH_BINARY_DIR", BENCH_BINARY_DIR, 0);
+	if ((why = h_env_init(&e, "ecs-bench")) != NULL) {
+		fprintf(stderr, "ecs_bench: %s\n", why);
+		return 1;
+	}
+	snprintf(akid, sizeof(akid), "AKIDBENCH%d", (int)getpid());
+	snprintf(env_ecs, sizeof(env_ecs), "AWS_ENDPOINT_URL_ECS=%s", ecs_url);
+	snprintf(env_akid, sizeof(env_akid), "AWS_ACCESS_KEY_ID=%s", akid);
+	snprintf(json, sizeof(json),
+	         "{\"access_key_id\":\"%s\",\"secret_access_key\":\"bench-secret\"}", akid);
+	if (control("/_emulator/keys", json) != 0)
+		goto out;
+	snprintf(json, sizeof(json), "{\"access_key_id\":\"%s\",\"describe_delay_ms\":%ld}", akid,
+	         lag);
+	if (control("/_emulator/faults", json) != 0)
+		goto out;
+
+	if (h_sidecar_start(&e) != 0) {
+		fprintf(stderr, "ecs_bench: the sidecar did not start\n");
+		goto out;
+	}
+	for (k = 0; flags[k] != NULL; k++)
+		more[k] = flags[k];
+	more[k] = NULL;
+	if (h_launcher_start(&e, &fast, more, envp) != 0) {
+		fprintf(stderr, "ecs_bench: the launcher did not start; see %s\n", fast.log);
+		goto out;
+	}
+	okf = run(&e, &fast, "f", (int)n, tf);
+	h_proc_stop(&fast, 0);
+
+	snprintf(db2, sizeof(db2), "%s/baseline.db", e.dir);
+	more[k] = "--db";
+	more[k + 1] = db2;
+	more[k + 2] = NULL;
+	slow.no_sidecar_url = 1;
+	if (h_launcher_start(&e, &slow, more, envp) != 0) {
+		fprintf(stderr, "ecs_bench: the baseline launcher did not start; see %s\n",
+		        slow.log);
+		goto out;
+	}
+	oks = run(&e, &slow, "s", (int)n, ts);
+	h_proc_stop(&slow, 0);
+	report("sidecar", (int)n, okf, tf, lag);
+	report("describe-polling", (int)n, oks, ts, lag);
+	rc = okf == n && oks == n ? 0 : 1;
+out:
+	snprintf(json, sizeof(json), "{\"access_key_id\":\"%s\"}", akid);
+	control("/_emulator/faults", json);
+	h_env_done(&e);
+	return rc;
+}
