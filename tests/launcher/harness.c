@@ -380,6 +380,13 @@ int
 h_post_many(int port, const char *const *bodies, size_t n, size_t window,
             const char *const *headers, struct h_resp *resp, long timeout_s)
 {
+	return h_post_many_at(NULL, port, bodies, n, window, headers, resp, timeout_s);
+}
+
+int
+h_post_many_at(const int *ports, int port, const char *const *bodies, size_t n, size_t window,
+               const char *const *headers, struct h_resp *resp, long timeout_s)
+{
 	CURLM *m = curl_multi_init();
 	struct call *k = calloc(n, sizeof(*k));
 	char url[128];
@@ -392,13 +399,14 @@ h_post_many(int port, const char *const *bodies, size_t n, size_t window,
 	}
 	if (window == 0 || window > n)
 		window = n;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/tenants", port);
 	while (done < n) {
 		CURLMsg *msg;
 		int left;
 
 		/* Keep `window` requests in flight. */
 		while (next < n && next - done < window) {
+			snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/tenants",
+			         ports != NULL ? ports[next] : port);
 			call_init(&k[next], url, "POST", headers, bodies[next],
 			          strlen(bodies[next]), &resp[next], timeout_s);
 			curl_easy_setopt(k[next].c, CURLOPT_PRIVATE, (void *)&k[next]);

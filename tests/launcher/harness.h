@@ -70,6 +70,9 @@ int h_header(const struct h_resp *, const char *name, char *out, size_t outlen);
 /* Runs n POSTs to /v1/tenants, window at a time (0: all at once); resp[i] filled. */
 int h_post_many(int port, const char *const *bodies, size_t n, size_t window,
                 const char *const *headers, struct h_resp *resp, long timeout_s);
+/* The same, request i to the launcher at ports[i] (port when ports is NULL). */
+int h_post_many_at(const int *ports, int port, const char *const *bodies, size_t n, size_t window,
+                   const char *const *headers, struct h_resp *resp, long timeout_s);
 /* Number of containers of the test dockerd whose name starts with berth-<prefix>. */
 int h_count_containers(struct h_env *, const char *prefix);
 

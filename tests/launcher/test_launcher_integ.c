@@ -756,6 +756,61 @@ test_auth_cors_ratelimit(void **state)
 	free(r);
 }
 
+#define RACES 5
+
+/* Two launchers on one registry, the same requests at once: one provision per subdomain. */
+static void
+test_two_launchers_race(void **state)
+{
+	struct h_proc L2 = {0};
+	struct h_resp *resp = calloc(2 * RACES, sizeof(*resp)), *r = resp_new();
+	const char *const extra[] = {"--image", "berth-demo/tenant:latest", "--rate-limit", "0",
+	                             NULL};
+	char *bodies[2 * RACES], sub[64], path[128];
+	int ports[2 * RACES];
+
+	(void)state;
+	assert_non_null(resp);
+	assert_int_equal(h_launcher_start(&E, &L2, extra, NULL), 0);
+	for (int i = 0; i < 2 * RACES; i++) {
+		bodies[i] = malloc(512);
+		snprintf(sub, sizeof(sub), "%s-race-%d", E.prefix, i / 2);
+		tenant_body(bodies[i], 512, sub, "r@race.example", "Race Co");
+		ports[i] = i % 2 == 0 ? L.port : L2.port;
+	}
+	assert_int_equal(
+	    h_post_many_at(ports, 0, (const char *const *)bodies, 2 * RACES, 0, JSON_CT, resp, 120),
+	    0);
+	for (int i = 0; i < RACES; i++) {
+		struct h_resp *a = &resp[2 * i], *b = &resp[2 * i + 1];
+		int created = (a->status == 201) + (b->status == 201);
+
+		/*
+		 * The loser answers the tenant as it stands: 202 while the
+		 * other one provisions it, 200 if it came late enough to see it
+		 * RUNNING.
+		 */
+		long other = a->status == 201 ? b->status : a->status;
+
+		if (created != 1 || (other != 202 && other != 200))
+			fail_msg("race %d: %ld / %ld", i, a->status, b->status);
+		snprintf(sub, sizeof(sub), "%s-race-%d", E.prefix, i);
+		assert_int_equal(h_count_containers(&E, sub), 1);
+	}
+	for (int i = 0; i < RACES; i++) {
+		snprintf(path, sizeof(path), "/v1/tenants/%s-race-%d", E.prefix, i);
+		assert_int_equal(h_http(L2.port, "GET", path, NULL, NULL, 0, r), 0);
+		assert_non_null(strstr(r->body, "\"status\":\"RUNNING\""));
+		assert_int_equal(h_http(L.port, "DELETE", path, NULL, NULL, 0, r), 0);
+		assert_int_equal(r->status, 200);
+	}
+	for (int i = 0; i < 2 * RACES; i++)
+		free(bodies[i]);
+	h_proc_stop(&L2, 0);
+	free(resp);
+	free(r);
+}
+
 /* DELETE while the task is still starting: 200 STOPPED, and no container is left. */
 static void
 test_delete_in_flight(void **state)
@@ -834,6 +889,7 @@ main(void)
 	    cmocka_unit_test(test_auth_cors_ratelimit),
 	    cmocka_unit_test(test_registry_path),
 	    cmocka_unit_test(test_delete_in_flight),
+	    cmocka_unit_test(test_two_launchers_race),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
