@@ -67,7 +67,7 @@ enum op_kind { OP_UPSERT, OP_STOPPED, OP_REMOVED };
 struct op {
 	TAILQ_ENTRY(op) entry;
 	enum op_kind kind;
-	struct binding b; /* OP_UPSERT */
+	struct binding *b; /* OP_UPSERT only: a binding is ~1.7 KiB, stops and removals are many */
 	char id[DOCKER_ID_MAX];
 	int has_exit, exit_code;
 	int64_t when_ms;
@@ -196,8 +196,10 @@ op_new(struct tracker *t, enum op_kind kind, const char *id)
 {
 	struct op *o;
 
-	if ((o = calloc(1, sizeof(*o))) == NULL) {
+	if ((o = calloc(1, sizeof(*o))) == NULL ||
+	    (kind == OP_UPSERT && (o->b = malloc(sizeof(*o->b))) == NULL)) {
 		log_warnx("tracker_oom op=%d container=%.12s", kind, id);
+		free(o);
 		return NULL;
 	}
 	o->kind = kind;
@@ -215,7 +217,7 @@ op_apply(struct tracker *t, struct op *o, int *changed)
 
 	switch (o->kind) {
 	case OP_UPSERT:
-		rc = registry_binding_upsert(t->reg, &o->b, &ch);
+		rc = registry_binding_upsert(t->reg, o->b, &ch);
 		n = ch;
 		break;
 	case OP_STOPPED:
@@ -271,11 +273,12 @@ flush(struct tracker *t)
 		if (changed > 0 && o->kind == OP_UPSERT && log_get_level() >= LOG_LEVEL_DEBUG)
 			log_debug("binding_committed container=%s port=%d status=%s event_ns=%lld "
 			          "read_ns=%lld commit_ns=%lld",
-			          o->id, o->b.container_port, binding_status_str(o->b.status),
+			          o->id, o->b->container_port, binding_status_str(o->b->status),
 			          (long long)o->event_ns, (long long)o->read_ns, (long long)now);
 		if (o->reconcile)
 			metrics.reconcile_fixed += (unsigned long)changed;
 		TAILQ_REMOVE(&t->ops, o, entry);
+		free(o->b);
 		free(o);
 	}
 	if (total > 0 && t->commit_cb != NULL)
@@ -400,8 +403,8 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 		for (int i = 0; i < c->nrequested; i++) {
 			if ((o = op_new(t, OP_UPSERT, c->id)) == NULL)
 				return;
-			o->b = base;
-			binding_port(t, &c->requested[i], &o->b);
+			*o->b = base;
+			binding_port(t, &c->requested[i], o->b);
 			o->event_ns = q->event_ns;
 			o->read_ns = q->read_ns;
 		}
@@ -426,8 +429,8 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 	for (int i = 0; i < c->nports; i++) {
 		if ((o = op_new(t, OP_UPSERT, c->id)) == NULL)
 			return;
-		o->b = base;
-		binding_port(t, &c->ports[i], &o->b);
+		*o->b = base;
+		binding_port(t, &c->ports[i], o->b);
 		o->event_ns = q->event_ns;
 		o->read_ns = q->read_ns;
 		o->reconcile = reconcile;
@@ -1029,6 +1032,7 @@ tracker_free(struct tracker *t)
 	while ((o = TAILQ_FIRST(&t->ops)) != NULL) {
 		log_warnx("tracker_write_lost container=%.12s", o->id);
 		TAILQ_REMOVE(&t->ops, o, entry);
+		free(o->b);
 		free(o);
 	}
 	if (t->flush_ev != NULL)
