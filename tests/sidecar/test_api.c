@@ -197,7 +197,7 @@ test_routes(void **state)
 	wait_reply(f, &r, 2000);
 	assert_int_equal(r.status, 503);
 	tracker_start(f->t);
-	for (int i = 0; i < 200 && !tracker_connected(f->t); i++)
+	for (int i = 0; i < 1000 && !tracker_connected(f->t); i++)
 		spin(f, 10);
 	request(f, "GET", "/healthz", &r);
 	wait_reply(f, &r, 2000);
@@ -251,7 +251,7 @@ test_long_poll(void **state)
 	double t;
 
 	tracker_start(f->t);
-	for (int i = 0; i < 200 && !tracker_connected(f->t); i++)
+	for (int i = 0; i < 1000 && !tracker_connected(f->t); i++)
 		spin(f, 10);
 	/* Parked before the binding exists; answered when the commit lands. */
 	request(f, "GET", "/v1/bindings/0123456789abcdef0123456789abcdef?wait=10", &early);
