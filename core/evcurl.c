@@ -217,7 +217,7 @@ sock_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
 static void
 run_deferred(struct evcurl *ec)
 {
-	struct evcurl_xfer *x, *next;
+	struct evcurl_xfer *x;
 	CURLMcode mc;
 
 	while ((x = TAILQ_FIRST(&ec->queued)) != NULL) {
@@ -235,10 +235,16 @@ run_deferred(struct evcurl *ec)
 		x->added = 1;
 		TAILQ_INSERT_TAIL(&ec->xfers, x, entry);
 	}
-	for (x = TAILQ_FIRST(&ec->xfers); x != NULL; x = next) {
-		next = TAILQ_NEXT(x, entry);
-		if (x->cancelled)
-			xfer_finish(x, -ECANCELED);
+	/* From the head each time: an on_done may cancel (and free) any other transfer. */
+	for (;;) {
+		TAILQ_FOREACH(x, &ec->xfers, entry)
+		{
+			if (x->cancelled)
+				break;
+		}
+		if (x == NULL)
+			break;
+		xfer_finish(x, -ECANCELED);
 	}
 }
 
