@@ -555,7 +555,8 @@ static int
 rate_ok(struct launcher *l, struct evhttp_request *req)
 {
 	struct evhttp_connection *c = evhttp_request_get_connection(req);
-	char *addr = NULL, ra[16];
+	char *addr = NULL, ra[16], key[RATELIMIT_KEY_MAX];
+	const char *fwd = NULL;
 	ev_uint16_t port;
 	int retry = 1;
 
@@ -563,7 +564,11 @@ rate_ok(struct launcher *l, struct evhttp_request *req)
 		return 1;
 	if (c != NULL)
 		evhttp_connection_get_peer(c, &addr, &port);
-	if (ratelimit_take(l->rl, addr != NULL ? addr : "?", launcher_mono_us() / 1000, &retry))
+	/* Behind a load balancer the peer is the balancer: trust its header if told to. */
+	if (l->client_ip_header != NULL && *l->client_ip_header != '\0')
+		fwd = in_header(req, l->client_ip_header);
+	ratelimit_client_key(addr, fwd, key, sizeof(key));
+	if (ratelimit_take(l->rl, key, launcher_mono_us() / 1000, &retry))
 		return 1;
 	l->m.rate_limited++;
 	snprintf(ra, sizeof(ra), "%d", retry);

@@ -81,6 +81,7 @@ struct launcher {
 	const char *url_template, *dburl_template;
 	const char *host_ip; /* NULL: the binding's */
 	const char *sidecar_url;
+	const char *client_ip_header; /* e.g. X-Forwarded-For; NULL: the peer address */
 	int container_port, wait_timeout_s, ready_http, max_inflight;
 	int describe_ms; /* backend describe fallback interval; 0: off */
 

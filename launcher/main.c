@@ -70,6 +70,8 @@ static const struct opt launcher_opts[] = {
      "requests per second per client address; 0 turns the limit off"},
     {"rate-burst", "BERTH_RATE_BURST", NULL, OPT_INT, "N", "60", 1, 100000,
      "requests a client may make at once"},
+    {"client-ip-header", "BERTH_CLIENT_IP_HEADER", NULL, OPT_STRING, "NAME", NULL, 0, 0,
+     "rate-limit by the last address in this header (set behind a load balancer)"},
     {"max-inflight", "BERTH_MAX_INFLIGHT", NULL, OPT_INT, "N", "256", 1, 100000,
      "provisions at once before 503"},
     {"log-level", "BERTH_LOG_LEVEL", NULL, OPT_STRING, "LEVEL", "info", 0, 0,
@@ -188,6 +190,7 @@ main(int argc, char **argv)
 	l->host_ip = opts_get(&o, "host-ip");
 	l->sidecar_url = opts_get(&o, "sidecar-url");
 	l->cors_origin = opts_get(&o, "cors-origin");
+	l->client_ip_header = opts_get(&o, "client-ip-header");
 	l->container_port = (int)opts_int(&o, "container-port");
 	l->wait_timeout_s = (int)opts_int(&o, "wait-timeout");
 	l->max_inflight = (int)opts_int(&o, "max-inflight");

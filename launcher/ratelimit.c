@@ -43,6 +43,28 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
+const char *
+ratelimit_client_key(const char *peer, const char *fwd, char *out, size_t outlen)
+{
+	const char *s, *e;
+
+	if (fwd != NULL) {
+		s = strrchr(fwd, ',');
+		s = s != NULL ? s + 1 : fwd;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		e = s + strlen(s);
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s) {
+			snprintf(out, outlen, "%.*s", (int)(e - s), s);
+			return out;
+		}
+	}
+	snprintf(out, outlen, "%s", peer != NULL && *peer != '\0' ? peer : "?");
+	return out;
+}
+
 size_t
 ratelimit_count(const struct ratelimit *rl)
 {

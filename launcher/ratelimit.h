@@ -22,6 +22,12 @@ void ratelimit_free(struct ratelimit *);
  * when not, with *retry_after_s the whole seconds until a token is back (>= 1).
  */
 int ratelimit_take(struct ratelimit *, const char *key, int64_t now_ms, int *retry_after_s);
+/*
+ * The client's key: the rightmost entry of a forwarded-for header value
+ * (what the nearest trusted proxy appended), else the peer address. fwd may
+ * be NULL. Returns out.
+ */
+const char *ratelimit_client_key(const char *peer, const char *fwd, char *out, size_t outlen);
 /* Clients currently remembered. */
 size_t ratelimit_count(const struct ratelimit *);
 

@@ -706,6 +706,8 @@ test_auth_cors_ratelimit(void **state)
 	                             "5",
 	                             "--cors-origin",
 	                             "https://landing.example",
+	                             "--client-ip-header",
+	                             "X-Forwarded-For",
 	                             NULL};
 	const char *const env[] = {"BERTH_LAUNCHER_TOKEN=s3cret-token", NULL};
 	const char *const good[] = {"Authorization: Bearer s3cret-token",
@@ -749,6 +751,14 @@ test_auth_cors_ratelimit(void **state)
 	assert_int_equal(h_header(r, "Retry-After", v, sizeof(v)), 0);
 	assert_true(strtol(v, NULL, 10) >= 1);
 	assert_non_null(strstr(r->body, "\"rate_limited\""));
+	/* Another client behind the same proxy has its own bucket. */
+	{
+		const char *const fwd[] = {"Authorization: Bearer s3cret-token",
+		                           "X-Forwarded-For: 198.51.100.1, 203.0.113.9", NULL};
+
+		assert_int_equal(h_http(A.port, "GET", "/v1/tenants", fwd, NULL, 0, r), 0);
+		assert_int_equal(r->status, 200);
+	}
 	/* /healthz is not limited. */
 	assert_int_equal(h_http(A.port, "GET", "/healthz", NULL, NULL, 0, r), 0);
 	assert_int_equal(r->status, 200);

@@ -85,6 +85,29 @@ test_ratelimit(void **state)
 	ratelimit_free(rl);
 }
 
+static void
+test_client_key(void **state)
+{
+	char k[RATELIMIT_KEY_MAX];
+
+	(void)state;
+	assert_string_equal(ratelimit_client_key("10.0.0.9", NULL, k, sizeof(k)), "10.0.0.9");
+	assert_string_equal(ratelimit_client_key("10.0.0.9", "203.0.113.5", k, sizeof(k)),
+	                    "203.0.113.5");
+	/* A client may put anything first; the proxy appends the real address last. */
+	assert_string_equal(
+	    ratelimit_client_key("10.0.0.9", "1.2.3.4, 198.51.100.7 ,203.0.113.5 ", k, sizeof(k)),
+	    "203.0.113.5");
+	assert_string_equal(ratelimit_client_key("10.0.0.9", " , ", k, sizeof(k)), "10.0.0.9");
+	assert_string_equal(ratelimit_client_key(NULL, NULL, k, sizeof(k)), "?");
+	/* Over-long values are cut to the key size. */
+	assert_int_equal(
+	    strlen(ratelimit_client_key(
+	        "p", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	        k, sizeof(k))),
+	    RATELIMIT_KEY_MAX - 1);
+}
+
 static int
 fake_init(const struct backend_ctx *ctx, void **state, char *err, size_t errlen)
 {
@@ -119,6 +142,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_template),
 	    cmocka_unit_test(test_ratelimit),
+	    cmocka_unit_test(test_client_key),
 	    cmocka_unit_test(test_backends),
 	};
 
