@@ -454,15 +454,26 @@ test_no_published_port(void **state)
 	json_t *arr, *b;
 
 	(void)state;
+	char other[256];
+
 	run_ctr(G.docker_host, 90, 0, quiet);
+	/* Outside --label-filter: published, but not tracked. */
+	assert_int_equal(sh_out(G.docker_host, other, sizeof(other),
+	                        "docker run -d -p 0:8000 -l berth.it.other=%d " IMAGE
+	                        " httpd -f -p 8000",
+	                        (int)getpid()),
+	                 0);
+	other[strcspn(other, "\n")] = '\0';
 	run_ctr(G.docker_host, 91, 1, marker[0]);
 	/* Events are handled in order: once the later one has its row, the first was seen. */
 	wait_status(&G.side, marker, 1, "RUNNING", 10);
 	arr = bindings(&G.side, NULL);
 	b = row_of(arr, quiet);
 	assert_null(b);
+	b = row_of(arr, other);
+	assert_null(b);
 	json_decref(arr);
-	sh("docker rm -f %s %s >/dev/null", quiet, marker[0]);
+	sh("docker rm -f %s %s %s >/dev/null", quiet, marker[0], other);
 	wait_status(&G.side, marker, 1, "REMOVED", 10);
 }
 
