@@ -233,6 +233,8 @@ static const struct fact facts[] = {
     {"ecs/berth-sidecar-service.json", "launchType", "EC2", 0},
     /* The launcher: the ecs backend, non-root. */
     {"ecs/berth-launcher.json", "requiresCompatibilities.0", "EC2", 0},
+    /* Host network: it reaches the sidecar's 127.0.0.1:51680 on the same host. */
+    {"ecs/berth-launcher.json", "networkMode", "host", 0},
     {"ecs/berth-launcher.json", "containerDefinitions.0.command.0", "berth-launcher", 0},
     {"ecs/berth-launcher.json", "containerDefinitions.0.user", "10001:10001", 0},
     {"ecs/berth-launcher-service.json", "taskDefinition", "berth-launcher", 0},
@@ -408,6 +410,7 @@ test_cross_references(void **state)
 	json_t *sp = load("iam/berth-sidecar-policy.json");
 	json_t *lsvc = load("ecs/berth-launcher-service.json");
 	json_t *ssvc = load("ecs/berth-sidecar-service.json");
+	json_t *op = load("iam/berth-ops-policy.json");
 	json_t *lc = at(launcher, "containerDefinitions.0"),
 	       *sc = at(sidecar, "containerDefinitions.0");
 	const char *family = str_at(tenant, "family"), *table, *cluster;
@@ -416,8 +419,11 @@ test_cross_references(void **state)
 	static const char *sidecar_writes[] = {"dynamodb:PutItem", "dynamodb:BatchWriteItem"};
 	static const char *sidecar_never[] = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan",
 	                                      "dynamodb:DeleteTable", "dynamodb:CreateTable"};
-	static const char *launcher_items[] = {"dynamodb:GetItem", "dynamodb:PutItem",
-	                                       "dynamodb:UpdateItem", "dynamodb:DeleteItem"};
+	/* launcher/ddb.c and registry/sync.c: the conditional reserve, the tenant sync. */
+	static const char *launcher_items[] = {"dynamodb:PutItem", "dynamodb:BatchWriteItem"};
+	/* registry/berth_aws.c: init-table and doctor. */
+	static const char *ops_calls[] = {"dynamodb:CreateTable", "dynamodb:DescribeTable",
+	                                  "dynamodb:PutItem"};
 
 	(void)state;
 	/* The launcher runs the tenant family and its container. */
@@ -456,6 +462,18 @@ test_cross_references(void **state)
 	for (size_t i = 0; i < sizeof(sidecar_writes) / sizeof(sidecar_writes[0]); i++)
 		if (!allows(sp, sidecar_writes[i], arn))
 			fail_msg("sidecar policy lacks %s on %s", sidecar_writes[i], arn);
+	for (size_t i = 0; i < sizeof(ops_calls) / sizeof(ops_calls[0]); i++)
+		if (!allows(op, ops_calls[i], arn))
+			fail_msg("ops policy lacks %s on %s", ops_calls[i], arn);
+	assert_false(allows(op, "dynamodb:DeleteTable", arn));
+	/* The launcher long-polls the sidecar of its host for bindings. */
+	{
+		char url[128];
+
+		snprintf(url, sizeof(url), "http://%s", env_of(sc, "BERTH_LISTEN"));
+		assert_non_null(env_of(lc, "BERTH_SIDECAR_URL"));
+		assert_string_equal(env_of(lc, "BERTH_SIDECAR_URL"), url);
+	}
 	assert_false(mentions(sp, "ecs:"));
 	assert_false(mentions(sp, "iam:"));
 	for (size_t i = 0; i < sizeof(sidecar_never) / sizeof(sidecar_never[0]); i++)
@@ -470,6 +488,7 @@ test_cross_references(void **state)
 	json_decref(sp);
 	json_decref(lsvc);
 	json_decref(ssvc);
+	json_decref(op);
 }
 
 /* The Dockerfile names the base tag the image test imports, runs as a user, checks health. */
