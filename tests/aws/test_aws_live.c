@@ -116,6 +116,8 @@ teardown(void **state)
 {
 	struct ctx *c = *state;
 
+	/* Tasks started with the shared test key go, so later tests see a clean dockerd. */
+	control_post(c->ecs_url, "/_emulator/cleanup", "{\"access_key_id\":\"AKIDBERTHTEST\"}");
 	aws_free(c->aws);
 	evcurl_free(c->ec);
 	event_base_free(c->base);

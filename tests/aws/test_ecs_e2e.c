@@ -92,6 +92,8 @@ teardown(void **state)
 
 	snprintf(f, sizeof(f), "{\"access_key_id\":\"%s\"}", c->akid);
 	control_post(c->ecs_url, "/_emulator/faults", f);
+	/* The tasks this test started go, so later tests see a clean dockerd. */
+	control_post(c->ecs_url, "/_emulator/cleanup", f);
 	h_env_done(&c->e);
 	free(c);
 	return 0;

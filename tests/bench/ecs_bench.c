@@ -197,6 +197,7 @@ main(int argc, char **argv)
 out:
 	snprintf(json, sizeof(json), "{\"access_key_id\":\"%s\"}", akid);
 	control("/_emulator/faults", json);
+	control("/_emulator/cleanup", json);
 	h_env_done(&e);
 	return rc;
 }

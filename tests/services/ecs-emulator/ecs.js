@@ -191,6 +191,7 @@ class Ecs {
     const task = {
       arn,
       id,
+      akid,
       cluster,
       td,
       startedBy: p.startedBy,
@@ -426,12 +427,19 @@ class Ecs {
     return { cluster: { clusterArn: `arn:aws:ecs:${this.region}:${this.account}:cluster/${name}`, clusterName: name, status: 'ACTIVE' } };
   }
 
-  // Removes every container this emulator started (tests' clean-up, exit).
-  async cleanup() {
+  // Removes the containers of the tasks started with access key akid, or of
+  // every task when akid is undefined (tests' clean-up, exit).
+  async cleanup(akid) {
     const ids = [];
-    for (const t of this.tasks.values()) for (const c of t.containers) ids.push(c.dockerId);
-    this.tasks.clear();
-    this.tokens.clear();
+    for (const [arn, t] of this.tasks) {
+      if (akid !== undefined && t.akid !== akid) continue;
+      for (const c of t.containers) ids.push(c.dockerId);
+      this.tasks.delete(arn);
+    }
+    if (akid === undefined) this.tokens.clear();
+    for (const [k, v] of this.tokens) {
+      if (v.response.tasks.some((t) => !this.tasks.has(t.taskArn))) this.tokens.delete(k);
+    }
     await Promise.all(
       ids.map((id) => docker.call(this.sock, 'DELETE', `/containers/${id}?force=true`, undefined, 10000).catch(() => {})),
     );
@@ -533,7 +541,9 @@ class Ecs {
     if (req.method === 'GET' && path === '/_emulator/tasks') {
       return send(200, { tasks: [...this.tasks.values()].map((t) => ({ taskArn: t.arn, startedBy: t.startedBy, containers: t.containers.map((c) => c.dockerId) })) });
     }
-    if (req.method === 'POST' && path === '/_emulator/cleanup') return send(200, { removed: await this.cleanup() });
+    if (req.method === 'POST' && path === '/_emulator/cleanup') {
+      return send(200, { removed: await this.cleanup(p.access_key_id) });
+    }
     return send(404, { error: 'no such control route' });
   }
 }
