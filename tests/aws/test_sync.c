@@ -40,6 +40,7 @@ struct ctx {
 	struct aws *aws;
 	struct registry *reg;
 	struct sync *sync;
+	struct dynalite d; /* the private dynalite of the outage test */
 };
 
 static int
@@ -68,6 +69,7 @@ teardown(void **state)
 	char cmd[300];
 
 	sync_free(c->sync);
+	dynalite_stop(&c->d);
 	aws_free(c->aws);
 	evcurl_free(c->ec);
 	event_base_free(c->base);
@@ -202,17 +204,16 @@ static void
 test_outage_and_restart(void **state)
 {
 	struct ctx *c = *state;
-	struct dynalite d;
+	struct dynalite *d = &c->d;
 	struct binding b;
 	struct tenant t;
 	struct sync_stats st;
 	char err[256];
 	int changed;
 
-	memset(&d, 0, sizeof(d));
-	snprintf(d.dir, sizeof(d.dir), "%s", c->dir);
-	assert_int_equal(dynalite_start(&d), 0);
-	c->aws = ddbt_aws(c->base, c->ec, d.url);
+	snprintf(d->dir, sizeof(d->dir), "%s", c->dir);
+	assert_int_equal(dynalite_start(d), 0);
+	c->aws = ddbt_aws(c->base, c->ec, d->url);
 	assert_non_null(c->aws);
 	aws_set_retry(c->aws, 20, 500, 3);
 	assert_int_equal(ddbt_create_table(c->base, c->aws, "UserPortRegistry"), 0);
@@ -239,7 +240,7 @@ test_outage_and_restart(void **state)
 	assert_table_equals_registry(c, "UserPortRegistry", NBIND, NTENANT);
 
 	/* DynamoDB goes away; every binding changes (some several times), tenants too. */
-	dynalite_stop(&d);
+	dynalite_stop(d);
 	for (int round = 0; round < 3; round++) {
 		assert_int_equal(registry_begin(c->reg), 0);
 		for (int i = 0; i < NBIND; i++) {
@@ -277,13 +278,13 @@ test_outage_and_restart(void **state)
 	assert_true(st.last_error[0] != '\0');
 
 	/* Back: the backlog drains and the table equals the registry. */
-	assert_int_equal(dynalite_start(&d), 0);
+	assert_int_equal(dynalite_start(d), 0);
 	assert_true(run_until_synced(c, 60000));
 	sync_get_stats(c->sync, &st);
 	print_message("after restart: written %lu, superseded %lu, batches %lu, puts %lu\n",
 	              st.written, st.superseded, st.batches, st.puts);
 	assert_table_equals_registry(c, "UserPortRegistry", NBIND, NTENANT);
-	dynalite_stop(&d);
+	dynalite_stop(d);
 }
 
 /* A conditional put never replaces a newer version with an older one. */
