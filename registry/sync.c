@@ -65,6 +65,7 @@ struct sync {
 	int drain_failed;
 	int drain_full; /* the drain took SYNC_DRAIN_MAX rows: more may wait */
 	int last_empty;
+	int kicked; /* a kick came during the drain: go again at once */
 	long backoff_ms;
 	struct sync_stats st;
 };
@@ -175,7 +176,10 @@ drain_end(struct sync *s)
 		return;
 	}
 	s->backoff_ms = 0;
-	schedule(s, s->drain_full ? 0 : (s->opt.poll_ms > 0 ? s->opt.poll_ms : SYNC_POLL_MS));
+	schedule(s, s->drain_full || s->kicked
+	                ? 0
+	                : (s->opt.poll_ms > 0 ? s->opt.poll_ms : SYNC_POLL_MS));
+	s->kicked = 0;
 }
 
 static void
@@ -562,7 +566,11 @@ sync_new(struct event_base *base, struct registry *reg, struct aws *aws, const c
 void
 sync_kick(struct sync *s)
 {
-	if (s != NULL && !s->draining)
+	if (s == NULL)
+		return;
+	if (s->draining)
+		s->kicked = 1;
+	else if (s->backoff_ms == 0)
 		schedule(s, 0);
 }
 
