@@ -377,6 +377,55 @@ test_two_launchers_one_subdomain(void **state)
 	event_base_free(base);
 }
 
+/* The sidecar with --dynamodb-table: the provisioned task's binding reaches DynamoDB. */
+static void
+test_sidecar_syncs_bindings(void **state)
+{
+	struct ctx *c = *state;
+	struct h_proc p = {0};
+	struct event_base *base = event_base_new();
+	struct evcurl *ec = evcurl_new(base);
+	struct aws *aws;
+	char table[64], sub[64], url[512], body[2048];
+	const char *k;
+	json_t *items, *it;
+	int found = 0;
+
+	need_env("BERTH_TEST_DYNAMODB_URL");
+	snprintf(table, sizeof(table), "berth-e2e-side-%d", (int)getpid());
+	aws = ddbt_aws(base, ec, getenv("BERTH_TEST_DYNAMODB_URL"));
+	assert_non_null(aws);
+	assert_int_equal(ddbt_create_table(base, aws, table), 0);
+	/* The sidecar inherits this environment: its flags' twins and the AWS settings. */
+	setenv("BERTH_DYNAMODB_TABLE", table, 1);
+	assert_int_equal(h_sidecar_start(&c->e), 0);
+	unsetenv("BERTH_DYNAMODB_TABLE");
+	assert_int_equal(launcher_ecs(c, &p, NULL), 0);
+	snprintf(sub, sizeof(sub), "%ssync", c->e.prefix);
+	assert_int_equal(provision(c, &p, sub, url, sizeof(url), NULL, body, sizeof(body)), 201);
+	for (int i = 0; i < 50 && !found; i++) {
+		items = ddbt_scan(base, aws, table);
+		json_object_foreach(items, k, it)
+		{
+			const char *kind = json_string_value(json_object_get(it, "kind"));
+			if (kind != NULL && strcmp(kind, "binding") == 0 &&
+			    json_integer_value(json_object_get(it, "host_port")) == url_port(url) &&
+			    strncmp(k, "binding#arn:aws:ecs:", 20) == 0) {
+				print_message("DynamoDB has %s\n", k);
+				found = 1;
+			}
+		}
+		json_decref(items);
+		if (!found)
+			usleep(200 * 1000);
+	}
+	assert_true(found);
+	h_proc_stop(&p, 0);
+	aws_free(aws);
+	evcurl_free(ec);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -387,6 +436,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_placement_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_task_definition, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_launchers_one_subdomain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sidecar_syncs_bindings, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
