@@ -328,8 +328,9 @@ main(int argc, char **argv)
 			break;
 		}
 	}
-	printf("events read: %.0f of %zu in %.2f s (from process start): %.0f events/s\n", ev,
-	       nevents, t_read, t_read > 0 ? ev / t_read : 0);
+	printf("events read: %.0f of %zu in %.2f s from process start (a lower bound): %.0f "
+	       "events/s\n",
+	       ev, nevents, t_read, t_read > 0 ? ev / t_read : 0);
 	printf("live bindings committed: %.0f of %d after %.2f s\n", running, nlive, t_commit);
 	/* RSS counts the shared libraries' pages too (libcrypto, libc, SQLite...): ~10 MiB. */
 	printf("peak RSS (VmHWM): %.2f MiB; RSS now %.2f MiB, of which shared-library "
