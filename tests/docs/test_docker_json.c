@@ -239,6 +239,11 @@ static const struct fact facts[] = {
     {"ecs/berth-launcher.json", "containerDefinitions.0.user", "10001:10001", 0},
     {"ecs/berth-launcher-service.json", "taskDefinition", "berth-launcher", 0},
     {"ecs/berth-launcher-service.json", "schedulingStrategy", "REPLICA", 0},
+    /* Tenants land where the launcher runs: it learns host IPs from its host's sidecar. */
+    {"ecs/tenant-app.json", "placementConstraints.0.expression", "attribute:berth_launcher == true",
+     0},
+    {"ecs/berth-launcher-service.json", "placementConstraints.0.expression",
+     "attribute:berth_launcher == true", 0},
 };
 
 static void
