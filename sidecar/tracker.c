@@ -71,10 +71,11 @@ struct op {
 	char id[DOCKER_ID_MAX];
 	int has_exit, exit_code;
 	int64_t when_ms;
-	int64_t event_ns; /* Docker timeNano behind this write; 0 if none */
-	int64_t read_ns;  /* when the event was read (debug log) */
-	int reconcile;    /* a reconcile found this difference */
-	int changed;      /* rows this op changed, once applied */
+	int64_t event_ns;     /* Docker timeNano behind this write; 0 if none */
+	int64_t read_ns;      /* when the event was read (debug log) */
+	int64_t inspected_ns; /* when Docker answered the inspect (debug log) */
+	int reconcile;        /* a reconcile found this difference */
+	int changed;          /* rows this op changed, once applied */
 };
 TAILQ_HEAD(op_list, op);
 
@@ -272,9 +273,10 @@ flush(struct tracker *t)
 			metrics_observe_commit((double)(now - o->event_ns) / 1e9);
 		if (changed > 0 && o->kind == OP_UPSERT && log_get_level() >= LOG_LEVEL_DEBUG)
 			log_debug("binding_committed container=%s port=%d status=%s event_ns=%lld "
-			          "read_ns=%lld commit_ns=%lld",
+			          "read_ns=%lld inspected_ns=%lld commit_ns=%lld",
 			          o->id, o->b->container_port, binding_status_str(o->b->status),
-			          (long long)o->event_ns, (long long)o->read_ns, (long long)now);
+			          (long long)o->event_ns, (long long)o->read_ns,
+			          (long long)o->inspected_ns, (long long)now);
 		if (o->reconcile)
 			metrics.reconcile_fixed += (unsigned long)changed;
 		TAILQ_REMOVE(&t->ops, o, entry);
@@ -433,6 +435,7 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 		binding_port(t, &c->ports[i], o->b);
 		o->event_ns = q->event_ns;
 		o->read_ns = q->read_ns;
+		o->inspected_ns = now_ns();
 		o->reconcile = reconcile;
 	}
 }

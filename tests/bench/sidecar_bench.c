@@ -26,7 +26,7 @@
 struct ctr {
 	char id[72];
 	int64_t start_returned_ns;
-	int64_t event_ns, read_ns, commit_ns;
+	int64_t event_ns, read_ns, inspected_ns, commit_ns;
 };
 
 static struct ctr ctrs[N_MAX];
@@ -70,11 +70,11 @@ static void
 report(const char *what, int64_t *v, int n)
 {
 	if (n == 0) {
-		printf("%-40s no samples\n", what);
+		printf("%-48s no samples\n", what);
 		return;
 	}
 	qsort(v, (size_t)n, sizeof(*v), cmp64);
-	printf("%-40s n=%d p50=%.2f ms p99=%.2f ms max=%.2f ms\n", what, n, (double)v[n / 2] / 1e6,
+	printf("%-48s n=%d p50=%.2f ms p99=%.2f ms max=%.2f ms\n", what, n, (double)v[n / 2] / 1e6,
 	       (double)v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1e6,
 	       (double)v[n - 1] / 1e6);
 }
@@ -91,7 +91,7 @@ read_log(const char *path)
 		return 0;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char *p = strstr(line, "binding_committed container="), id[72];
-		long long ev = 0, rd = 0, cm = 0;
+		long long ev = 0, rd = 0, in = 0, cm = 0;
 		char *q;
 
 		if (p == NULL || strstr(line, "status=RUNNING") == NULL)
@@ -102,12 +102,16 @@ read_log(const char *path)
 			continue;
 		if ((q = strstr(p, "read_ns=")) == NULL || sscanf(q, "read_ns=%lld", &rd) != 1)
 			continue;
+		if ((q = strstr(p, "inspected_ns=")) == NULL ||
+		    sscanf(q, "inspected_ns=%lld", &in) != 1)
+			continue;
 		if ((q = strstr(p, "commit_ns=")) == NULL || sscanf(q, "commit_ns=%lld", &cm) != 1)
 			continue;
 		for (int i = 0; i < nctrs; i++)
 			if (strcmp(ctrs[i].id, id) == 0 && ctrs[i].commit_ns == 0 && ev > 0) {
 				ctrs[i].event_ns = ev;
 				ctrs[i].read_ns = rd;
+				ctrs[i].inspected_ns = in;
 				ctrs[i].commit_ns = cm;
 			}
 	}
@@ -145,7 +149,7 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/berth-bench-sidecar-XXXXXX", db[128], logp[128], listen[64], cmd[2048],
 	     out[256], label[64];
 	int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200, st;
-	int64_t *a, *b, *c, *d;
+	int64_t *a, *b, *c, *d, *e, *g;
 	pid_t pid;
 	long t0, t1;
 
@@ -210,6 +214,8 @@ main(int argc, char **argv)
 	b = calloc((size_t)nctrs, sizeof(*b));
 	c = calloc((size_t)nctrs, sizeof(*c));
 	d = calloc((size_t)nctrs, sizeof(*d));
+	e = calloc((size_t)nctrs, sizeof(*e));
+	g = calloc((size_t)nctrs, sizeof(*g));
 	st = 0;
 	for (int i = 0; i < nctrs; i++) {
 		if (ctrs[i].commit_ns == 0)
@@ -218,6 +224,8 @@ main(int argc, char **argv)
 		b[st] = ctrs[i].commit_ns - ctrs[i].start_returned_ns;
 		c[st] = ctrs[i].read_ns - ctrs[i].event_ns;
 		d[st] = ctrs[i].commit_ns - ctrs[i].read_ns;
+		e[st] = ctrs[i].inspected_ns - ctrs[i].read_ns;
+		g[st] = ctrs[i].commit_ns - ctrs[i].inspected_ns;
 		st++;
 	}
 	printf("bindings committed: %d of %d\n", st, nctrs);
@@ -225,12 +233,16 @@ main(int argc, char **argv)
 	report("row committed - `docker start` returned", b, st);
 	report("  of which: event read - timeNano", c, st);
 	report("  of which: row committed - event read", d, st);
+	report("    of which: inspect answered - event read", e, st);
+	report("    of which: row committed - inspect answered", g, st);
 	printf("(negative values of the second mean the row was committed before the CLI "
 	       "returned)\n");
 	free(a);
 	free(b);
 	free(c);
 	free(d);
+	free(e);
+	free(g);
 	t0 = cpu_ticks(pid);
 	sleep(5);
 	t1 = cpu_ticks(pid);
