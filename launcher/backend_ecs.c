@@ -11,7 +11,10 @@
  * and says plainly what is wrong if not (the launcher then exits).
  *
  * The host IP is not in DescribeTasks: describe leaves it empty, and the
- * launcher takes it from the sidecar's record or --host-ip.
+ * launcher takes it from the sidecar's record or --host-ip. With
+ * --dynamodb-table, describe first reads the task's binding item that the
+ * sidecar of whichever host runs it synced there (host IP and port), and
+ * falls back to DescribeTasks while there is none.
  */
 #include <sys/queue.h>
 
@@ -23,11 +26,14 @@
 #include <event2/event.h>
 
 #include "aws/aws.h"
+#include "aws/aws_ddb.h"
 #include "aws/aws_ecs.h"
 #include "aws/aws_retry.h"
 #include "core/log.h"
 #include "core/opts.h"
 #include "launcher/backend.h"
+#include "registry/registry_schema.h"
+#include "registry/sync.h"
 
 #define EB_INIT_TIMEOUT_MS   30000
 #define EB_INIT_ATTEMPTS     10
@@ -43,6 +49,7 @@ struct eb_op {
 	struct eb *eb;
 	enum eb_kind kind;
 	struct ecs_op *call;
+	struct aws_call *ddb_call;
 	struct event *timer;
 	/* start */
 	struct ecs_kv env[BACKEND_ENV_MAX];
@@ -75,6 +82,7 @@ struct eb {
 	char cluster[ECS_NAME_MAX];
 	char task_definition[ECS_NAME_MAX];
 	char container[ECS_NAME_MAX];
+	char table[DDB_TABLE_MAX + 1]; /* --dynamodb-table, "" when unset */
 	int container_port;
 	long wait_timeout_ms;
 	struct eb_ops ops;
@@ -179,6 +187,13 @@ eb_init(const struct backend_ctx *ctx, void **state, char *err, size_t errlen)
 	v = opts_get(ctx->opts, "container-name");
 	snprintf(eb->container, sizeof(eb->container), "%s", v != NULL && *v != '\0' ? v : "app");
 	eb->container_port = (int)opts_int(ctx->opts, "container-port");
+	if ((v = opts_get(ctx->opts, "dynamodb-table")) != NULL && *v != '\0') {
+		if (!ddb_table_name_ok(v)) {
+			snprintf(err, errlen, "--dynamodb-table: not a table name");
+			goto fail;
+		}
+		snprintf(eb->table, sizeof(eb->table), "%s", v);
+	}
 	eb->wait_timeout_ms = opts_int(ctx->opts, "wait-timeout") * 1000;
 	if (eb->wait_timeout_ms <= 0)
 		eb->wait_timeout_ms = 60000;
@@ -238,6 +253,8 @@ eb_free(void *state)
 	while ((op = TAILQ_FIRST(&eb->ops)) != NULL) {
 		if (op->call != NULL)
 			ecs_cancel(op->call);
+		if (op->ddb_call != NULL)
+			aws_call_cancel(op->ddb_call);
 		TAILQ_REMOVE(&eb->ops, op, entry);
 		if (op->kind == EB_START)
 			op->on_start(-ECANCELED, NULL, "cancelled", op->arg);
@@ -560,22 +577,16 @@ describe_cached(evutil_socket_t fd, short what, void *arg)
 	op_end(op);
 }
 
+/* DescribeTasks, paced per task; answers from the last result when too soon. */
 static int
-eb_describe(void *state, const char *task, int container_port, backend_describe_cb cb, void *arg)
+describe_ecs(struct eb_op *op)
 {
-	struct eb *eb = state;
+	struct eb *eb = op->eb;
 	struct eb_pace *p;
-	struct eb_op *op;
 	const char *tasks[1];
+	const char *task = op->task;
 	int64_t now = now_ms();
 
-	if (task == NULL || task[0] == '\0' || strlen(task) >= ECS_ARN_MAX)
-		return -EINVAL;
-	if ((op = op_new(eb, EB_DESCRIBE, arg)) == NULL)
-		return -ENOMEM;
-	op->on_describe = cb;
-	op->container_port = container_port;
-	snprintf(op->task, sizeof(op->task), "%s", task);
 	p = pace_find(eb, task, 1);
 	if (p->next_ms > now && p->last.state != BACKEND_RUNNING) {
 		/* Too soon for this task: answer what was last seen, from the loop. */
@@ -597,6 +608,75 @@ eb_describe(void *state, const char *task, int container_port, backend_describe_
 		op_end(op);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* From a callback: DescribeTasks, or an error answer when it cannot start. */
+static void
+describe_or_fail(struct eb_op *op)
+{
+	backend_describe_cb cb = op->on_describe;
+	void *arg = op->arg;
+
+	if (describe_ecs(op) != 0) /* op is gone */
+		cb(-ENOMEM, NULL, "DescribeTasks could not start", arg);
+}
+
+/* The binding item a sidecar synced: RUNNING with a host port answers at once. */
+static void
+binding_item_done(const struct aws_result *r, void *arg)
+{
+	struct eb_op *op = arg;
+	json_t *item;
+	struct backend_task t;
+	const char *st, *ip;
+	json_int_t port;
+
+	op->ddb_call = NULL;
+	if (r->error == 0 && (item = ddb_item_to_json(json_object_get(r->body, "Item"))) != NULL) {
+		st = json_string_value(json_object_get(item, "status"));
+		ip = json_string_value(json_object_get(item, "host_ip"));
+		port = json_integer_value(json_object_get(item, "host_port"));
+		if (st != NULL && strcmp(st, "RUNNING") == 0 && port > 0 && port <= 65535) {
+			memset(&t, 0, sizeof(t));
+			t.state = BACKEND_RUNNING;
+			t.host_port = (int)port;
+			snprintf(t.host_ip, sizeof(t.host_ip), "%s", ip != NULL ? ip : "");
+			json_decref(item);
+			op->on_describe(0, &t, "", op->arg);
+			op_end(op);
+			return;
+		}
+		json_decref(item);
+	} else if (r->error != 0) {
+		log_debug("ecs_binding_lookup_failed task=%s error=\"%s\"", op->task, r->aerr.code);
+	}
+	describe_or_fail(op);
+}
+
+static int
+eb_describe(void *state, const char *task, int container_port, backend_describe_cb cb, void *arg)
+{
+	struct eb *eb = state;
+	struct eb_op *op;
+	char key[ECS_ARN_MAX + ECS_NAME_MAX + 64], rel[ECS_ARN_MAX + ECS_NAME_MAX + 32];
+
+	if (task == NULL || task[0] == '\0' || strlen(task) >= ECS_ARN_MAX)
+		return -EINVAL;
+	if ((op = op_new(eb, EB_DESCRIBE, arg)) == NULL)
+		return -ENOMEM;
+	op->on_describe = cb;
+	op->container_port = container_port;
+	snprintf(op->task, sizeof(op->task), "%s", task);
+	if (eb->table[0] == '\0')
+		return describe_ecs(op);
+	snprintf(rel, sizeof(rel), REGISTRY_BINDING_KEY_FMT, task, eb->container, container_port,
+	         "tcp");
+	if (sync_item_key("binding", rel, key, sizeof(key)) != 0 ||
+	    (op->ddb_call =
+	         ddb_get_item(eb->aws, eb->table, json_pack("{s:{s:s}}", SYNC_KEY_ATTR, "S", key),
+	                      1, binding_item_done, op)) == NULL)
+		return describe_ecs(op);
 	return 0;
 }
 

@@ -421,6 +421,29 @@ test_sidecar_syncs_bindings(void **state)
 	}
 	assert_true(found);
 	h_proc_stop(&p, 0);
+
+	/*
+	 * A launcher on "another host": its own registry, no sidecar to ask, and
+	 * DescribeTasks that would not show RUNNING for 30 s. The binding item the
+	 * sidecar synced to DynamoDB is what answers it.
+	 */
+	{
+		struct h_proc remote = {0};
+		char db3[400];
+		const char *more[] = {"--db", db3, "--dynamodb-table", table, NULL};
+		double secs = 0;
+
+		faults(c, "\"describe_delay_ms\":30000");
+		snprintf(db3, sizeof(db3), "%s/remote.db", c->e.dir);
+		remote.no_sidecar_url = 1;
+		assert_int_equal(launcher_ecs(c, &remote, more), 0);
+		snprintf(sub, sizeof(sub), "%sremote", c->e.prefix);
+		assert_int_equal(
+		    provision(c, &remote, sub, url, sizeof(url), &secs, body, sizeof(body)), 201);
+		print_message("via DynamoDB: %s in %.3f s\n", url, secs);
+		assert_true(secs < 20);
+		h_proc_stop(&remote, 0);
+	}
 	aws_free(aws);
 	evcurl_free(ec);
 	event_base_free(base);
