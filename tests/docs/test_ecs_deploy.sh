@@ -35,7 +35,7 @@ bin=$BERTH_BINARY_DIR
 for p in sidecar/berth-sidecar launcher/berth-launcher registry/berth; do
 	[ -x "$bin/$p" ] || fail "$bin/$p is not built"
 done
-for c in curl python3 node ss; do
+for c in curl node ss; do
 	command -v "$c" >/dev/null || fail "$c is not installed"
 done
 
@@ -91,36 +91,35 @@ aws_call() { # service target body
 }
 
 # `export NAME=VALUE` lines for a task definition's container environment.
+# (node: the test services need it anyway.)
 task_env() {
-	python3 - "$1" <<'EOF'
-import json, shlex, sys
-td = json.load(open(sys.argv[1]))
-for e in td["containerDefinitions"][0].get("environment", []):
-    print("export %s=%s" % (e["name"], shlex.quote(e["value"])))
-EOF
+	node -e '
+const td = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const q = (v) => "\x27" + String(v).replace(/\x27/g, "\x27\\\x27\x27") + "\x27";
+for (const e of td.containerDefinitions[0].environment || [])
+  if (/^[A-Z_][A-Z0-9_]*$/.test(e.name)) console.log(`export ${e.name}=${q(e.value)}`);
+' "$1"
 }
 
-json_get() { # file-or-string python-expression-on-j
-	python3 -c "import json,sys; j=json.loads(sys.argv[1]); print($2)" "$1"
+json_get() { # json-text field
+	node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"
 }
 
 # The tenant image and the tenant task definition.
 image=berth-demo/tenant:latest
 "$src/tests/services/tenant-image.sh" "$DOCKER_HOST" "$image" >/dev/null ||
 	fail "cannot build the tenant image"
-cluster=$(python3 -c 'import json,sys; print([e["value"] for e in json.load(open(sys.argv[1]))["containerDefinitions"][0]["environment"] if e["name"]=="BERTH_CLUSTER"][0])' \
-	"$src/docker/ecs/berth-launcher.json")
+cluster=$(task_env "$src/docker/ecs/berth-launcher.json" | sed -n "s/^export BERTH_CLUSTER='\(.*\)'$/\1/p")
+[ -n "$cluster" ] || fail "docker/ecs/berth-launcher.json sets no BERTH_CLUSTER"
 aws_call ecs CreateCluster "{\"clusterName\":\"$cluster\"}" >/dev/null || fail "CreateCluster"
 # Its family gets a per-run suffix: the emulator may be shared with other tests.
 family=tenant-app-test-$$
-td=$(python3 - "$src/docker/ecs/tenant-app.json" "$image" "$family" <<'EOF'
-import json, sys
-td = json.load(open(sys.argv[1]))
-td["containerDefinitions"][0]["image"] = sys.argv[2]
-td["family"] = sys.argv[3]
-print(json.dumps(td))
-EOF
-)
+td=$(node -e '
+const td = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+td.containerDefinitions[0].image = process.argv[2];
+td.family = process.argv[3];
+console.log(JSON.stringify(td));
+' "$src/docker/ecs/tenant-app.json" "$image" "$family")
 out=$(aws_call ecs RegisterTaskDefinition "$td") || fail "RegisterTaskDefinition"
 printf '%s' "$out" | grep -q '"taskDefinitionArn"' || fail "RegisterTaskDefinition: $out"
 
@@ -185,9 +184,9 @@ out=$(curl -sS --noproxy '*' -m 90 -w '\n%{http_code}' -X POST "http://127.0.0.1
 code=$(tail -n 1 <<<"$out")
 tenant=$(head -n 1 <<<"$out")
 [ "$code" = 201 ] || fail "POST /v1/tenants answered $code: $tenant"
-url=$(json_get "$tenant" 'j["url"]')
-port=$(json_get "$tenant" 'j["host_port"]')
-arn=$(json_get "$tenant" 'j["task_arn"]')
+url=$(json_get "$tenant" url)
+port=$(json_get "$tenant" host_port)
+arn=$(json_get "$tenant" task_arn)
 case $arn in
 arn:aws:ecs:*:task/"$cluster"/*) ;;
 *) fail "the tenant's task is not an ECS task of $cluster: $arn" ;;
