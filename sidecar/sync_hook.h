@@ -4,8 +4,8 @@
  * sidecar calls start() once the registry is open, kick() after every commit
  * that changed rows (the outbox has new rows), and stop() at shutdown.
  *
- * sidecar_sync is NULL until the engine provides an implementation; the
- * sidecar then keeps writing the outbox (nothing is lost) and says once that
+ * main.c points sidecar_sync at registry/sync.c's engine. Were it NULL, the
+ * sidecar would keep writing the outbox (nothing is lost) and say once that
  * no sync runs.
  */
 #ifndef BERTH_SIDECAR_SYNC_HOOK_H
