@@ -38,7 +38,7 @@ base=$(sed -n 's/^ARG DEBIAN_BASE=//p' "$src/docker/Dockerfile")
 tmp=$(mktemp -d /tmp/berth-image-test.XXXXXX)
 name=berth-image-test-$$
 cleanup() {
-	docker rm -f "$name-sidecar" "$name-app" >/dev/null 2>&1 || true
+	docker rm -f "$name-sidecar" "$name-app" "$name-ecs" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -193,4 +193,24 @@ for _ in $(seq 1 60); do
 done
 [ "$health" = healthy ] || fail "the sidecar container's health is '$health', not healthy"
 
-say "ok: binding 8000/tcp -> 127.0.0.1:$hp recorded, stopped, health $health"
+# The sidecar as docker/ecs/berth-sidecar.json runs it: uid 0, every capability
+# dropped, a read-only root filesystem with a tmpfs /tmp.
+mkdir -p "$tmp/ecs"
+port2=$(( port + 1 ))
+ss -Htln "sport = :$port2" | grep -q . && port2=$(( port + 2 ))
+docker run -d --name "$name-ecs" --network host --user 0 --cap-drop ALL --read-only \
+	--tmpfs /tmp:size=16m -v "$sock:/var/run/docker.sock:ro" -v "$tmp/ecs:/var/lib/berth" \
+	-e BERTH_LISTEN="127.0.0.1:$port2" "$image" \
+	berth-sidecar --host-ip 127.0.0.1 --agent-url none --imds-url none >/dev/null ||
+	fail "cannot start the sidecar as the ECS task definition runs it"
+for _ in $(seq 1 100); do
+	curl -fsS --max-time 2 "http://127.0.0.1:$port2/healthz" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+curl -fsS --max-time 2 "http://127.0.0.1:$port2/healthz" >/dev/null 2>&1 || {
+	docker logs "$name-ecs" 2>&1 | tail -n 20 >&2
+	fail "the sidecar does not come up as root without capabilities on a read-only root"
+}
+[ -s "$tmp/ecs/registry.db" ] || fail "the ECS-style sidecar wrote no registry"
+
+say "ok: binding 8000/tcp -> 127.0.0.1:$hp recorded, stopped, health $health; ECS-style run ok"
