@@ -1,7 +1,7 @@
 /*
- * Every flag a program prints in --help has an entry in its man page, and
- * every environment twin --help names appears there too; the ECS task
- * definitions set only variables their program knows. The programs come
+ * Every flag a program prints in --help has an entry in its man page, with
+ * the default --help prints; every environment twin --help names appears
+ * there too; the ECS task definitions set only variables their program knows. The programs come
  * from the build tree (BERTH_BINARY_DIR); a missing binary is a failure.
  *
  * An entry is an mdoc list item naming the flag (".It Fl -db Ar PATH") or, in
@@ -163,6 +163,79 @@ has_entry(const char *page, const char *flag)
 	return 0;
 }
 
+/*
+ * The text of the mdoc entry for --flag: from its ".It Fl -flag" line to the
+ * next ".It", lines joined with spaces, into out. Empty when there is none.
+ */
+static void
+entry_text(const char *page, const char *flag, char *out, size_t outlen)
+{
+	char head[WORD_CAP + 16];
+	const char *line = page;
+	size_t o = 0;
+	int in = 0;
+
+	snprintf(head, sizeof(head), ".It Fl -%s", flag);
+	out[0] = '\0';
+	while (line != NULL && *line != '\0') {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+		size_t hl = strlen(head);
+
+		if (strncmp(line, ".It", 3) == 0) {
+			if (in)
+				break;
+			in = len >= hl && strncmp(line, head, hl) == 0 &&
+			     (len == hl || line[hl] == ' ');
+		}
+		if (in && o + len + 2 < outlen) {
+			memcpy(out + o, line, len);
+			o += len;
+			out[o++] = ' ';
+			out[o] = '\0';
+		}
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+}
+
+/* Each "[default: X]" that --help prints for a flag appears in its man entry. */
+static int
+check_defaults(const struct program *p, const char *help, const char *page, const char *man)
+{
+	static char entry[16 * 1024];
+	const char *line = help;
+	int bad = 0;
+
+	while (line != NULL && *line != '\0') {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+		char l[1024], flag[WORD_CAP], def[512];
+		const char *f, *d, *e;
+		size_t fl;
+
+		snprintf(l, sizeof(l), "%.*s", (int)(len < sizeof(l) ? len : sizeof(l) - 1), line);
+		line = nl != NULL ? nl + 1 : NULL;
+		f = l + strspn(l, " ");
+		if (strncmp(f, "--", 2) != 0 || (d = strstr(l, "[default: ")) == NULL ||
+		    (e = strchr(d, ']')) == NULL)
+			continue;
+		fl = strcspn(f + 2, " ");
+		if (fl == 0 || fl >= sizeof(flag))
+			continue;
+		snprintf(flag, sizeof(flag), "%.*s", (int)fl, f + 2);
+		d += strlen("[default: ");
+		snprintf(def, sizeof(def), "%.*s", (int)(e - d), d);
+		entry_text(page, flag, entry, sizeof(entry));
+		if (strstr(entry, def) == NULL) {
+			fprintf(stderr,
+			        "%s: --%s has default \"%s\" in --help, not in its entry in %s\n",
+			        p->name, flag, def, man);
+			bad++;
+		}
+	}
+	return bad;
+}
+
 static void
 check_program(const struct program *p)
 {
@@ -199,6 +272,7 @@ check_program(const struct program *p)
 			missing++;
 		}
 	}
+	missing += check_defaults(p, help, page, man);
 	free(help);
 	free(page);
 	if (missing > 0)
@@ -307,6 +381,14 @@ test_has_entry(void **state)
 	    collect("  --db PATH x [env: BERTH_DB]\n  --db again --a-b\n", "--", 0, words, 8), 2);
 	assert_string_equal(words[0], "db");
 	assert_string_equal(words[1], "a-b");
+	{
+		char e[256];
+
+		entry_text(page, "db", e, sizeof(e));
+		assert_string_equal(e, ".It Fl -db Ar PATH x ");
+		entry_text(page, "log", e, sizeof(e));
+		assert_string_equal(e, "");
+	}
 }
 
 int
