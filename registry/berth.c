@@ -69,8 +69,8 @@ static const struct berth_command commands[] = {
      REGISTRY_RDONLY | REGISTRY_CHECK, berth_cmd_watch},
     {"stats", "", "count bindings and tenants by status, and the outbox depth", NULL, 0, 0,
      REGISTRY_RDONLY | REGISTRY_CHECK, berth_cmd_stats},
-    {"sync-status", "", "the DynamoDB outbox: pending rows, oldest pending age, failing rows",
-     NULL, 0, 0, REGISTRY_RDONLY | REGISTRY_CHECK, berth_cmd_sync_status},
+    {"sync-status", "", "the DynamoDB outbox: pending rows, oldest pending age, failing rows", NULL,
+     0, 0, REGISTRY_RDONLY | REGISTRY_CHECK, berth_cmd_sync_status},
     {"init-table", "[--dynamodb-table NAME]",
      "create the DynamoDB table (on-demand, key userId) and SYSTEM_CONFIG if absent", table_flags,
      0, 0, -1, berth_cmd_init_table},
@@ -88,8 +88,9 @@ usage(FILE *fp)
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(fp, "  %s %s\n      %s\n", commands[i].name, commands[i].usage,
 		        commands[i].help);
-	fprintf(fp, "\nexit: 0 ok, 1 not found (doctor: a check failed), 2 usage, 3 registry cannot "
-	            "be opened or read, 4 an AWS call failed\n");
+	fprintf(fp,
+	        "\nexit: 0 ok, 1 not found (doctor: a check failed), 2 usage, 3 registry cannot "
+	        "be opened or read, 4 an AWS call failed\n");
 }
 
 int
