@@ -17,6 +17,7 @@
 #include "aws/aws_ddb.h"
 #include "aws/aws_ecs.h"
 #include "tests/aws/testlib.h"
+#include "tests/lib/testlib.h"
 
 static json_t *
 load_fixture(const char *name)
@@ -26,7 +27,7 @@ load_fixture(const char *name)
 	json_error_t jerr;
 
 	snprintf(rel, sizeof(rel), "fixtures/%s", name);
-	txt = read_shared(rel, NULL);
+	txt = tl_shared(rel, NULL);
 	j = json_loads(txt, 0, &jerr);
 	free(txt);
 	assert_non_null(j);

@@ -28,6 +28,7 @@
 #include "aws/aws_ecs.h"
 #include "core/evcurl.h"
 #include "tests/aws/testlib.h"
+#include "tests/lib/testlib.h"
 
 struct ctx {
 	struct event_base *base;
@@ -99,9 +100,9 @@ setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
 
-	c->ecs_url = need_env("BERTH_TEST_ECS_URL");
-	c->meta_url = need_env("BERTH_TEST_METADATA_URL");
-	need_env("BERTH_TEST_AWS_ACCESS_KEY_ID");
+	c->ecs_url = tl_need_env("BERTH_TEST_ECS_URL");
+	c->meta_url = tl_need_env("BERTH_TEST_METADATA_URL");
+	tl_need_env("BERTH_TEST_AWS_ACCESS_KEY_ID");
 	c->base = event_base_new();
 	c->ec = evcurl_new(c->base);
 	env_reset(c);
@@ -487,7 +488,7 @@ test_ecs_roundtrip(void **state)
 	const char *tasks[1];
 	int running = 0;
 
-	need_env("BERTH_TEST_DOCKER_HOST");
+	tl_need_env("BERTH_TEST_DOCKER_HOST");
 	snprintf(token, sizeof(token), "live-%d-%ld", (int)getpid(), (long)time(NULL));
 	p.client_token = token;
 	env_keys(getenv("BERTH_TEST_AWS_ACCESS_KEY_ID"),

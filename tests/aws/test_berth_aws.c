@@ -24,6 +24,7 @@
 #include "registry/registry.h"
 #include "tests/aws/ddbtest.h"
 #include "tests/aws/testlib.h"
+#include "tests/lib/testlib.h"
 
 #define OUT_MAX 8192
 
@@ -36,7 +37,7 @@ berth(const char *args, char *out, size_t outlen)
 	size_t n;
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "'%s/registry/berth' %s 2>&1", need_env("BERTH_BINARY_DIR"),
+	snprintf(cmd, sizeof(cmd), "'%s/registry/berth' %s 2>&1", tl_need_env("BERTH_BINARY_DIR"),
 	         args);
 	if ((p = popen(cmd, "r")) == NULL)
 		return -1;
@@ -54,7 +55,7 @@ aws_env(const char *ddb_url)
 	setenv("AWS_SECRET_ACCESS_KEY", "cli-secret", 1);
 	setenv("AWS_REGION", "us-east-1", 1);
 	setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb_url, 1);
-	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", need_env("BERTH_TEST_METADATA_URL"), 1);
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", tl_need_env("BERTH_TEST_METADATA_URL"), 1);
 	unsetenv("AWS_EC2_METADATA_DISABLED");
 }
 
@@ -69,7 +70,7 @@ test_init_table(void **state)
 	json_error_t jerr;
 
 	(void)state;
-	aws_env(need_env("BERTH_TEST_DYNAMODB_URL"));
+	aws_env(tl_need_env("BERTH_TEST_DYNAMODB_URL"));
 	snprintf(table, sizeof(table), "berth-cli-%d", (int)getpid());
 	snprintf(args, sizeof(args), "--json init-table --dynamodb-table %s", table);
 	assert_int_equal(berth(args, out, sizeof(out)), 0);
@@ -85,7 +86,7 @@ test_init_table(void **state)
 	assert_true(json_is_false(json_object_get(j, "system_config_created")));
 	json_decref(j);
 	/* The seed the old system wrote. */
-	a = ddbt_aws(base, ec, need_env("BERTH_TEST_DYNAMODB_URL"));
+	a = ddbt_aws(base, ec, tl_need_env("BERTH_TEST_DYNAMODB_URL"));
 	items = ddbt_scan(base, a, table);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(items, "SYSTEM_CONFIG"),
 	                                                    "lastAssignedPort")),
@@ -165,14 +166,14 @@ test_doctor(void **state)
 	char out[OUT_MAX], args[1024], table[64];
 
 	(void)state;
-	aws_env(need_env("BERTH_TEST_DYNAMODB_URL"));
+	aws_env(tl_need_env("BERTH_TEST_DYNAMODB_URL"));
 	snprintf(table, sizeof(table), "berth-cli-%d", (int)getpid());
 	snprintf(args, sizeof(args), "init-table --dynamodb-table %s", table);
 	assert_int_equal(berth(args, out, sizeof(out)), 0);
 	snprintf(args, sizeof(args),
 	         "--db /nonexistent/registry.db doctor --dynamodb-table %s --docker-host '%s' "
 	         "--agent-url none",
-	         table, need_env("BERTH_TEST_DOCKER_HOST"));
+	         table, tl_need_env("BERTH_TEST_DOCKER_HOST"));
 	/* No registry here: that check fails; Docker, IMDS, credentials and the table pass. */
 	assert_int_equal(berth(args, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "registry     fail"));

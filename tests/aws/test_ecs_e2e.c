@@ -34,6 +34,7 @@
 #include "harness.h"
 #include "tests/aws/ddbtest.h"
 #include "tests/aws/testlib.h"
+#include "tests/lib/testlib.h"
 
 #define E2E_DESCRIBE_DELAY_MS 1500 /* ECS shows networkBindings a while after the start */
 
@@ -48,7 +49,7 @@ struct ctx {
 static char *
 read_all(const char *path)
 {
-	return read_file(path, NULL);
+	return tl_read_file(path, NULL);
 }
 
 static int
@@ -58,7 +59,7 @@ setup(void **state)
 	const char *why;
 	char keys[256];
 
-	c->ecs_url = need_env("BERTH_TEST_ECS_URL");
+	c->ecs_url = tl_need_env("BERTH_TEST_ECS_URL");
 	if ((why = h_env_init(&c->e, "ecs-e2e")) != NULL)
 		fail_msg("%s", why);
 	/* A key of our own, so injected faults touch only this test. */
@@ -340,7 +341,7 @@ test_two_launchers_one_subdomain(void **state)
 	json_t *items, *it;
 	long sa, sb;
 
-	need_env("BERTH_TEST_DYNAMODB_URL");
+	tl_need_env("BERTH_TEST_DYNAMODB_URL");
 	snprintf(table, sizeof(table), "berth-e2e-%d", (int)getpid());
 	aws = ddbt_aws(base, ec, getenv("BERTH_TEST_DYNAMODB_URL"));
 	assert_non_null(aws);
@@ -391,7 +392,7 @@ test_sidecar_syncs_bindings(void **state)
 	json_t *items, *it;
 	int found = 0;
 
-	need_env("BERTH_TEST_DYNAMODB_URL");
+	tl_need_env("BERTH_TEST_DYNAMODB_URL");
 	snprintf(table, sizeof(table), "berth-e2e-side-%d", (int)getpid());
 	aws = ddbt_aws(base, ec, getenv("BERTH_TEST_DYNAMODB_URL"));
 	assert_non_null(aws);

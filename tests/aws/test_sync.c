@@ -29,6 +29,7 @@
 #include "registry/sync.h"
 #include "tests/aws/ddbtest.h"
 #include "tests/aws/testlib.h"
+#include "tests/lib/testlib.h"
 
 #define NBIND   200
 #define NTENANT 10
@@ -49,8 +50,8 @@ setup(void **state)
 	struct ctx *c = calloc(1, sizeof(*c));
 	char path[300], err[256];
 
-	need_env("BERTH_TEST_DYNAMODB_URL");
-	need_env("BERTH_TEST_DYNALITE_JS");
+	tl_need_env("BERTH_TEST_DYNAMODB_URL");
+	tl_need_env("BERTH_TEST_DYNALITE_JS");
 	snprintf(c->dir, sizeof(c->dir), "/tmp/berth-sync-XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
 	snprintf(path, sizeof(path), "%s/registry.db", c->dir);

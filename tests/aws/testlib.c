@@ -98,59 +98,6 @@ capture_stop(struct capture *c)
 	c->http = NULL;
 }
 
-char *
-read_file(const char *path, size_t *len)
-{
-	FILE *fp;
-	char *buf = NULL;
-	long n;
-
-	if ((fp = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0)
-		goto out;
-	if ((buf = malloc((size_t)n + 1)) == NULL)
-		goto out;
-	if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	buf[n] = '\0';
-	if (len != NULL)
-		*len = (size_t)n;
-out:
-	fclose(fp);
-	return buf;
-}
-
-const char *
-need_env(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || v[0] == '\0') {
-		fprintf(stderr,
-		        "FAIL: %s is not set: run through ./dev test (or source the output of "
-		        "tests/services/start-node-services.sh start DIR)\n",
-		        name);
-		fail_msg("%s is not set", name);
-	}
-	return v;
-}
-
-char *
-read_shared(const char *rel, size_t *len)
-{
-	char path[1024];
-	char *b;
-
-	snprintf(path, sizeof(path), "%s/reference/%s", need_env("BERTH_SHARED_DIR"), rel);
-	if ((b = read_file(path, len)) == NULL)
-		fail_msg("cannot read %s", path);
-	return b;
-}
-
 static void
 tick(evutil_socket_t fd, short what, void *arg)
 {

@@ -30,13 +30,6 @@ struct capture {
 int capture_start(struct capture *, struct event_base *);
 void capture_stop(struct capture *);
 
-/* Reads a whole file (NUL-terminated) into a malloc'd buffer; NULL on error. */
-char *read_file(const char *path, size_t *len);
-/* BERTH_SHARED_DIR/reference/<rel>; fails the test when the variable is unset. */
-char *read_shared(const char *rel, size_t *len);
-/* The value of a required environment variable; fails the test with a clear message if unset. */
-const char *need_env(const char *name);
-
 /* Runs base until *flag becomes nonzero or timeout_ms passes; returns *flag. */
 int run_until(struct event_base *, const int *flag, long timeout_ms);
 

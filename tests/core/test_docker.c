@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 
 #include "core/docker.h"
+#include "tests/lib/testlib.h"
 #include "core/evcurl.h"
 
 #define ID "9c2e5a7f1b3d4c6e8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e"
@@ -37,31 +38,6 @@ struct fake {
 	char last_body[512];
 	int done;
 };
-
-static char *
-fixture(const char *name, size_t *len)
-{
-	const char *dir = getenv("BERTH_SHARED_DIR");
-	char path[1024];
-	FILE *fp;
-	char *buf;
-	long n;
-
-	if (dir == NULL)
-		fail_msg("BERTH_SHARED_DIR is not set (ctest sets it)");
-	snprintf(path, sizeof(path), "%s/reference/fixtures/%s", dir, name);
-	if ((fp = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
 
 static const char *
 method_name(enum evhttp_cmd_type t)
@@ -83,7 +59,7 @@ reply_file(struct evhttp_request *req, int code, const char *name)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	size_t len;
-	char *b = fixture(name, &len);
+	char *b = tl_fixture(name, &len);
 
 	evbuffer_add(out, b, len);
 	free(b);
@@ -121,7 +97,7 @@ handler(struct evhttp_request *req, void *arg)
 		evhttp_send_reply(req, 201, "Created", out);
 	} else if (strstr(uri, "/events") != NULL) {
 		size_t len;
-		char *b = fixture("docker-events-lifecycle.jsonl", &len);
+		char *b = tl_fixture("docker-events-lifecycle.jsonl", &len);
 
 		/* The whole recorded stream, an over-long junk line, then the end. */
 		evbuffer_add(out, b, len);

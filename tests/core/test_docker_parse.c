@@ -14,34 +14,10 @@
 #include <cmocka.h>
 
 #include "core/docker.h"
+#include "tests/lib/testlib.h"
 
 #define ID  "9c2e5a7f1b3d4c6e8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e"
 #define ARN "arn:aws:ecs:us-east-1:123456789012:task/tenants/3f8c2a9be0d14e6f9a7b5c4d3e2f1a0b"
-
-static char *
-fixture(const char *name, size_t *len)
-{
-	const char *dir = getenv("BERTH_SHARED_DIR");
-	char path[1024];
-	FILE *fp;
-	char *buf;
-	long n;
-
-	if (dir == NULL)
-		fail_msg("BERTH_SHARED_DIR is not set (ctest sets it)");
-	snprintf(path, sizeof(path), "%s/reference/fixtures/%s", dir, name);
-	if ((fp = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
 
 static void
 test_event_fixtures(void **state)
@@ -52,7 +28,7 @@ test_event_fixtures(void **state)
 	char *b;
 
 	(void)state;
-	b = fixture("docker-event-start.json", &len);
+	b = tl_fixture("docker-event-start.json", &len);
 	assert_int_equal(docker_event_parse(b, len, &e, err, sizeof(err)), 0);
 	assert_string_equal(e.type, "container");
 	assert_string_equal(e.action, "start");
@@ -62,7 +38,7 @@ test_event_fixtures(void **state)
 	assert_false(e.has_exit_code);
 	free(b);
 	/* API >= 1.52: no status/id/from. */
-	b = fixture("docker-event-start-api152.json", &len);
+	b = tl_fixture("docker-event-start-api152.json", &len);
 	assert_int_equal(docker_event_parse(b, len, &e, err, sizeof(err)), 0);
 	assert_string_equal(e.action, "start");
 	assert_string_equal(e.id, ID);
@@ -106,7 +82,7 @@ test_event_lifecycle(void **state)
 
 	(void)state;
 	memset(&l, 0, sizeof(l));
-	b = fixture("docker-events-lifecycle.jsonl", &len);
+	b = tl_fixture("docker-events-lifecycle.jsonl", &len);
 	docker_lines_init(&lines, DOCKER_EVENT_LINE_MAX);
 	/* Feed in odd-sized chunks: lines cross chunk boundaries. */
 	for (size_t off = 0; off < len; off += 37)
@@ -169,7 +145,7 @@ test_inspect_fixtures(void **state)
 	char *b;
 
 	(void)state;
-	b = fixture("docker-inspect-bridge-dynamic.json", &len);
+	b = tl_fixture("docker-inspect-bridge-dynamic.json", &len);
 	assert_int_equal(docker_inspect_parse(b, len, "BERTH_TENANT", &c, err, sizeof(err)), 0);
 	assert_string_equal(c.id, ID);
 	assert_string_equal(c.name, "ecs-tenant-app-12-app-e8c6d5f9a2b4c1d0e701");
@@ -201,7 +177,7 @@ test_inspect_fixtures(void **state)
 	docker_container_clear(&c);
 	free(b);
 
-	b = fixture("docker-inspect-exited.json", &len);
+	b = tl_fixture("docker-inspect-exited.json", &len);
 	assert_int_equal(docker_inspect_parse(b, len, "BERTH_TENANT", &c, err, sizeof(err)), 0);
 	assert_string_equal(c.state, "exited");
 	assert_int_equal(c.nports, 0); /* Ports is {} after a stop */
@@ -279,11 +255,11 @@ test_inspect_bad(void **state)
 		assert_int_equal(
 		    docker_inspect_parse(bad[i], strlen(bad[i]), NULL, &c, err, sizeof(err)),
 		    -EINVAL);
-	b = fixture("docker-error-no-such-container.json", &len);
+	b = tl_fixture("docker-error-no-such-container.json", &len);
 	docker_error_message(b, len, msg, sizeof(msg));
 	assert_string_equal(msg, "No such container: 0123456789ab");
 	free(b);
-	b = fixture("docker-error-api-too-old.json", &len);
+	b = tl_fixture("docker-error-api-too-old.json", &len);
 	docker_error_message(b, len, msg, sizeof(msg));
 	assert_non_null(strstr(msg, "too old"));
 	free(b);
@@ -300,7 +276,7 @@ test_list_fixture(void **state)
 	char *b;
 
 	(void)state;
-	b = fixture("docker-containers-list-ecs.json", &len);
+	b = tl_fixture("docker-containers-list-ecs.json", &len);
 	assert_int_equal(docker_list_parse(b, len, &v, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].id, ID);

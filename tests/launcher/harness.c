@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "tests/lib/testlib.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,22 +78,6 @@ h_tenant_image(struct h_env *e)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-int
-h_free_port(void)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
-		port = ntohs(sin.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static pid_t
 spawn(const char *const *argv, const char *const *env, const char *log)
 {
@@ -151,7 +136,7 @@ h_sidecar_start(struct h_env *e)
 
 	snprintf(bin, sizeof(bin), "%s/sidecar/berth-sidecar", e->bindir);
 	snprintf(dh, sizeof(dh), "%s", e->docker_host);
-	p->port = h_free_port();
+	p->port = tl_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
 	snprintf(p->log, sizeof(p->log), "%s/sidecar.log", e->dir);
 	if ((p->pid = spawn(argv, NULL, p->log)) < 0)
@@ -169,7 +154,7 @@ h_launcher_start(struct h_env *e, struct h_proc *p, const char *const *extra,
 
 	snprintf(bin, sizeof(bin), "%s/launcher/berth-launcher", e->bindir);
 	if (p->port == 0)
-		p->port = h_free_port();
+		p->port = tl_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
 	snprintf(sidecar, sizeof(sidecar), "http://127.0.0.1:%d", e->sidecar.port);
 	if (p->log[0] == '\0')

@@ -43,8 +43,6 @@ struct h_env {
 const char *h_env_init(struct h_env *, const char *name);
 /* Builds the tenant image (tests/services/tenant-image.sh). 0 on success. */
 int h_tenant_image(struct h_env *);
-/* A free TCP port on 127.0.0.1. */
-int h_free_port(void);
 /* Starts the sidecar on a free port writing into e->db. 0 on success. */
 int h_sidecar_start(struct h_env *);
 /*

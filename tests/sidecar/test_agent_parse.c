@@ -16,6 +16,7 @@
 
 #include "sidecar/agent.h"
 #include "tests/sidecar/testutil.h"
+#include "tests/lib/testlib.h"
 
 #define ID  "9c2e5a7f1b3d4c6e8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e"
 #define ARN "arn:aws:ecs:us-east-1:123456789012:task/tenants/3f8c2a9be0d14e6f9a7b5c4d3e2f1a0b"
@@ -25,7 +26,7 @@ parse_file(const char *name, struct agent_task **v, size_t *n)
 {
 	char err[256];
 	size_t len;
-	char *b = tu_fixture(name, &len);
+	char *b = tl_fixture(name, &len);
 
 	assert_int_equal(agent_tasks_parse(b, len, v, n, err, sizeof(err)), 0);
 	free(b);
@@ -37,7 +38,7 @@ test_metadata(void **state)
 	struct agent_metadata m;
 	char err[256];
 	size_t len;
-	char *b = tu_fixture("agent-metadata.json", &len);
+	char *b = tl_fixture("agent-metadata.json", &len);
 	const char *arn_cluster = "{\"Cluster\":\"arn:aws:ecs:us-east-1:1:cluster/prod\","
 	                          "\"ContainerInstanceArn\":null}";
 
@@ -116,7 +117,7 @@ test_tasks_quirks(void **state)
 	assert_int_equal(n, 0);
 	agent_tasks_free(v, n);
 	/* The 404 body is an empty task: an error, not a task. */
-	b = tu_fixture("agent-task-notfound-404.json", &len);
+	b = tl_fixture("agent-task-notfound-404.json", &len);
 	assert_int_equal(agent_tasks_parse(b, len, &v, &n, err, sizeof(err)), -EINVAL);
 	free(b);
 }

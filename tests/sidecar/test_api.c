@@ -28,6 +28,7 @@
 #include "sidecar/hostip.h"
 #include "sidecar/tracker.h"
 #include "tests/sidecar/testutil.h"
+#include "tests/lib/testlib.h"
 
 #define ID  "3333333333333333333333333333333333333333333333333333333333333333"
 #define ARN "arn:aws:ecs:us-east-1:123456789012:task/tenants/0123456789abcdef0123456789abcdef"
@@ -82,7 +83,7 @@ setup(void **state)
 	tracker_set_host_ip(f->t, "192.0.2.1");
 	f->agent = agent_new(f->base, f->ec, "none", f->t, 0);
 	f->http = evhttp_new(f->base);
-	f->port = tu_free_port();
+	f->port = tl_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", f->port);
 	assert_int_equal(httpd_bind(f->http, listen, err, sizeof(err)), 0);
 	f->api = api_new(f->base, f->http, f->reg, f->t, f->agent, &info);
@@ -359,7 +360,7 @@ test_hostip(void **state)
 	struct imds m = {.token_ok = 1, .public_ok = 1};
 	struct got g;
 	char url[64], buf[64];
-	int port = tu_free_port();
+	int port = tl_free_port();
 
 	(void)state;
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT);

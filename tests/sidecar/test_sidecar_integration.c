@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "tests/sidecar/testutil.h"
+#include "tests/lib/testlib.h"
 
 #define NCTR    20
 #define OUT_MAX (256 * 1024)
@@ -324,7 +325,7 @@ group_setup(void **state)
 		fail_msg("the test image " IMAGE
 		         " is missing: run tests/services/dockerd.sh images");
 	/* The agent emulator over the same daemon. */
-	G.agent_port = tu_free_port();
+	G.agent_port = tl_free_port();
 	snprintf(agent_path, sizeof(agent_path), "%s/tests/services/agent/agent.js", G.src);
 	snprintf(port, sizeof(port), "%d", G.agent_port);
 	if ((G.agent = fork()) == 0) {
@@ -337,7 +338,7 @@ group_setup(void **state)
 			break;
 	if (get(G.agent_port, "/v1/metadata", NULL) != 200)
 		fail_msg("the agent emulator (node %s) did not answer", agent_path);
-	G.side.port = tu_free_port();
+	G.side.port = tl_free_port();
 	snprintf(G.side.db, sizeof(G.side.db), "%s/registry.db", G.dir);
 	snprintf(G.side.log, sizeof(G.side.log), "%s/sidecar.log", G.dir);
 	return 0;
@@ -577,7 +578,7 @@ test_dockerd_restart(void **state)
 	snprintf(host, sizeof(host), "%s", out);
 	assert_int_equal(sh("%s/tests/services/dockerd.sh images %s", G.src, ddir), 0);
 	memset(&s, 0, sizeof(s));
-	s.port = tu_free_port();
+	s.port = tl_free_port();
 	snprintf(s.db, sizeof(s.db), "%s/registry-restart.db", G.dir);
 	snprintf(s.log, sizeof(s.log), "%s/sidecar-restart.log", G.dir);
 	sidecar_start(&s, host, "none");

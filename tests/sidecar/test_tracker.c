@@ -24,6 +24,7 @@
 #include "sidecar/metrics.h"
 #include "sidecar/tracker.h"
 #include "tests/sidecar/testutil.h"
+#include "tests/lib/testlib.h"
 
 #define ID  "9c2e5a7f1b3d4c6e8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e"
 #define ID2 "1111111111111111111111111111111111111111111111111111111111111111"
@@ -226,8 +227,8 @@ test_recorded_lifecycle(void **state)
 	tracker_start(f->t);
 	connected(f);
 	/* The recorded stream: create, connect, start, kill, die, disconnect, stop, destroy. */
-	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-bridge-dynamic.json", NULL));
-	lines = tu_fixture("docker-events-lifecycle.jsonl", &len);
+	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	lines = tl_fixture("docker-events-lifecycle.jsonl", &len);
 	p = lines;
 	for (int i = 0; i < 3; i++, p = nl + 1) {
 		nl = strchr(p, '\n');
@@ -251,7 +252,7 @@ test_recorded_lifecycle(void **state)
 	assert_int_equal(count(f, ID), 1);
 	assert_true(f->commits > 0);
 	/* After the stop inspect shows Ports {}; the die event alone stops the row. */
-	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-exited.json", NULL));
+	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-exited.json", NULL));
 	for (int i = 3; i < 7; i++, p = nl + 1) {
 		nl = strchr(p, '\n');
 		*nl = '\0';
@@ -283,8 +284,8 @@ test_api152_ipv6_and_skips(void **state)
 	tracker_start(f->t);
 	connected(f);
 	/* API >= 1.52 start event (no status/id/from). */
-	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-bridge-dynamic.json", NULL));
-	line = tu_fixture("docker-event-start-api152.json", NULL);
+	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	line = tl_fixture("docker-event-start-api152.json", NULL);
 	line[strcspn(line, "\n")] = '\0';
 	fake_docker_event(f->fake, line);
 	free(line);
@@ -423,7 +424,7 @@ test_reconnect_reconcile(void **state)
 	UNTIL(f, metrics.reconnects > reconnects);
 	assert_true(metrics.reconnects > reconnects);
 	fake_docker_del(f->fake, ID3);
-	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
 	connected(f);
 	UNTIL(f, status_of(f, ID3) == BINDING_REMOVED && status_of(f, ARN) == BINDING_RUNNING);
 	assert_int_equal(get(f, ID3, &b), 0);
@@ -448,8 +449,8 @@ test_agent_second_source(void **state)
 	tracker_start(f->t);
 	connected(f);
 	/* Docker has the container but the tracker missed its events. */
-	fake_docker_put(f->fake, ID, tu_fixture("docker-inspect-bridge-dynamic.json", NULL));
-	body = tu_fixture("agent-tasks.json", &len);
+	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	body = tl_fixture("agent-tasks.json", &len);
 	assert_int_equal(agent_tasks_parse(body, len, &tasks, &n, err, sizeof(err)), 0);
 	tracker_agent_tasks(f->t, tasks, n);
 	UNTIL(f, status_of(f, ARN) == BINDING_RUNNING);

@@ -30,51 +30,6 @@ atoi_safe(const char *s)
 	return v > 0 && v < 65536 ? (int)v : 0;
 }
 
-char *
-tu_fixture(const char *name, size_t *len)
-{
-	const char *dir = getenv("BERTH_SHARED_DIR");
-	char path[1024];
-	FILE *fp;
-	char *buf;
-	long n;
-
-	if (dir == NULL)
-		fail_msg("BERTH_SHARED_DIR is not set (ctest sets it)");
-	snprintf(path, sizeof(path), "%s/reference/fixtures/%s", dir, name);
-	if ((fp = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	if (len != NULL)
-		*len = (size_t)n;
-	return buf;
-}
-
-int
-tu_free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
 struct fake_ctr {
 	char id[72];
 	char *body;

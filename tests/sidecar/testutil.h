@@ -1,4 +1,4 @@
-/* Helpers shared by the sidecar tests: fixtures, free ports, a fake Docker Engine. */
+/* Helpers shared by the sidecar tests: a fake Docker Engine. */
 #ifndef BERTH_TESTS_SIDECAR_TESTUTIL_H
 #define BERTH_TESTS_SIDECAR_TESTUTIL_H
 
@@ -6,11 +6,6 @@
 
 struct event_base;
 struct fake_docker;
-
-/* Reads reference/fixtures/NAME under BERTH_SHARED_DIR; fails the test when missing. */
-char *tu_fixture(const char *name, size_t *len);
-/* A free TCP port on 127.0.0.1 (bound and released). */
-int tu_free_port(void);
 
 /*
  * A fake Docker Engine on a Unix socket, served by evhttp on base.

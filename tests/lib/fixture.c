@@ -1,0 +1,49 @@
+/* The testlib functions that fail the running cmocka test (see testlib.h). */
+#include "tests/lib/testlib.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+const char *
+tl_need_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || v[0] == '\0') {
+		fprintf(stderr,
+		        "FAIL: %s is not set: run through ./dev test (it starts the test services "
+		        "and exports it), or export it yourself\n",
+		        name);
+		fail_msg("%s is not set", name);
+	}
+	return v;
+}
+
+char *
+tl_shared(const char *rel, size_t *len)
+{
+	const char *dir = getenv("BERTH_SHARED_DIR");
+	char path[1024];
+	char *b;
+
+	if (dir == NULL || dir[0] == '\0')
+		fail_msg("BERTH_SHARED_DIR is not set (ctest sets it)");
+	snprintf(path, sizeof(path), "%s/reference/%s", dir, rel);
+	if ((b = tl_read_file(path, len)) == NULL)
+		fail_msg("cannot read %s", path);
+	return b;
+}
+
+char *
+tl_fixture(const char *name, size_t *len)
+{
+	char rel[512];
+
+	snprintf(rel, sizeof(rel), "fixtures/%s", name);
+	return tl_shared(rel, len);
+}
