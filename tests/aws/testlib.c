@@ -22,6 +22,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "tests/aws/testlib.h"
+#include "tests/lib/testlib.h"
 
 static void
 capture_cb(struct evhttp_request *req, void *arg)
@@ -73,19 +74,12 @@ capture_cb(struct evhttp_request *req, void *arg)
 int
 capture_start(struct capture *c, struct event_base *base)
 {
-	struct evhttp_bound_socket *bs;
-	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
-
 	if ((c->http = evhttp_new(base)) == NULL)
 		return -1;
 	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
 	evhttp_set_gencb(c->http, capture_cb, c);
-	if ((bs = evhttp_bind_socket_with_handle(c->http, "127.0.0.1", 0)) == NULL)
+	if ((c->port = tl_evhttp_bind_local(c->http)) < 0)
 		return -1;
-	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &slen) != 0)
-		return -1;
-	c->port = ntohs(sin.sin_port);
 	snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%d", c->port);
 	return 0;
 }

@@ -118,8 +118,6 @@ static int
 setup(void **state)
 {
 	struct fake *f = calloc(1, sizeof(*f));
-	struct sockaddr_un sun;
-	struct evconnlistener *l;
 	char host[160], err[128];
 
 	f->base = event_base_new();
@@ -127,14 +125,7 @@ setup(void **state)
 	evhttp_set_allowed_methods(f->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(f->http, handler, f);
 	snprintf(f->sock, sizeof(f->sock), "/tmp/berth-test-docker-%d.sock", (int)getpid());
-	unlink(f->sock);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->sock);
-	l = evconnlistener_new_bind(f->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1,
-	                            (struct sockaddr *)&sun, sizeof(sun));
-	assert_non_null(l);
-	evhttp_bind_listener(f->http, l);
+	assert_int_equal(tl_evhttp_bind_unix(f->http, f->base, f->sock), 0);
 	f->ec = evcurl_new(f->base);
 	snprintf(host, sizeof(host), "unix://%s", f->sock);
 	f->d = docker_new(f->ec, host, "BERTH_TENANT", err, sizeof(err));

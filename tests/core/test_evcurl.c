@@ -24,6 +24,7 @@
 #include <event2/listener.h>
 
 #include "core/evcurl.h"
+#include "tests/lib/testlib.h"
 
 #define STREAMS_MAX 32
 
@@ -174,30 +175,16 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct evhttp_bound_socket *bs;
-	struct sockaddr_in sin;
-	struct sockaddr_un sun;
-	socklen_t len = sizeof(sin);
-	struct evconnlistener *l;
 
 	f->base = event_base_new();
 	f->http = evhttp_new(f->base);
 	evhttp_set_allowed_methods(f->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
 	evhttp_set_gencb(f->http, handler, f);
-	bs = evhttp_bind_socket_with_handle(f->http, "127.0.0.1", 0);
-	assert_non_null(bs);
-	getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &len);
-	f->port = ntohs(sin.sin_port);
+	f->port = tl_evhttp_bind_local(f->http);
+	assert_true(f->port > 0);
 	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
 	snprintf(f->sock, sizeof(f->sock), "/tmp/berth-test-evcurl-%d.sock", (int)getpid());
-	unlink(f->sock);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->sock);
-	l = evconnlistener_new_bind(f->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1,
-	                            (struct sockaddr *)&sun, sizeof(sun));
-	assert_non_null(l);
-	assert_non_null(evhttp_bind_listener(f->http, l));
+	assert_int_equal(tl_evhttp_bind_unix(f->http, f->base, f->sock), 0);
 	f->ec = evcurl_new(f->base);
 	assert_non_null(f->ec);
 	cur = f;

@@ -34,16 +34,10 @@
 #define ARN "arn:aws:ecs:us-east-1:123456789012:task/tenants/0123456789abcdef0123456789abcdef"
 
 struct fx {
-	struct event_base *base;
-	struct evcurl *ec;
-	struct docker *docker;
-	struct registry *reg;
-	struct tracker *t;
+	struct tu_stack s;
 	struct agent *agent;
 	struct evhttp *http;
 	struct api *api;
-	struct fake_docker *fake;
-	char dir[64], sock[128], db[128];
 	int port;
 };
 
@@ -64,30 +58,18 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct tracker_conf conf = {.reconcile_interval = 3600};
 	struct api_info info = {"192.0.2.1", "flag"};
-	char err[256], host[160], listen[64];
+	char err[256], listen[64];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/berth-test-api-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->sock, sizeof(f->sock), "%s/docker.sock", f->dir);
-	snprintf(f->db, sizeof(f->db), "%s/registry.db", f->dir);
-	f->base = event_base_new();
-	f->ec = evcurl_new(f->base);
-	f->fake = fake_docker_new(f->base, f->sock);
-	snprintf(host, sizeof(host), "unix://%s", f->sock);
-	f->docker = docker_new(f->ec, host, "BERTH_TENANT", err, sizeof(err));
-	assert_int_equal(
-	    registry_open(&f->reg, f->db, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)), 0);
-	f->t = tracker_new(f->base, f->docker, f->reg, &conf);
-	tracker_set_host_ip(f->t, "192.0.2.1");
-	f->agent = agent_new(f->base, f->ec, "none", f->t, 0);
-	f->http = evhttp_new(f->base);
+	assert_non_null(f);
+	tu_stack_open(&f->s, "test-api", "192.0.2.1");
+	f->agent = agent_new(f->s.base, f->s.ec, "none", f->s.t, 0);
+	f->http = evhttp_new(f->s.base);
 	f->port = tl_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", f->port);
 	assert_int_equal(httpd_bind(f->http, listen, err, sizeof(err)), 0);
-	f->api = api_new(f->base, f->http, f->reg, f->t, f->agent, &info);
-	tracker_on_commit(f->t, on_commit, f);
+	f->api = api_new(f->s.base, f->http, f->s.reg, f->s.t, f->agent, &info);
+	tracker_on_commit(f->s.t, on_commit, f);
 	*state = f;
 	return 0;
 }
@@ -96,34 +78,13 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char path[256];
 
 	api_free(f->api);
 	evhttp_free(f->http);
 	agent_free(f->agent);
-	tracker_free(f->t);
-	fake_docker_free(f->fake);
-	docker_free(f->docker);
-	evcurl_free(f->ec);
-	registry_close(f->reg);
-	event_base_free(f->base);
-	snprintf(path, sizeof(path), "%s/registry.db-wal", f->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/registry.db-shm", f->dir);
-	unlink(path);
-	unlink(f->db);
-	rmdir(f->dir);
+	tu_stack_close(&f->s);
 	free(f);
 	return 0;
-}
-
-static void
-spin(struct fx *f, int ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	event_base_loopexit(f->base, &tv);
-	event_base_dispatch(f->base);
 }
 
 static void
@@ -154,14 +115,14 @@ request(struct fx *f, const char *method, const char *path, struct reply *rp)
 	req.timeout_ms = 10000;
 	req.on_done = on_reply;
 	req.arg = rp;
-	assert_non_null(evcurl_start(f->ec, &req));
+	assert_non_null(evcurl_start(f->s.ec, &req));
 }
 
 static void
 wait_reply(struct fx *f, struct reply *rp, int max_ms)
 {
 	for (int i = 0; i < max_ms / 10 && !rp->done; i++)
-		spin(f, 10);
+		tu_spin(f->s.base, 10);
 	assert_true(rp->done);
 }
 
@@ -178,12 +139,12 @@ start_container(struct fx *f)
 	         "\"NetworkSettings\":{\"Ports\":{\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\","
 	         "\"HostPort\":\"32800\"}]}}}",
 	         ID, ARN);
-	fake_docker_put(f->fake, ID, body);
+	fake_docker_put(f->s.fake, ID, body);
 	snprintf(line, sizeof(line),
 	         "{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"%s\"},"
 	         "\"time\":1767225600,\"timeNano\":1767225600000000000}",
 	         ID);
-	fake_docker_event(f->fake, line);
+	fake_docker_event(f->s.fake, line);
 }
 
 static void
@@ -197,9 +158,9 @@ test_routes(void **state)
 	request(f, "GET", "/healthz", &r);
 	wait_reply(f, &r, 2000);
 	assert_int_equal(r.status, 503);
-	tracker_start(f->t);
-	for (int i = 0; i < 1000 && !tracker_connected(f->t); i++)
-		spin(f, 10);
+	tracker_start(f->s.t);
+	for (int i = 0; i < 1000 && !tracker_connected(f->s.t); i++)
+		tu_spin(f->s.base, 10);
 	request(f, "GET", "/healthz", &r);
 	wait_reply(f, &r, 2000);
 	assert_int_equal(r.status, 200);
@@ -251,13 +212,13 @@ test_long_poll(void **state)
 	struct reply early, late, timeout;
 	double t;
 
-	tracker_start(f->t);
-	for (int i = 0; i < 1000 && !tracker_connected(f->t); i++)
-		spin(f, 10);
+	tracker_start(f->s.t);
+	for (int i = 0; i < 1000 && !tracker_connected(f->s.t); i++)
+		tu_spin(f->s.base, 10);
 	/* Parked before the binding exists; answered when the commit lands. */
 	request(f, "GET", "/v1/bindings/0123456789abcdef0123456789abcdef?wait=10", &early);
 	request(f, "GET", "/v1/bindings/other-task?wait=1", &timeout);
-	spin(f, 100);
+	tu_spin(f->s.base, 100);
 	assert_false(early.done);
 	start_container(f);
 	wait_reply(f, &early, 3000);
@@ -269,7 +230,7 @@ test_long_poll(void **state)
 	assert_false(timeout.done);
 	t = 0;
 	for (; t < 3000 && !timeout.done; t += 10)
-		spin(f, 10);
+		tu_spin(f->s.base, 10);
 	assert_true(timeout.done);
 	assert_int_equal(timeout.status, 404);
 	/* Once the binding exists the answer is immediate, and the filters work. */
@@ -287,7 +248,7 @@ test_long_poll(void **state)
 		static struct reply parked;
 
 		request(f, "GET", "/v1/bindings/gone-away?wait=30", &parked);
-		spin(f, 50);
+		tu_spin(f->s.base, 50);
 		assert_false(parked.done);
 	}
 }

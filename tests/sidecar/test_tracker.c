@@ -32,13 +32,7 @@
 #define ARN "arn:aws:ecs:us-east-1:123456789012:task/tenants/3f8c2a9be0d14e6f9a7b5c4d3e2f1a0b"
 
 struct fx {
-	struct event_base *base;
-	struct evcurl *ec;
-	struct docker *docker;
-	struct registry *reg;
-	struct tracker *t;
-	struct fake_docker *fake;
-	char dir[64], sock[128], db[128];
+	struct tu_stack s;
 	int commits;
 };
 
@@ -52,25 +46,10 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct tracker_conf conf = {.reconcile_interval = 3600};
-	char err[256], host[160];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/berth-test-tracker-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->sock, sizeof(f->sock), "%s/docker.sock", f->dir);
-	snprintf(f->db, sizeof(f->db), "%s/registry.db", f->dir);
-	f->base = event_base_new();
-	f->ec = evcurl_new(f->base);
-	f->fake = fake_docker_new(f->base, f->sock);
-	snprintf(host, sizeof(host), "unix://%s", f->sock);
-	f->docker = docker_new(f->ec, host, "BERTH_TENANT", err, sizeof(err));
-	assert_non_null(f->docker);
-	assert_int_equal(
-	    registry_open(&f->reg, f->db, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)), 0);
-	f->t = tracker_new(f->base, f->docker, f->reg, &conf);
-	assert_non_null(f->t);
-	tracker_on_commit(f->t, on_commit, f);
-	tracker_set_host_ip(f->t, "203.0.113.7");
+	assert_non_null(f);
+	tu_stack_open(&f->s, "test-tracker", "203.0.113.7");
+	tracker_on_commit(f->s.t, on_commit, f);
 	*state = f;
 	return 0;
 }
@@ -79,32 +58,10 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char path[256];
 
-	tracker_free(f->t);
-	fake_docker_free(f->fake);
-	docker_free(f->docker);
-	evcurl_free(f->ec);
-	registry_close(f->reg);
-	event_base_free(f->base);
-	snprintf(path, sizeof(path), "%s/registry.db-wal", f->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/registry.db-shm", f->dir);
-	unlink(path);
-	unlink(f->db);
-	rmdir(f->dir);
+	tu_stack_close(&f->s);
 	free(f);
 	return 0;
-}
-
-/* Runs the loop for about ms milliseconds. */
-static void
-spin(struct fx *f, int ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	event_base_loopexit(f->base, &tv);
-	event_base_dispatch(f->base);
 }
 
 /* Status of the row of task (or -1 when none). */
@@ -113,23 +70,16 @@ status_of(struct fx *f, const char *task)
 {
 	struct binding b;
 
-	return registry_binding_get(f->reg, task, &b) == 0 ? (int)b.status : -1;
+	return registry_binding_get(f->s.reg, task, &b) == 0 ? (int)b.status : -1;
 }
-
-/* Runs the loop until cond holds (at most 5 s, for slow sanitizer runs). */
-#define UNTIL(f, cond)                                                                             \
-	do {                                                                                       \
-		for (int until_i = 0; until_i < 500 && !(cond); until_i++)                         \
-			spin(f, 10);                                                               \
-	} while (0)
 
 /* Runs the loop until the tracker is connected (bounded). */
 static void
 connected(struct fx *f)
 {
-	for (int i = 0; i < 1000 && !tracker_connected(f->t); i++)
-		spin(f, 10);
-	assert_true(tracker_connected(f->t));
+	for (int i = 0; i < 1000 && !tracker_connected(f->s.t); i++)
+		tu_spin(f->s.base, 10);
+	assert_true(tracker_connected(f->s.t));
 }
 
 static char *
@@ -158,13 +108,13 @@ event(struct fx *f, const char *action, const char *id, const char *extra)
 	         "\"Attributes\":{%s}},\"scope\":\"local\",\"time\":1767225600,"
 	         "\"timeNano\":1767225600000000000}",
 	         action, id, extra != NULL ? extra : "");
-	fake_docker_event(f->fake, line);
+	fake_docker_event(f->s.fake, line);
 }
 
 static int
 get(struct fx *f, const char *task, struct binding *b)
 {
-	return registry_binding_get(f->reg, task, b);
+	return registry_binding_get(f->s.reg, task, b);
 }
 
 static int
@@ -182,7 +132,7 @@ count(struct fx *f, const char *container_id)
 	    .status = -1, .include_removed = 1, .container_id = container_id};
 	int n = 0;
 
-	assert_int_equal(registry_binding_list(f->reg, &flt, count_cb, &n), 0);
+	assert_int_equal(registry_binding_list(f->s.reg, &flt, count_cb, &n), 0);
 	return n;
 }
 
@@ -212,7 +162,7 @@ port(struct fx *f, const char *container_id, int port, struct binding *out)
 	    .status = -1, .include_removed = 1, .container_id = container_id};
 	struct port_find p = {.port = port, .out = out};
 
-	assert_int_equal(registry_binding_list(f->reg, &flt, port_cb, &p), 0);
+	assert_int_equal(registry_binding_list(f->s.reg, &flt, port_cb, &p), 0);
 	return p.found ? 0 : -1;
 }
 
@@ -224,18 +174,18 @@ test_recorded_lifecycle(void **state)
 	size_t len;
 	char *lines, *p, *nl;
 
-	tracker_start(f->t);
+	tracker_start(f->s.t);
 	connected(f);
 	/* The recorded stream: create, connect, start, kill, die, disconnect, stop, destroy. */
-	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
 	lines = tl_fixture("docker-events-lifecycle.jsonl", &len);
 	p = lines;
 	for (int i = 0; i < 3; i++, p = nl + 1) {
 		nl = strchr(p, '\n');
 		*nl = '\0';
-		fake_docker_event(f->fake, p);
+		fake_docker_event(f->s.fake, p);
 	}
-	UNTIL(f, status_of(f, ARN) == BINDING_RUNNING);
+	TU_UNTIL(f->s.base, status_of(f, ARN) == BINDING_RUNNING);
 	assert_int_equal(get(f, ARN, &b), 0);
 	assert_int_equal(b.status, BINDING_RUNNING);
 	assert_int_equal(b.container_port, 8000);
@@ -252,23 +202,23 @@ test_recorded_lifecycle(void **state)
 	assert_int_equal(count(f, ID), 1);
 	assert_true(f->commits > 0);
 	/* After the stop inspect shows Ports {}; the die event alone stops the row. */
-	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-exited.json", NULL));
+	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-exited.json", NULL));
 	for (int i = 3; i < 7; i++, p = nl + 1) {
 		nl = strchr(p, '\n');
 		*nl = '\0';
-		fake_docker_event(f->fake, p);
+		fake_docker_event(f->s.fake, p);
 	}
-	UNTIL(f, status_of(f, ARN) == BINDING_STOPPED);
+	TU_UNTIL(f->s.base, status_of(f, ARN) == BINDING_STOPPED);
 	assert_int_equal(get(f, ARN, &b), 0);
 	assert_int_equal(b.status, BINDING_STOPPED);
 	assert_true(b.has_exit_code);
 	assert_int_equal(b.host_port, 32768); /* the port is kept */
-	fake_docker_del(f->fake, ID);
+	fake_docker_del(f->s.fake, ID);
 	nl = strchr(p, '\n');
 	if (nl != NULL)
 		*nl = '\0';
-	fake_docker_event(f->fake, p);
-	UNTIL(f, status_of(f, ARN) == BINDING_REMOVED);
+	fake_docker_event(f->s.fake, p);
+	TU_UNTIL(f->s.base, status_of(f, ARN) == BINDING_REMOVED);
 	assert_int_equal(get(f, ARN, &b), 0);
 	assert_int_equal(b.status, BINDING_REMOVED);
 	free(lines);
@@ -281,17 +231,17 @@ test_api152_ipv6_and_skips(void **state)
 	struct binding b;
 	char *line;
 
-	tracker_start(f->t);
+	tracker_start(f->s.t);
 	connected(f);
 	/* API >= 1.52 start event (no status/id/from). */
-	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
 	line = tl_fixture("docker-event-start-api152.json", NULL);
 	line[strcspn(line, "\n")] = '\0';
-	fake_docker_event(f->fake, line);
+	fake_docker_event(f->s.fake, line);
 	free(line);
 	/* Docker 20.10.6: IPv6 on a different port; a plain container keyed by its ID. */
 	fake_docker_put(
-	    f->fake, ID2,
+	    f->s.fake, ID2,
 	    inspect_body(ID2, "running",
 	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40000\"},"
 	                 "{\"HostIp\":\"::\",\"HostPort\":\"40001\"}],"
@@ -300,13 +250,13 @@ test_api152_ipv6_and_skips(void **state)
 	event(f, "start", ID2, NULL);
 	/* An internal (pause) container and one with no published port: no rows. */
 	fake_docker_put(
-	    f->fake, ID3,
+	    f->s.fake, ID3,
 	    inspect_body(ID3, "running",
 	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40010\"}]",
 	                 "\"com.amazonaws.ecs.container-name\":\"~internal~ecs~pause\"", ""));
 	event(f, "start", ID3, NULL);
-	UNTIL(f, status_of(f, ARN) == BINDING_RUNNING && count(f, ID2) == 2);
-	spin(f, 50); /* ID3 (internal) was sent last: give it the same time */
+	TU_UNTIL(f->s.base, status_of(f, ARN) == BINDING_RUNNING && count(f, ID2) == 2);
+	tu_spin(f->s.base, 50); /* ID3 (internal) was sent last: give it the same time */
 	assert_int_equal(get(f, ARN, &b), 0);
 	assert_int_equal(b.host_port, 32768);
 	assert_int_equal(count(f, ID2), 2);
@@ -319,9 +269,9 @@ test_api152_ipv6_and_skips(void **state)
 	assert_string_equal(b.tenant, "t2");
 	assert_string_equal(b.task_arn, ID2);
 	assert_int_equal(count(f, ID3), 0);
-	fake_docker_put(f->fake, ID3, inspect_body(ID3, "running", "\"8000/tcp\":null", "", ""));
+	fake_docker_put(f->s.fake, ID3, inspect_body(ID3, "running", "\"8000/tcp\":null", "", ""));
 	event(f, "start", ID3, NULL);
-	spin(f, 100);
+	tu_spin(f->s.base, 100);
 	assert_int_equal(count(f, ID3), 0);
 }
 
@@ -330,22 +280,22 @@ test_gone_before_inspect(void **state)
 {
 	struct fx *f = *state;
 
-	tracker_start(f->t);
+	tracker_start(f->s.t);
 	connected(f);
 	/* start for a container the daemon no longer has: inspect gets 404, no row. */
 	event(f, "start", ID3, NULL);
-	spin(f, 100);
+	tu_spin(f->s.base, 100);
 	assert_int_equal(count(f, ID3), 0);
-	assert_true(fake_docker_inspects(f->fake) >= 1);
+	assert_true(fake_docker_inspects(f->s.fake) >= 1);
 	/* die with an exit code, then destroy, for a container with rows. */
-	fake_docker_put(f->fake, ID2,
+	fake_docker_put(f->s.fake, ID2,
 	                inspect_body(ID2, "running",
 	                             "\"8000/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"40000\"}]", "",
 	                             ""));
 	event(f, "start", ID2, NULL);
-	UNTIL(f, status_of(f, ID2) == BINDING_RUNNING);
+	TU_UNTIL(f->s.base, status_of(f, ID2) == BINDING_RUNNING);
 	event(f, "die", ID2, "\"exitCode\":\"137\"");
-	UNTIL(f, status_of(f, ID2) == BINDING_STOPPED);
+	TU_UNTIL(f->s.base, status_of(f, ID2) == BINDING_STOPPED);
 	{
 		struct binding b;
 
@@ -362,7 +312,7 @@ test_provisional_on_create(void **state)
 	struct binding b;
 	char *body = malloc(2048);
 
-	tracker_start(f->t);
+	tracker_start(f->s.t);
 	connected(f);
 	/* Agent >= 1.70 names the host port in PortBindings: known at create. */
 	snprintf(body, 2048,
@@ -371,29 +321,29 @@ test_provisional_on_create(void **state)
 	         "prov1\"}},\"HostConfig\":{\"PortBindings\":{\"8000/tcp\":[{\"HostIp\":\"\","
 	         "\"HostPort\":\"32790\"}]}},\"NetworkSettings\":{\"Ports\":{}}}",
 	         ID2);
-	fake_docker_put(f->fake, ID2, body);
+	fake_docker_put(f->s.fake, ID2, body);
 	event(f, "create", ID2, NULL);
-	UNTIL(f, status_of(f, "prov1") == BINDING_PROVISIONAL);
+	TU_UNTIL(f->s.base, status_of(f, "prov1") == BINDING_PROVISIONAL);
 	assert_int_equal(get(f, "prov1", &b), 0);
 	assert_int_equal(b.status, BINDING_PROVISIONAL);
 	assert_int_equal(b.host_port, 32790);
 	fake_docker_put(
-	    f->fake, ID2,
+	    f->s.fake, ID2,
 	    inspect_body(ID2, "running",
 	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"32790\"}]",
 	                 "\"com.amazonaws.ecs.task-arn\":\"arn:aws:ecs:r:1:task/c/prov1\"", ""));
 	event(f, "start", ID2, NULL);
-	UNTIL(f, status_of(f, "prov1") == BINDING_RUNNING);
+	TU_UNTIL(f->s.base, status_of(f, "prov1") == BINDING_RUNNING);
 	assert_int_equal(get(f, "prov1", &b), 0);
 	assert_int_equal(b.status, BINDING_RUNNING);
 	assert_int_equal(b.host_port, 32790);
 	/* Docker's empty HostPort (agents before 1.70): nothing provisional. */
-	fake_docker_put(f->fake, ID3,
+	fake_docker_put(f->s.fake, ID3,
 	                strdup("{\"Id\":\"" ID3 "\",\"State\":{\"Status\":\"created\"},"
 	                       "\"HostConfig\":{\"PortBindings\":{\"8000/tcp\":[{\"HostIp\":\"\","
 	                       "\"HostPort\":\"\"}]}}}"));
 	event(f, "create", ID3, NULL);
-	spin(f, 100);
+	tu_spin(f->s.base, 100);
 	assert_int_equal(count(f, ID3), 0);
 }
 
@@ -405,28 +355,29 @@ test_reconnect_reconcile(void **state)
 	struct binding b;
 
 	fake_docker_put(
-	    f->fake, ID2,
+	    f->s.fake, ID2,
 	    inspect_body(ID2, "running",
 	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40000\"}]", "", ""));
 	fake_docker_put(
-	    f->fake, ID3,
+	    f->s.fake, ID3,
 	    inspect_body(ID3, "running",
 	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40001\"}]", "", ""));
 	/* The first reconcile finds both running containers (no events needed). */
-	tracker_start(f->t);
+	tracker_start(f->s.t);
 	connected(f);
-	UNTIL(f, count(f, ID2) == 1 && count(f, ID3) == 1);
+	TU_UNTIL(f->s.base, count(f, ID2) == 1 && count(f, ID3) == 1);
 	assert_int_equal(count(f, ID2), 1);
 	assert_int_equal(count(f, ID3), 1);
 	/* The stream breaks; meanwhile ID3 is removed and ID is started. */
 	reconnects = metrics.reconnects;
-	fake_docker_close_events(f->fake);
-	UNTIL(f, metrics.reconnects > reconnects);
+	fake_docker_close_events(f->s.fake);
+	TU_UNTIL(f->s.base, metrics.reconnects > reconnects);
 	assert_true(metrics.reconnects > reconnects);
-	fake_docker_del(f->fake, ID3);
-	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	fake_docker_del(f->s.fake, ID3);
+	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
 	connected(f);
-	UNTIL(f, status_of(f, ID3) == BINDING_REMOVED && status_of(f, ARN) == BINDING_RUNNING);
+	TU_UNTIL(f->s.base,
+	         status_of(f, ID3) == BINDING_REMOVED && status_of(f, ARN) == BINDING_RUNNING);
 	assert_int_equal(get(f, ID3, &b), 0);
 	assert_int_equal(b.status, BINDING_REMOVED);
 	assert_int_equal(get(f, ARN, &b), 0);
@@ -446,23 +397,23 @@ test_agent_second_source(void **state)
 	char *body;
 	struct binding b;
 
-	tracker_start(f->t);
+	tracker_start(f->s.t);
 	connected(f);
 	/* Docker has the container but the tracker missed its events. */
-	fake_docker_put(f->fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
 	body = tl_fixture("agent-tasks.json", &len);
 	assert_int_equal(agent_tasks_parse(body, len, &tasks, &n, err, sizeof(err)), 0);
-	tracker_agent_tasks(f->t, tasks, n);
-	UNTIL(f, status_of(f, ARN) == BINDING_RUNNING);
+	tracker_agent_tasks(f->s.t, tasks, n);
+	TU_UNTIL(f->s.base, status_of(f, ARN) == BINDING_RUNNING);
 	assert_int_equal(get(f, ARN, &b), 0);
 	assert_int_equal(b.status, BINDING_RUNNING);
 	/* Asked again with the rows in place: no further inspect. */
 	{
-		unsigned long before = fake_docker_inspects(f->fake);
+		unsigned long before = fake_docker_inspects(f->s.fake);
 
-		tracker_agent_tasks(f->t, tasks, n);
-		spin(f, 50);
-		assert_int_equal(fake_docker_inspects(f->fake), before);
+		tracker_agent_tasks(f->s.t, tasks, n);
+		tu_spin(f->s.base, 50);
+		assert_int_equal(fake_docker_inspects(f->s.fake), before);
 	}
 	agent_tasks_free(tasks, n);
 	free(body);

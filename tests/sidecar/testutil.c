@@ -18,6 +18,12 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "core/docker.h"
+#include "core/evcurl.h"
+#include "registry/registry.h"
+#include "sidecar/tracker.h"
+#include "tests/lib/testlib.h"
+
 #define FAKE_CTRS    16384
 #define FAKE_STREAMS 8
 
@@ -155,8 +161,6 @@ struct fake_docker *
 fake_docker_new(struct event_base *base, const char *sock_path)
 {
 	struct fake_docker *f = calloc(1, sizeof(*f));
-	struct sockaddr_un sun;
-	struct evconnlistener *l;
 
 	assert_non_null(f);
 	f->base = base;
@@ -165,14 +169,8 @@ fake_docker_new(struct event_base *base, const char *sock_path)
 	f->ctrs = calloc(FAKE_CTRS, sizeof(*f->ctrs));
 	evhttp_set_gencb(f->http, handler, f);
 	snprintf(f->sock, sizeof(f->sock), "%s", sock_path);
-	unlink(f->sock);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->sock);
-	l = evconnlistener_new_bind(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1,
-	                            (struct sockaddr *)&sun, sizeof(sun));
-	assert_non_null(l);
-	evhttp_bind_listener(f->http, l);
+	if (tl_evhttp_bind_unix(f->http, base, f->sock) != 0)
+		fail_msg("cannot listen on %s", f->sock);
 	return f;
 }
 
@@ -255,4 +253,49 @@ unsigned long
 fake_docker_inspects(const struct fake_docker *f)
 {
 	return f->inspects;
+}
+
+void
+tu_stack_open(struct tu_stack *s, const char *tag, const char *host_ip)
+{
+	struct tracker_conf conf = {.reconcile_interval = 3600};
+	char err[256], host[320];
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(tl_tmpdir(s->dir, sizeof(s->dir), tag), 0);
+	snprintf(s->sock, sizeof(s->sock), "%s/docker.sock", s->dir);
+	snprintf(s->db, sizeof(s->db), "%s/registry.db", s->dir);
+	s->base = event_base_new();
+	s->ec = evcurl_new(s->base);
+	s->fake = fake_docker_new(s->base, s->sock);
+	snprintf(host, sizeof(host), "unix://%s", s->sock);
+	s->docker = docker_new(s->ec, host, "BERTH_TENANT", err, sizeof(err));
+	if (s->docker == NULL)
+		fail_msg("docker_new: %s", err);
+	if (registry_open(&s->reg, s->db, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)) != 0)
+		fail_msg("registry_open %s: %s", s->db, err);
+	s->t = tracker_new(s->base, s->docker, s->reg, &conf);
+	assert_non_null(s->t);
+	tracker_set_host_ip(s->t, host_ip);
+}
+
+void
+tu_stack_close(struct tu_stack *s)
+{
+	tracker_free(s->t);
+	fake_docker_free(s->fake);
+	docker_free(s->docker);
+	evcurl_free(s->ec);
+	registry_close(s->reg);
+	event_base_free(s->base);
+	tl_rmtree(s->dir);
+}
+
+void
+tu_spin(struct event_base *base, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
 }

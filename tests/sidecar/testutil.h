@@ -4,8 +4,40 @@
 
 #include <stddef.h>
 
+struct docker;
+struct evcurl;
 struct event_base;
 struct fake_docker;
+struct registry;
+struct tracker;
+
+/*
+ * The sidecar's core under test: a private directory holding the fake
+ * Docker Engine's socket and a fresh registry file, a Docker client on that
+ * socket and a tracker (reconcile hourly, so only the test drives it) with
+ * host IP host_ip. tu_stack_open fails the test when a piece cannot be made;
+ * tu_stack_close frees them all and removes the directory.
+ */
+struct tu_stack {
+	struct event_base *base;
+	struct evcurl *ec;
+	struct docker *docker;
+	struct registry *reg;
+	struct tracker *t;
+	struct fake_docker *fake;
+	char dir[256], sock[300], db[300];
+};
+
+void tu_stack_open(struct tu_stack *, const char *tag, const char *host_ip);
+void tu_stack_close(struct tu_stack *);
+/* Runs base for about ms milliseconds. */
+void tu_spin(struct event_base *, int ms);
+/* Runs base until cond holds, at most 5 s (slow sanitizer runs). */
+#define TU_UNTIL(base, cond)                                                                       \
+	do {                                                                                       \
+		for (int tu_until_i = 0; tu_until_i < 500 && !(cond); tu_until_i++)                \
+			tu_spin(base, 10);                                                         \
+	} while (0)
 
 /*
  * A fake Docker Engine on a Unix socket, served by evhttp on base.
