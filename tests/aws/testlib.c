@@ -119,51 +119,13 @@ run_until(struct event_base *base, const int *flag, long timeout_ms)
 	return *flag;
 }
 
-struct membuf {
-	char *out;
-	size_t cap, len;
-};
-
-static size_t
-mem_write(char *p, size_t sz, size_t n, void *arg)
-{
-	struct membuf *m = arg;
-	size_t k = sz * n;
-
-	for (size_t i = 0; i < k && m->len + 1 < m->cap; i++)
-		m->out[m->len++] = p[i];
-	if (m->cap > 0)
-		m->out[m->len] = '\0';
-	return k;
-}
-
 static int
 control(const char *base_url, const char *path, const char *json, char *out, size_t outlen)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	struct membuf m = {out, outlen, 0};
 	char url[512];
-	long status = -1;
 
-	if (h == NULL)
-		return -1;
 	snprintf(url, sizeof(url), "%s%s", base_url, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mem_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
-	if (json != NULL) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
-	}
-	if (curl_easy_perform(h) == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
-	return (int)status;
+	return tl_http(url, json, out, outlen, 20000);
 }
 
 int

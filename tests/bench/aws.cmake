@@ -2,7 +2,7 @@
 # conditional-put-only (prints figures; needs BERTH_TEST_DYNAMODB_URL).
 add_executable(aws_bench ${CMAKE_CURRENT_SOURCE_DIR}/aws_bench.c
 	${CMAKE_SOURCE_DIR}/tests/aws/ddbtest.c)
-target_link_libraries(aws_bench PRIVATE berth_registry berth_aws)
+target_link_libraries(aws_bench PRIVATE berth_registry berth_aws berth_testlib)
 
 # ecs_bench: provision time with --backend ecs, sidecar vs DescribeTasks polling
 # (prints figures; needs BERTH_TEST_ECS_URL and BERTH_TEST_DOCKER_HOST).

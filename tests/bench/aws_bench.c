@@ -20,17 +20,9 @@
 #include "registry/registry.h"
 #include "registry/sync.h"
 #include "tests/aws/ddbtest.h"
+#include "tests/lib/testlib.h"
 
 #define BENCH_N_MAX 100000
-
-static double
-now_s(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
 
 static void
 tick(evutil_socket_t fd, short what, void *arg)
@@ -54,11 +46,11 @@ run(const char *url, int n, int no_batch)
 	struct binding b;
 	struct event *ev;
 	struct timeval tv = {0, 10000};
-	char dir[] = "/tmp/berth-aws-bench-XXXXXX", path[256], err[256], table[64], cmd[300];
+	char dir[256], path[300], err[256], table[64];
 	double t0, t1;
 	int changed, rc = 1;
 
-	if (mkdtemp(dir) == NULL)
+	if (tl_tmpdir(dir, sizeof(dir), "aws-bench") != 0)
 		return 1;
 	snprintf(path, sizeof(path), "%s/registry.db", dir);
 	if (registry_open(&reg, path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)) != 0) {
@@ -97,7 +89,7 @@ run(const char *url, int n, int no_batch)
 	}
 	ev = event_new(base, -1, EV_PERSIST, tick, NULL);
 	event_add(ev, &tv);
-	t0 = now_s();
+	t0 = tl_now_s();
 	if ((s = sync_new(base, reg, aws, table, &opt, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "sync: %s\n", err);
 		goto out_aws;
@@ -105,10 +97,10 @@ run(const char *url, int n, int no_batch)
 	for (;;) {
 		event_base_loop(base, EVLOOP_ONCE);
 		registry_stats(reg, &rs);
-		if (rs.outbox_pending == 0 || now_s() - t0 > 300)
+		if (rs.outbox_pending == 0 || tl_now_s() - t0 > 300)
 			break;
 	}
-	t1 = now_s();
+	t1 = tl_now_s();
 	sync_get_stats(s, &st);
 	printf("aws_bench drain mode=%s items=%d pending_left=%ld seconds=%.2f items_per_s=%.0f "
 	       "batches=%lu puts=%lu unprocessed=%lu failures=%lu\n",
@@ -124,9 +116,7 @@ out:
 	registry_close(reg);
 	evcurl_free(ec);
 	event_base_free(base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	tl_tmpdirs_done(rc == 0);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "harness.h"
+#include "tests/lib/testlib.h"
 
 #define N_MAX 100
 
@@ -31,42 +32,14 @@ static const char *envp[] = {env_ecs,
                              "AWS_EC2_METADATA_DISABLED=true",
                              NULL};
 
-static size_t
-discard(char *p, size_t sz, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return sz * n;
-}
-
+/* POSTs json to the emulator's control route path; 0 on 200. */
 static int
 control(const char *path, const char *json)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
 	char url[512];
-	long st = 0;
 
 	snprintf(url, sizeof(url), "%s%s", ecs_url, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	if (curl_easy_perform(h) == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
-	curl_slist_free_all(hd);
-	curl_easy_cleanup(h);
-	return st == 200 ? 0 : -1;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	return tl_http(url, json, NULL, 0, 20000) == 200 ? 0 : -1;
 }
 
 /* n provisions through the launcher at port; times in t[]; returns how many got 201. */
@@ -100,15 +73,16 @@ run(struct h_env *e, struct h_proc *p, const char *tag, int n, double *t)
 static void
 report(const char *mode, int n, int ok, double *t, long lag)
 {
+	struct tl_summary s;
+
 	if (ok == 0) {
 		printf("ecs_bench provision mode=%s n=%d ok=0\n", mode, n);
 		return;
 	}
-	qsort(t, (size_t)ok, sizeof(*t), cmp);
+	tl_summarize(t, (size_t)ok, &s);
 	printf("ecs_bench provision mode=%s n=%d ok=%d p50_s=%.3f p90_s=%.3f max_s=%.3f "
 	       "report_lag_ms=%ld\n",
-	       mode, n, ok, t[ok / 2], t[(ok * 9) / 10 < ok ? (ok * 9) / 10 : ok - 1], t[ok - 1],
-	       lag);
+	       mode, n, ok, s.p50, s.p90, s.max, lag);
 }
 
 int

@@ -16,36 +16,16 @@
 #include <time.h>
 
 #include "harness.h"
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of n sorted values. */
-static double
-pct(const double *v, size_t n, double p)
-{
-	size_t k = (size_t)(p / 100.0 * (double)n + 0.999999);
-
-	if (k < 1)
-		k = 1;
-	return v[k > n ? n - 1 : k - 1];
-}
+#include "tests/lib/testlib.h"
 
 static void
 report(const char *what, double *v, size_t n)
 {
-	double sum = 0;
+	struct tl_summary s;
 
-	qsort(v, n, sizeof(*v), cmp);
-	for (size_t i = 0; i < n; i++)
-		sum += v[i];
-	printf("  %-28s p50 %8.1f ms   p99 %8.1f ms   mean %8.1f ms   max %8.1f ms\n", what,
-	       pct(v, n, 50), pct(v, n, 99), sum / (double)n, v[n - 1]);
+	tl_summarize(v, n, &s);
+	printf("  %-28s p50 %8.1f ms   p99 %8.1f ms   mean %8.1f ms   max %8.1f ms\n", what, s.p50,
+	       s.p99, s.mean, s.max);
 }
 
 int

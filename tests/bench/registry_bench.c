@@ -14,20 +14,13 @@
 #include <unistd.h>
 
 #include "registry/registry.h"
+#include "tests/lib/testlib.h"
+#include "tests/registry/reg_test.h"
 
 #define SINGLE_N  20000
 #define BATCH_N   200000
 #define BATCH_ROW 1000 /* rows per batch transaction */
 #define CHANGED_N 200000
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* CPU seconds (user + system) of this process: wall figures mean little on a loaded machine. */
 static double
@@ -38,26 +31,6 @@ cpu_s(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static void
-sample(struct binding *b, int n)
-{
-	memset(b, 0, sizeof(*b));
-	snprintf(b->task_arn, sizeof(b->task_arn),
-	         "arn:aws:ecs:us-east-1:123456789012:task/poc/%032x", n);
-	snprintf(b->container_name, sizeof(b->container_name), "app");
-	snprintf(b->container_id, sizeof(b->container_id), "%064x", n);
-	b->container_port = 8000;
-	snprintf(b->protocol, sizeof(b->protocol), "tcp");
-	snprintf(b->host_ip, sizeof(b->host_ip), "203.0.113.10");
-	b->host_port = 32768 + n % 28000;
-	b->status = BINDING_RUNNING;
-	snprintf(b->tenant, sizeof(b->tenant), "tenant%d", n);
-	snprintf(b->cluster, sizeof(b->cluster), "poc");
-	snprintf(b->family, sizeof(b->family), "crownmercado-poc-task");
-	snprintf(b->revision, sizeof(b->revision), "3");
-	b->started_at = 1795000000000LL;
 }
 
 static int
@@ -71,7 +44,6 @@ count_cb(const struct binding *b, void *arg)
 int
 main(int argc, char **argv)
 {
-	const char *base = argc > 1 ? argv[1] : getenv("TMPDIR");
 	char dir[512], path[600], err[256];
 	struct registry *r;
 	struct binding b;
@@ -79,8 +51,9 @@ main(int argc, char **argv)
 	long n = 0;
 	int rc, changed;
 
-	snprintf(dir, sizeof(dir), "%s/berth-bench-XXXXXX", base != NULL && *base ? base : "/tmp");
-	if (mkdtemp(dir) == NULL) {
+	if (argc > 1)
+		setenv("TMPDIR", argv[1], 1);
+	if (tl_tmpdir(dir, sizeof(dir), "bench") != 0) {
 		perror("mkdtemp");
 		return 1;
 	}
@@ -95,79 +68,75 @@ main(int argc, char **argv)
 
 	/* Single-change transactions: each upsert commits on its own. */
 	c0 = cpu_s();
-	t0 = now_s();
+	t0 = tl_now_s();
 	for (int i = 0; i < SINGLE_N; i++) {
-		sample(&b, i);
+		rt_binding(&b, i);
 		if ((rc = registry_binding_upsert(r, &b, NULL)) != 0)
 			goto fail;
 	}
-	t = now_s() - t0;
+	t = tl_now_s() - t0;
 	c = cpu_s() - c0;
 	printf("single-change commits: %d in %.3f s = %.0f commits/s (%.0f per CPU second)\n",
 	       SINGLE_N, t, SINGLE_N / t, SINGLE_N / c);
 
 	/* The same rows again, unchanged: a read and no write each. */
 	c0 = cpu_s();
-	t0 = now_s();
+	t0 = tl_now_s();
 	for (int i = 0; i < SINGLE_N; i++) {
-		sample(&b, i);
+		rt_binding(&b, i);
 		if ((rc = registry_binding_upsert(r, &b, &changed)) != 0 || changed)
 			goto fail;
 	}
-	t = now_s() - t0;
+	t = tl_now_s() - t0;
 	c = cpu_s() - c0;
 	printf("unchanged upserts:     %d in %.3f s = %.0f upserts/s (%.0f per CPU second)\n",
 	       SINGLE_N, t, SINGLE_N / t, SINGLE_N / c);
 
 	/* Batched: BATCH_ROW new rows per transaction. */
 	c0 = cpu_s();
-	t0 = now_s();
+	t0 = tl_now_s();
 	for (int i = 0; i < BATCH_N; i += BATCH_ROW) {
 		if ((rc = registry_begin(r)) != 0)
 			goto fail;
 		for (int k = 0; k < BATCH_ROW; k++) {
-			sample(&b, SINGLE_N + i + k);
+			rt_binding(&b, SINGLE_N + i + k);
 			if ((rc = registry_binding_upsert(r, &b, NULL)) != 0)
 				goto fail;
 		}
 		if ((rc = registry_commit(r)) != 0)
 			goto fail;
 	}
-	t = now_s() - t0;
+	t = tl_now_s() - t0;
 	c = cpu_s() - c0;
 	printf("batched rows:          %d in %.3f s = %.0f rows/s (%.0f per CPU second; %d rows "
 	       "per commit)\n",
 	       BATCH_N, t, BATCH_N / t, BATCH_N / c, BATCH_ROW);
 
 	c0 = cpu_s();
-	t0 = now_s();
+	t0 = tl_now_s();
 	for (int i = 0; i < CHANGED_N; i++)
 		if ((rc = registry_changed(r, &changed)) != 0)
 			goto fail;
-	t = now_s() - t0;
+	t = tl_now_s() - t0;
 	c = cpu_s() - c0;
 	printf("registry_changed:      %d in %.3f s = %.0f calls/s (%.0f per CPU second)\n",
 	       CHANGED_N, t, CHANGED_N / t, CHANGED_N / c);
 
 	c0 = cpu_s();
-	t0 = now_s();
+	t0 = tl_now_s();
 	if ((rc = registry_binding_list(r, NULL, count_cb, &n)) != 0)
 		goto fail;
-	t = now_s() - t0;
+	t = tl_now_s() - t0;
 	c = cpu_s() - c0;
 	printf("list:                  %ld rows in %.3f s = %.0f rows/s (%.0f per CPU second)\n", n,
 	       t, n / t, n / c);
 
 	registry_close(r);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/registry.db-wal", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/registry.db-shm", dir);
-	unlink(path);
-	rmdir(dir);
+	tl_tmpdirs_done(1);
 	return 0;
 fail:
 	fprintf(stderr, "registry_bench: error %d: %s\n", rc, registry_errmsg(r));
 	registry_close(r);
+	tl_tmpdirs_done(0);
 	return 1;
 }

@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include "tests/lib/testlib.h"
+
 #define N_MAX    1000
 #define LINE_MAX 1024
 
@@ -32,51 +34,20 @@ struct ctr {
 static struct ctr ctrs[N_MAX];
 static int nctrs;
 
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int
-run(const char *cmd, char *out, size_t outlen)
-{
-	FILE *fp = popen(cmd, "r");
-	size_t n = 0, r;
-	int st;
-
-	if (fp == NULL)
-		return -1;
-	while (out != NULL && n + 1 < outlen && (r = fread(out + n, 1, outlen - n - 1, fp)) > 0)
-		n += r;
-	if (out != NULL)
-		out[n] = '\0';
-	st = pclose(fp);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int
-cmp64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/* Prints nearest-rank p50/p99/max of n durations in ns (v is sorted, in ms, on return). */
 static void
-report(const char *what, int64_t *v, int n)
+report(const char *what, double *v, int n)
 {
+	struct tl_summary s;
+
 	if (n == 0) {
 		printf("%-48s no samples\n", what);
 		return;
 	}
-	qsort(v, (size_t)n, sizeof(*v), cmp64);
-	printf("%-48s n=%d p50=%.2f ms p99=%.2f ms max=%.2f ms\n", what, n, (double)v[n / 2] / 1e6,
-	       (double)v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1e6,
-	       (double)v[n - 1] / 1e6);
+	for (int i = 0; i < n; i++)
+		v[i] /= 1e6;
+	tl_summarize(v, (size_t)n, &s);
+	printf("%-48s n=%d p50=%.2f ms p99=%.2f ms max=%.2f ms\n", what, n, s.p50, s.p99, s.max);
 }
 
 /* Reads binding_committed lines of the log into ctrs. Returns how many have a commit. */
@@ -121,35 +92,31 @@ read_log(const char *path)
 	return have;
 }
 
-static long
-cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	if (fgets(buf, sizeof(buf), fp) == NULL) {
-		fclose(fp);
-		return -1;
-	}
-	fclose(fp);
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (long)(ut + st);
-}
-
 int
 main(int argc, char **argv)
 {
 	const char *host = getenv("BERTH_TEST_DOCKER_HOST");
-	char dir[] = "/tmp/berth-bench-sidecar-XXXXXX", db[128], logp[128], listen[64], cmd[2048],
-	     out[256], label[64];
-	int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200, st;
-	int64_t *a, *b, *c, *d, *e, *g;
+	char dir[256], db[300], logp[300], listen[64], cmd[2048], out[256], label[64];
+	const char *sargv[] = {BERTH_SIDECAR_BIN,
+	                       "--db",
+	                       db,
+	                       "--docker-host",
+	                       host,
+	                       "--agent-url",
+	                       "none",
+	                       "--host-ip",
+	                       "127.0.0.1",
+	                       "--listen",
+	                       listen,
+	                       "--label-filter",
+	                       label,
+	                       "--log-level",
+	                       "debug",
+	                       "--log-file",
+	                       logp,
+	                       NULL};
+	int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 200, st, ok = 0;
+	double *a, *b, *c, *d, *e, *g;
 	pid_t pid;
 	long t0, t1;
 
@@ -164,19 +131,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	setenv("DOCKER_HOST", host, 1);
-	if (mkdtemp(dir) == NULL)
+	if (tl_tmpdir(dir, sizeof(dir), "bench-sidecar") != 0)
 		return 1;
 	snprintf(db, sizeof(db), "%s/registry.db", dir);
 	snprintf(logp, sizeof(logp), "%s/sidecar.log", dir);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", 20000 + (int)(getpid() % 20000));
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", tl_free_port());
 	snprintf(label, sizeof(label), "berth.bench=%d", (int)getpid());
-	if ((pid = fork()) == 0) {
-		execl(BERTH_SIDECAR_BIN, "berth-sidecar", "--db", db, "--docker-host", host,
-		      "--agent-url", "none", "--host-ip", "127.0.0.1", "--listen", listen,
-		      "--label-filter", label, "--log-level", "debug", "--log-file", logp,
-		      (char *)NULL);
-		_exit(127);
-	}
+	if ((pid = tl_spawn(sargv, NULL, NULL)) < 0)
+		return 1;
 	printf("sidecar_bench: %d containers on %s (storage vfs), sidecar pid %d\n", n, host,
 	       (int)pid);
 	for (int i = 0; i < n; i++) {
@@ -188,7 +150,7 @@ main(int argc, char **argv)
 		    "-l com.amazonaws.ecs.cluster=bench -e BERTH_TENANT=b%d "
 		    "berth-test/busybox:latest sleep 3600",
 		    label, (int)getpid(), i, i);
-		if (run(cmd, out, sizeof(out)) != 0) {
+		if (tl_run(cmd, out, sizeof(out)) != 0) {
 			fprintf(stderr, "sidecar_bench: docker create failed: %s\n", out);
 			goto out;
 		}
@@ -202,11 +164,11 @@ main(int argc, char **argv)
 	sleep(1); /* the create events settle */
 	for (int i = 0; i < nctrs; i++) {
 		snprintf(cmd, sizeof(cmd), "docker start %.64s", ctrs[i].id);
-		if (run(cmd, out, sizeof(out)) != 0) {
+		if (tl_run(cmd, out, sizeof(out)) != 0) {
 			fprintf(stderr, "sidecar_bench: docker start failed: %s\n", out);
 			goto out;
 		}
-		ctrs[i].start_returned_ns = now_ns();
+		ctrs[i].start_returned_ns = tl_now_ns();
 	}
 	for (int i = 0; i < 100 && read_log(logp) < nctrs; i++)
 		usleep(100000);
@@ -220,12 +182,12 @@ main(int argc, char **argv)
 	for (int i = 0; i < nctrs; i++) {
 		if (ctrs[i].commit_ns == 0)
 			continue;
-		a[st] = ctrs[i].commit_ns - ctrs[i].event_ns;
-		b[st] = ctrs[i].commit_ns - ctrs[i].start_returned_ns;
-		c[st] = ctrs[i].read_ns - ctrs[i].event_ns;
-		d[st] = ctrs[i].commit_ns - ctrs[i].read_ns;
-		e[st] = ctrs[i].inspected_ns - ctrs[i].read_ns;
-		g[st] = ctrs[i].commit_ns - ctrs[i].inspected_ns;
+		a[st] = (double)(ctrs[i].commit_ns - ctrs[i].event_ns);
+		b[st] = (double)(ctrs[i].commit_ns - ctrs[i].start_returned_ns);
+		c[st] = (double)(ctrs[i].read_ns - ctrs[i].event_ns);
+		d[st] = (double)(ctrs[i].commit_ns - ctrs[i].read_ns);
+		e[st] = (double)(ctrs[i].inspected_ns - ctrs[i].read_ns);
+		g[st] = (double)(ctrs[i].commit_ns - ctrs[i].inspected_ns);
 		st++;
 	}
 	printf("bindings committed: %d of %d\n", st, nctrs);
@@ -243,18 +205,17 @@ main(int argc, char **argv)
 	free(d);
 	free(e);
 	free(g);
-	t0 = cpu_ticks(pid);
+	t0 = tl_cpu_ticks(pid);
 	sleep(5);
-	t1 = cpu_ticks(pid);
+	t1 = tl_cpu_ticks(pid);
 	printf("idle CPU over 5 s: %ld ticks (%.2f%% of one core)\n", t1 - t0,
 	       (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK) / 5.0 * 100.0);
+	ok = st == nctrs;
 out:
-	kill(pid, SIGTERM);
-	waitpid(pid, &st, 0);
-	snprintf(
-	    cmd, sizeof(cmd),
-	    "docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null 2>&1; rm -rf %s",
-	    label, dir);
-	run(cmd, NULL, 0);
+	tl_stop(pid, SIGTERM, 10000);
+	snprintf(cmd, sizeof(cmd),
+	         "docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null 2>&1", label);
+	tl_run(cmd, NULL, 0);
+	tl_tmpdirs_done(ok);
 	return 0;
 }

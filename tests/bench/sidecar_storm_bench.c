@@ -28,6 +28,8 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "tests/lib/testlib.h"
+
 #define LIVE_MAX  100000
 #define SHORT_MAX 100000
 
@@ -155,20 +157,9 @@ fake_main(const char *sock)
 {
 	struct event_base *base = event_base_new();
 	struct evhttp *http = evhttp_new(base);
-	struct sockaddr_un sun;
-	struct evconnlistener *l;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(sock) >= sizeof(sun.sun_path))
+	if (tl_evhttp_bind_unix(http, base, sock) != 0)
 		_exit(1);
-	memcpy(sun.sun_path, sock, strlen(sock) + 1);
-	unlink(sock);
-	l = evconnlistener_new_bind(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1,
-	                            (struct sockaddr *)&sun, sizeof(sun));
-	if (l == NULL)
-		_exit(1);
-	evhttp_bind_listener(http, l);
 	evhttp_set_gencb(http, fake, NULL);
 	event_base_dispatch(base);
 	_exit(0);
@@ -176,110 +167,46 @@ fake_main(const char *sock)
 
 /* ---- the driver ---- */
 
-static size_t
-sink(char *p, size_t size, size_t n, void *arg)
-{
-	struct {
-		char buf[64 * 1024];
-		size_t len;
-	} *b = arg;
-	size_t add = size * n;
-
-	if (b->len + add >= sizeof(b->buf))
-		add = sizeof(b->buf) - 1 - b->len;
-	memcpy(b->buf + b->len, p, add);
-	b->len += add;
-	b->buf[b->len] = '\0';
-	return size * n;
-}
-
 /* Sum of a metric's samples whose line starts with prefix; -1 when unreachable. */
 static double
 metric(const char *url, const char *prefix)
 {
-	static struct {
-		char buf[64 * 1024];
-		size_t len;
-	} b;
-	CURL *c = curl_easy_init();
+	static char buf[64 * 1024];
 	double sum = 0;
 	char *p;
 
-	b.len = 0;
-	b.buf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	if (curl_easy_perform(c) != CURLE_OK) {
-		curl_easy_cleanup(c);
+	if (tl_http(url, NULL, buf, sizeof(buf), 5000) != 200)
 		return -1;
-	}
-	curl_easy_cleanup(c);
-	for (p = b.buf; (p = strstr(p, prefix)) != NULL; p++)
-		if (p == b.buf || p[-1] == '\n')
+	for (p = buf; (p = strstr(p, prefix)) != NULL; p++)
+		if ((p == buf || p[-1] == '\n') && strchr(p, ' ') != NULL)
 			sum += strtod(strchr(p, ' ') + 1, NULL);
 	return sum;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long
-status_kb(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, key, strlen(key)) == 0)
-			v = strtol(line + strlen(key) + 1, NULL, 10);
-	fclose(fp);
-	return v;
-}
-
-static long
-cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	if (fgets(buf, sizeof(buf), fp) == NULL) {
-		fclose(fp);
-		return -1;
-	}
-	fclose(fp);
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (long)(ut + st);
 }
 
 int
 main(int argc, char **argv)
 {
-	char dir[] = "/tmp/berth-bench-storm-XXXXXX", sock[128], host[160], db[128], logp[128],
-	     listen[64], url[128];
+	char dir[256], sock[300], host[320], db[300], logp[300], listen[64], url[128];
+	const char *sargv[] = {BERTH_SIDECAR_BIN,
+	                       "--db",
+	                       db,
+	                       "--docker-host",
+	                       host,
+	                       "--agent-url",
+	                       "none",
+	                       "--host-ip",
+	                       "127.0.0.1",
+	                       "--listen",
+	                       listen,
+	                       "--reconcile-interval",
+	                       "3600",
+	                       "--log-file",
+	                       logp,
+	                       NULL};
 	size_t nevents;
 	pid_t fpid, spid;
 	double t0, t_read = 0, t_commit = 0, ev = 0, running = 0;
 	long c0, c1, anon, anon_max = 0;
-	int st;
 
 	if (argc > 1)
 		nlive = (int)strtol(argv[1], NULL, 10);
@@ -290,13 +217,13 @@ main(int argc, char **argv)
 		        SHORT_MAX);
 		return 2;
 	}
-	if (mkdtemp(dir) == NULL)
+	if (tl_tmpdir(dir, sizeof(dir), "bench-storm") != 0)
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/docker.sock", dir);
 	snprintf(host, sizeof(host), "unix://%s", sock);
 	snprintf(db, sizeof(db), "%s/registry.db", dir);
 	snprintf(logp, sizeof(logp), "%s/sidecar.log", dir);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", 20000 + (int)(getpid() % 20000) + 1);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", tl_free_port());
 	snprintf(url, sizeof(url), "http://%s/metrics", listen);
 	nevents = record();
 	if ((fpid = fork()) == 0)
@@ -307,24 +234,19 @@ main(int argc, char **argv)
 	printf("sidecar_storm_bench: %zu recorded events (%.1f MiB), %d live + %d short-lived "
 	       "containers\n",
 	       nevents, (double)evbuffer_get_length(recorded) / 1048576.0, nlive, nshort);
-	t0 = now_s();
-	if ((spid = fork()) == 0) {
-		execl(BERTH_SIDECAR_BIN, "berth-sidecar", "--db", db, "--docker-host", host,
-		      "--agent-url", "none", "--host-ip", "127.0.0.1", "--listen", listen,
-		      "--reconcile-interval", "3600", "--log-file", logp, (char *)NULL);
-		_exit(127);
-	}
+	t0 = tl_now_s();
+	spid = tl_spawn(sargv, NULL, NULL);
 	/* Poll /metrics until every event was read and every live binding committed (<= 120 s). */
-	while (now_s() - t0 < 120) {
+	while (tl_now_s() - t0 < 120) {
 		usleep(20000);
-		if ((anon = status_kb(spid, "RssAnon:")) > anon_max)
+		if ((anon = tl_status_kb(spid, "RssAnon")) > anon_max)
 			anon_max = anon;
 		ev = metric(url, "berth_sidecar_events_total{");
 		running = metric(url, "berth_sidecar_bindings{status=\"RUNNING\"}");
 		if (t_read == 0 && ev >= (double)nevents)
-			t_read = now_s() - t0;
+			t_read = tl_now_s() - t0;
 		if (t_read != 0 && running >= nlive) {
-			t_commit = now_s() - t0;
+			t_commit = tl_now_s() - t0;
 			break;
 		}
 	}
@@ -335,32 +257,19 @@ main(int argc, char **argv)
 	/* RSS counts the shared libraries' pages too (libcrypto, libc, SQLite...): ~10 MiB. */
 	printf("peak RSS (VmHWM): %.2f MiB; RSS now %.2f MiB, of which shared-library "
 	       "file pages %.2f MiB\n",
-	       (double)status_kb(spid, "VmHWM:") / 1024.0,
-	       (double)status_kb(spid, "VmRSS:") / 1024.0,
-	       (double)status_kb(spid, "RssFile:") / 1024.0);
+	       (double)tl_status_kb(spid, "VmHWM") / 1024.0,
+	       (double)tl_status_kb(spid, "VmRSS") / 1024.0,
+	       (double)tl_status_kb(spid, "RssFile") / 1024.0);
 	printf("private (anonymous) memory: peak sampled %.2f MiB, now %.2f MiB\n",
-	       (double)anon_max / 1024.0, (double)status_kb(spid, "RssAnon:") / 1024.0);
-	c0 = cpu_ticks(spid);
+	       (double)anon_max / 1024.0, (double)tl_status_kb(spid, "RssAnon") / 1024.0);
+	c0 = tl_cpu_ticks(spid);
 	sleep(3);
-	c1 = cpu_ticks(spid);
+	c1 = tl_cpu_ticks(spid);
 	printf("idle CPU over 3 s: %ld ticks (%.2f%% of one core)\n", c1 - c0,
 	       (double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK) / 3.0 * 100.0);
-	kill(spid, SIGTERM);
-	waitpid(spid, &st, 0);
-	kill(fpid, SIGTERM);
-	waitpid(fpid, &st, 0);
-	unlink(sock);
-	unlink(db);
-	unlink(logp);
-	{
-		char p[160];
-
-		snprintf(p, sizeof(p), "%s-wal", db);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s-shm", db);
-		unlink(p);
-	}
-	rmdir(dir);
+	tl_stop(spid, SIGTERM, 10000);
+	tl_stop(fpid, SIGTERM, 10000);
+	tl_tmpdirs_done(t_commit > 0);
 	evbuffer_free(recorded);
 	curl_global_cleanup();
 	return 0;

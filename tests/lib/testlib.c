@@ -44,6 +44,13 @@ out:
 	return buf;
 }
 
+#define TL_TMPDIRS_MAX 64
+#define TL_PATH_MAX    512
+
+/* The directories tl_tmpdir made, for tl_tmpdirs_done. */
+static char tmpdirs[TL_TMPDIRS_MAX][TL_PATH_MAX];
+static int ntmpdirs;
+
 int
 tl_tmpdir(char *dir, size_t dirlen, const char *tag)
 {
@@ -51,9 +58,13 @@ tl_tmpdir(char *dir, size_t dirlen, const char *tag)
 	int n =
 	    snprintf(dir, dirlen, "%s/berth-%s-XXXXXX", t != NULL && *t != '\0' ? t : "/tmp", tag);
 
-	if (n < 0 || (size_t)n >= dirlen)
+	if (n < 0 || (size_t)n >= dirlen || n >= TL_PATH_MAX)
 		return -1;
-	return mkdtemp(dir) != NULL ? 0 : -1;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	if (ntmpdirs < TL_TMPDIRS_MAX)
+		memcpy(tmpdirs[ntmpdirs++], dir, (size_t)n + 1);
+	return 0;
 }
 
 static int
@@ -73,14 +84,18 @@ tl_rmtree(const char *dir)
 }
 
 void
-tl_tmpdir_done(const char *dir, int ok)
+tl_tmpdirs_done(int ok)
 {
-	if (dir == NULL || dir[0] == '\0')
-		return;
-	if (!ok)
-		fprintf(stderr, "kept %s (the logs of the failed run are in it)\n", dir);
-	else if (tl_rmtree(dir) != 0)
-		fprintf(stderr, "cannot remove %s: %s\n", dir, strerror(errno));
+	for (int i = 0; i < ntmpdirs; i++) {
+		if (access(tmpdirs[i], F_OK) != 0)
+			continue; /* removed already */
+		if (!ok)
+			fprintf(stderr, "kept %s (the logs of the failed run are in it)\n",
+			        tmpdirs[i]);
+		else if (tl_rmtree(tmpdirs[i]) != 0)
+			fprintf(stderr, "cannot remove %s: %s\n", tmpdirs[i], strerror(errno));
+	}
+	ntmpdirs = 0;
 }
 
 double

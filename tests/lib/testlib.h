@@ -31,15 +31,20 @@ const char *tl_need_env(const char *name);
 
 /* Temp directories */
 
-/* Makes a fresh TMPDIR (or /tmp)/berth-TAG-XXXXXX into dir. 0 or -1. */
+/*
+ * Makes a fresh TMPDIR (or /tmp)/berth-TAG-XXXXXX into dir and remembers it
+ * for tl_tmpdirs_done. 0 or -1.
+ */
 int tl_tmpdir(char *dir, size_t dirlen, const char *tag);
 /* Removes dir and everything under it. 0 or -1. */
 int tl_rmtree(const char *dir);
 /*
- * The end of a test's state directory: removed when ok, kept (and its path
- * printed on stderr, so the logs in it can be read) when not.
+ * The end of a run's state directories (those tl_tmpdir made that still
+ * exist): removed when ok, kept when not, with their paths printed on stderr
+ * so the logs in them can be read. Integration tests call it with the result
+ * of cmocka_run_group_tests.
  */
-void tl_tmpdir_done(const char *dir, int ok);
+void tl_tmpdirs_done(int ok);
 
 /* Time */
 
@@ -81,6 +86,15 @@ int tl_free_port(void);
 int tl_evhttp_bind_unix(struct evhttp *http, struct event_base *base, const char *path);
 /* Serves http on 127.0.0.1 at an ephemeral port, returned. -1 on failure. */
 int tl_evhttp_bind_local(struct evhttp *http);
+
+/*
+ * A blocking HTTP request (libcurl, no proxy) to url, which must be on
+ * 127.0.0.0/8, localhost or [::1] (anything else is refused with -1): a POST
+ * of json (Content-Type: application/json) when json is not NULL, else a
+ * GET. The body goes into out (cut to outlen - 1 bytes, NUL-terminated; out
+ * may be NULL). The HTTP status, or -1.
+ */
+int tl_http(const char *url, const char *json, char *out, size_t outlen, long timeout_ms);
 
 /* Benchmark figures */
 
