@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "core/daemon.h"
 #include "core/evcurl.h"
 #include "core/httpd.h"
 #include "core/log.h"
@@ -130,20 +130,6 @@ collect_bound(struct evhttp_bound_socket *bs, void *arg)
 		b->v[b->n++] = bs;
 }
 
-static void
-on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct launcher *l = arg;
-
-	(void)what;
-	if (sig == SIGHUP) {
-		log_reopen();
-		return;
-	}
-	log_info("shutdown signal=%d", (int)sig);
-	event_base_loopexit(l->base, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -151,38 +137,20 @@ main(int argc, char **argv)
 	struct launcher *l = &L;
 	struct opts o;
 	struct backend_ctx bctx;
-	struct event *sig[3];
+	struct daemon_signals sig;
 	struct bound bound = {{NULL}, 0};
-	const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
 	const char *v;
 	char err[512], names[64];
-	int next, lvl, fmt, rc;
+	int rc;
 	const struct template_var url_vars[] = {
 	    {"subdomain", ""}, {"host_ip", ""}, {"host_port", ""}, {NULL, NULL}};
 	const struct template_var db_vars[] = {{"db_name", ""}, {"subdomain", ""}, {NULL, NULL}};
 
-	rc = opts_parse(&o, launcher_opts, NOPTS, argc, argv, &next, err, sizeof(err));
-	if (rc == OPTS_HELP) {
-		opts_usage(stdout, "berth-launcher", "[options]", launcher_opts, NOPTS);
-		return 0;
-	}
-	if (rc == OPTS_VERSION) {
-		printf("berth-launcher %s\n", BERTH_VERSION);
-		return 0;
-	}
-	if (rc != OPTS_OK || next != argc) {
-		fprintf(stderr, "berth-launcher: %s\n",
-		        rc != OPTS_OK ? err : "unexpected argument");
-		return 2;
-	}
-	if ((lvl = log_level_parse(opts_get(&o, "log-level"))) < 0 ||
-	    (fmt = log_format_parse(opts_get(&o, "log-format"))) < 0) {
-		fprintf(stderr, "berth-launcher: bad --log-level or --log-format\n");
-		return 2;
-	}
-	log_init("berth-launcher", (enum log_level)lvl, (enum log_format)fmt, NULL);
-	log_route_libevent();
-	signal(SIGPIPE, SIG_IGN);
+	if ((rc = daemon_opts(&o, "berth-launcher", launcher_opts, NOPTS, argc, argv)) !=
+	    DAEMON_RUN)
+		return rc;
+	if ((rc = daemon_log(&o, "berth-launcher")) != 0)
+		return rc;
 
 	TAILQ_INIT(&l->provs);
 	l->url_template = opts_get(&o, "url-template");
@@ -247,11 +215,7 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (httpd_bind(l->http, opts_get(&o, "listen"), err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	for (int i = 0; i < 3; i++) {
-		if ((sig[i] = evsignal_new(l->base, signals[i], on_signal, l)) == NULL)
-			fatalx("evsignal_new failed");
-		evsignal_add(sig[i], NULL);
-	}
+	daemon_signals_add(&sig, l->base);
 	log_info("start listen=%s backend=%s db=%s auth=%s sidecar=%s wait_timeout=%d",
 	         opts_get(&o, "listen"), l->bops->name, opts_get(&o, "db"),
 	         l->token[0] != '\0' ? "bearer" : "off",
@@ -280,8 +244,7 @@ main(int argc, char **argv)
 	launcher_ddb_close(l); /* pushes the last tenant rows to DynamoDB */
 	evcurl_free(l->curl);  /* cancels what is in flight; callbacks let go of their provisions */
 	l->bops->free(l->bstate);
-	for (int i = 0; i < 3; i++)
-		event_free(sig[i]);
+	daemon_signals_free(&sig);
 	event_free(l->reg_timer);
 	registry_close(l->reg);
 	ratelimit_free(l->rl);

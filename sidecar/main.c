@@ -3,8 +3,6 @@
  * starts. One libevent loop: Docker events and inspect over the Unix socket,
  * the ECS agent, IMDS, and the local HTTP API (see api.h).
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "core/daemon.h"
 #include "core/docker.h"
 #include "core/evcurl.h"
 #include "core/httpd.h"
@@ -100,23 +99,6 @@ on_host_ip(const char *ip, const char *source, void *arg)
 	tracker_start(s->tracker);
 }
 
-static void
-on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct sidecar *s = arg;
-
-	(void)what;
-	if (sig == SIGHUP) {
-		if (log_reopen() != 0)
-			log_warn("log_reopen_failed");
-		else
-			log_info("log_reopened");
-		return;
-	}
-	log_info("shutdown signal=%d", (int)sig);
-	event_base_loopexit(s->base, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -124,30 +106,13 @@ main(int argc, char **argv)
 	struct sidecar *s = &S;
 	struct tracker_conf tc;
 	struct opts o;
-	struct event *sig[3];
-	const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct daemon_signals sig;
 	const char *v, *table;
 	char err[512];
-	int next, lvl, fmt, rc;
+	int rc;
 
-	rc = opts_parse(&o, sidecar_opts, NOPTS, argc, argv, &next, err, sizeof(err));
-	if (rc == OPTS_HELP) {
-		opts_usage(stdout, "berth-sidecar", "[options]", sidecar_opts, NOPTS);
-		return 0;
-	}
-	if (rc == OPTS_VERSION) {
-		printf("berth-sidecar %s\n", BERTH_VERSION);
-		return 0;
-	}
-	if (rc != OPTS_OK || next != argc) {
-		fprintf(stderr, "berth-sidecar: %s\n", rc != OPTS_OK ? err : "unexpected argument");
-		return 2;
-	}
-	if ((lvl = log_level_parse(opts_get(&o, "log-level"))) < 0 ||
-	    (fmt = log_format_parse(opts_get(&o, "log-format"))) < 0) {
-		fprintf(stderr, "berth-sidecar: bad --log-level or --log-format\n");
-		return 2;
-	}
+	if ((rc = daemon_opts(&o, "berth-sidecar", sidecar_opts, NOPTS, argc, argv)) != DAEMON_RUN)
+		return rc;
 	if ((v = opts_get(&o, "host-ip")) != NULL && *v != '\0' && !hostip_valid(v)) {
 		fprintf(stderr, "berth-sidecar: --host-ip \"%s\" is not an IP address\n", v);
 		return 2;
@@ -157,13 +122,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "berth-sidecar: --label-filter wants K or K=V\n");
 		return 2;
 	}
-	if ((rc = log_init("berth-sidecar", (enum log_level)lvl, (enum log_format)fmt,
-	                   opts_get(&o, "log-file"))) != 0) {
-		fprintf(stderr, "berth-sidecar: cannot open the log file: %s\n", strerror(-rc));
-		return 1;
-	}
-	log_route_libevent();
-	signal(SIGPIPE, SIG_IGN);
+	if ((rc = daemon_log(&o, "berth-sidecar")) != 0)
+		return rc;
 
 	if (registry_open(&s->reg, opts_get(&o, "db"), REGISTRY_RDWR | REGISTRY_CREATE, err,
 	                  sizeof(err)) != 0)
@@ -199,11 +159,7 @@ main(int argc, char **argv)
 		                                        sizeof(err))) == NULL)
 			fatalx("dynamodb_sync_failed table=%s error=\"%s\"", table, err);
 	}
-	for (int i = 0; i < 3; i++) {
-		if ((sig[i] = evsignal_new(s->base, signals[i], on_signal, s)) == NULL ||
-		    evsignal_add(sig[i], NULL) != 0)
-			fatalx("signal_setup_failed");
-	}
+	daemon_signals_add(&sig, s->base);
 	log_info("started version=%s db=%s docker=%s agent=%s listen=%s", BERTH_VERSION,
 	         opts_get(&o, "db"), opts_get(&o, "docker-host"), opts_get(&o, "agent-url"),
 	         opts_get(&o, "listen"));
@@ -217,8 +173,7 @@ main(int argc, char **argv)
 	tracker_free(s->tracker); /* commits what is queued */
 	if (s->sync != NULL && sidecar_sync->stop != NULL)
 		sidecar_sync->stop(s->sync);
-	for (int i = 0; i < 3; i++)
-		event_free(sig[i]);
+	daemon_signals_free(&sig);
 	evhttp_free(s->http);
 	docker_free(s->docker);
 	evcurl_free(s->ec);
