@@ -841,6 +841,17 @@ registry_close(struct registry *r)
 	free(r);
 }
 
+int
+registry_set_cache(struct registry *r, int kib)
+{
+	char sql[64];
+
+	if (kib < 1)
+		return reg_fail(r, -EINVAL, "%s: cache size %d KiB", r->path, kib);
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+	return exec_sql(r, sql, "set cache size");
+}
+
 const char *
 registry_path(const struct registry *r)
 {

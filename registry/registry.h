@@ -163,6 +163,12 @@ int registry_open(struct registry **out, const char *path, int flags, char *err,
 int registry_open_busy(struct registry **out, const char *path, int flags, int busy_ms, char *err,
                        size_t errlen);
 void registry_close(struct registry *);
+/*
+ * Sets the handle's SQLite page cache to kib KiB (a read-write open starts
+ * with 16 MiB, for batches that touch many index pages; a long-running
+ * process that writes little can keep its memory down with less).
+ */
+int registry_set_cache(struct registry *, int kib);
 const char *registry_path(const struct registry *);
 /* The last error text of this handle (never NULL). */
 const char *registry_errmsg(const struct registry *);
