@@ -39,8 +39,10 @@ struct aws_imds {
 	time_t token_expires;
 	struct evcurl_xfer *token_xfer;
 	int token_tries;
-	struct imds_ops waiting; /* for the token */
-	struct imds_ops active;  /* GET in flight */
+	long timeout_ms, connect_ms; /* per request */
+	int attempts;                /* per request, on transport errors */
+	struct imds_ops waiting;     /* for the token */
+	struct imds_ops active;      /* GET in flight */
 };
 
 static void op_send(struct aws_imds_op *);
@@ -56,6 +58,9 @@ aws_imds_new(struct evcurl *ec, const char *endpoint)
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->ec = ec;
+	m->timeout_ms = IMDS_TIMEOUT_MS;
+	m->connect_ms = IMDS_CONNECT_MS;
+	m->attempts = IMDS_ATTEMPTS;
 	TAILQ_INIT(&m->waiting);
 	TAILQ_INIT(&m->active);
 	if (endpoint == NULL) {
@@ -85,6 +90,20 @@ aws_imds_disabled(const struct aws_imds *m)
 	return m->disabled;
 }
 
+void
+aws_imds_set_timeouts(struct aws_imds *m, long timeout_ms, long connect_ms, int attempts)
+{
+	m->timeout_ms = timeout_ms;
+	m->connect_ms = connect_ms;
+	m->attempts = attempts > 0 ? attempts : 1;
+}
+
+int
+aws_imds_has_token(const struct aws_imds *m)
+{
+	return m->token[0] != '\0';
+}
+
 static void
 op_finish(struct aws_imds_op *op, int err, const char *body, size_t len, const char *msg)
 {
@@ -93,13 +112,16 @@ op_finish(struct aws_imds_op *op, int err, const char *body, size_t len, const c
 	free(op);
 }
 
+/* Takes the waiting ops off the client first: a callback may free it (see aws_imds_free). */
 static void
 fail_waiting(struct aws_imds *m, int err, const char *msg)
 {
+	struct imds_ops failed = TAILQ_HEAD_INITIALIZER(failed);
 	struct aws_imds_op *op;
 
-	while ((op = TAILQ_FIRST(&m->waiting)) != NULL) {
-		TAILQ_REMOVE(&m->waiting, op, entry);
+	TAILQ_CONCAT(&failed, &m->waiting, entry);
+	while ((op = TAILQ_FIRST(&failed)) != NULL) {
+		TAILQ_REMOVE(&failed, op, entry);
 		op_finish(op, err, "", 0, msg);
 	}
 }
@@ -108,6 +130,7 @@ static void
 token_done(const struct evcurl_resp *r, void *arg)
 {
 	struct aws_imds *m = arg;
+	struct imds_ops ready = TAILQ_HEAD_INITIALIZER(ready);
 	struct aws_imds_op *op;
 	char msg[512];
 	size_t n;
@@ -116,13 +139,15 @@ token_done(const struct evcurl_resp *r, void *arg)
 	if (r->error == -ECANCELED)
 		return;
 	if (r->error != 0 || r->status != 200) {
-		if (r->error != 0 && ++m->token_tries < IMDS_ATTEMPTS) {
+		if (r->error != 0 && ++m->token_tries < m->attempts) {
 			token_fetch(m);
 			return;
 		}
-		snprintf(msg, sizeof(msg), "IMDS token: %s",
-		         r->error != 0 ? (r->errmsg[0] != '\0' ? r->errmsg : strerror(-r->error))
-		                       : "unexpected HTTP status");
+		if (r->error != 0)
+			snprintf(msg, sizeof(msg), "IMDS token: %s",
+			         r->errmsg[0] != '\0' ? r->errmsg : strerror(-r->error));
+		else
+			snprintf(msg, sizeof(msg), "IMDS token: HTTP %ld", r->status);
 		fail_waiting(m, r->error != 0 ? r->error : -EACCES, msg);
 		return;
 	}
@@ -136,8 +161,9 @@ token_done(const struct evcurl_resp *r, void *arg)
 	memcpy(m->token, r->body, n);
 	m->token[n] = '\0';
 	m->token_expires = time(NULL) + IMDS_TOKEN_TTL;
-	while ((op = TAILQ_FIRST(&m->waiting)) != NULL) {
-		TAILQ_REMOVE(&m->waiting, op, entry);
+	TAILQ_CONCAT(&ready, &m->waiting, entry);
+	while ((op = TAILQ_FIRST(&ready)) != NULL) {
+		TAILQ_REMOVE(&ready, op, entry);
 		op->fresh_token = 1;
 		op_send(op);
 	}
@@ -157,8 +183,8 @@ token_fetch(struct aws_imds *m)
 	req.headers = hdrs;
 	req.body = "";
 	req.body_len = 0;
-	req.timeout_ms = IMDS_TIMEOUT_MS;
-	req.connect_timeout_ms = IMDS_CONNECT_MS;
+	req.timeout_ms = m->timeout_ms;
+	req.connect_timeout_ms = m->connect_ms;
 	req.body_max = AWS_IMDS_TOKEN_MAX;
 	req.no_proxy = 1;
 	req.on_done = token_done;
@@ -192,7 +218,7 @@ get_done(const struct evcurl_resp *r, void *arg)
 		}
 		return;
 	}
-	if (r->error != 0 && ++op->tries < IMDS_ATTEMPTS) {
+	if (r->error != 0 && ++op->tries < m->attempts) {
 		op_send(op);
 		return;
 	}
@@ -229,8 +255,8 @@ op_send(struct aws_imds_op *op)
 	memset(&req, 0, sizeof(req));
 	req.url = url;
 	req.headers = hdrs;
-	req.timeout_ms = IMDS_TIMEOUT_MS;
-	req.connect_timeout_ms = IMDS_CONNECT_MS;
+	req.timeout_ms = m->timeout_ms;
+	req.connect_timeout_ms = m->connect_ms;
 	req.body_max = AWS_IMDS_BODY_MAX;
 	req.no_proxy = 1;
 	req.on_done = get_done;

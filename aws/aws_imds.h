@@ -33,11 +33,19 @@ typedef void (*aws_imds_cb)(int err, const char *body, size_t len, const char *e
 struct aws_imds *aws_imds_new(struct evcurl *, const char *endpoint);
 /*
  * Cancels gets in flight (their callbacks run with -ECANCELED) and frees.
- * Not from inside one of this client's callbacks.
+ * From inside one of this client's callbacks only when no other get is
+ * waiting or in flight (a one-shot client freed by its last answer).
  */
 void aws_imds_free(struct aws_imds *);
 const char *aws_imds_endpoint(const struct aws_imds *);
 int aws_imds_disabled(const struct aws_imds *);
+/*
+ * Each request's whole and connect time-outs, and how many times a request
+ * is tried on a transport error (default 2000 ms, 1000 ms, 2 tries).
+ */
+void aws_imds_set_timeouts(struct aws_imds *, long timeout_ms, long connect_ms, int attempts);
+/* 1 while the client holds a session token (IMDS answered its PUT). */
+int aws_imds_has_token(const struct aws_imds *);
 
 /*
  * GETs path ("/latest/meta-data/placement/region"). The callback runs exactly

@@ -9,18 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/evcurl.h"
+#include "aws/aws_imds.h"
 #include "core/log.h"
 
-#define IMDS_TIMEOUT_MS 1000
-#define IMDS_TOKEN_MAX  1024
-#define IMDS_URL_MAX    512
+#define IMDS_TIMEOUT_MS 1000 /* whole request and connect; one try each */
 
 struct resolve {
-	struct evcurl *ec;
-	char url[IMDS_URL_MAX];
-	char token[IMDS_TOKEN_MAX];
-	int step; /* 0 token, 1 public-ipv4, 2 local-ipv4 */
+	struct aws_imds *imds;
+	int step; /* 1 public-ipv4, 2 local-ipv4 */
 	hostip_cb cb;
 	void *arg;
 };
@@ -72,43 +68,34 @@ finish(struct resolve *r, const char *ip, const char *source)
 		}
 	}
 	r->cb(ip, source, r->arg);
-	explicit_bzero(r->token, sizeof(r->token));
+	aws_imds_free(r->imds); /* from its last answer's callback: see aws_imds.h */
 	free(r);
 }
 
 static void step(struct resolve *);
 
 static void
-imds_done(const struct evcurl_resp *resp, void *arg)
+imds_done(int err, const char *body, size_t len, const char *errmsg, void *arg)
 {
 	struct resolve *r = arg;
 	char ip[HOSTIP_MAX];
 	struct in_addr a4;
 
-	if (resp->error == -ECANCELED) {
+	if (err == -ECANCELED) {
 		finish(r, NULL, NULL);
 		return;
 	}
-	if (r->step == 0) {
-		if (resp->error != 0 || resp->status != 200 || resp->body_len == 0 ||
-		    resp->body_len >= sizeof(r->token)) {
-			log_info("imds_unavailable url=%s status=%ld error=\"%s\"", r->url,
-			         resp->status, resp->errmsg);
-			finish(r, NULL, NULL);
-			return;
-		}
-		memcpy(r->token, resp->body, resp->body_len);
-		r->token[resp->body_len] = '\0';
-		r->token[strcspn(r->token, "\r\n")] = '\0';
-		r->step = 1;
-		step(r);
+	/* No session token: IMDS is not there (or refuses); skip local-ipv4 too. */
+	if (err != 0 && !aws_imds_has_token(r->imds)) {
+		log_info("imds_unavailable url=%s error=\"%s\"", aws_imds_endpoint(r->imds),
+		         errmsg);
+		finish(r, NULL, NULL);
 		return;
 	}
 	/* An answer from IMDS is untrusted: only a dotted quad is accepted. */
-	if (resp->error == 0 && resp->status == 200 && resp->body_len > 0 &&
-	    resp->body_len < sizeof(ip)) {
-		memcpy(ip, resp->body, resp->body_len);
-		ip[resp->body_len] = '\0';
+	if (err == 0 && len > 0 && len < sizeof(ip)) {
+		memcpy(ip, body, len);
+		ip[len] = '\0';
 		ip[strcspn(ip, "\r\n ")] = '\0';
 		if (inet_pton(AF_INET, ip, &a4) == 1) {
 			finish(r, ip, r->step == 1 ? "imds-public" : "imds-local");
@@ -126,32 +113,10 @@ imds_done(const struct evcurl_resp *resp, void *arg)
 static void
 step(struct resolve *r)
 {
-	static const char *const put_hdrs[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL};
-	struct evcurl_req req;
-	char url[IMDS_URL_MAX + 64], tok[IMDS_TOKEN_MAX + 40];
-	const char *get_hdrs[] = {tok, NULL};
-
-	memset(&req, 0, sizeof(req));
-	req.timeout_ms = IMDS_TIMEOUT_MS;
-	req.connect_timeout_ms = IMDS_TIMEOUT_MS;
-	req.no_proxy = 1;
-	req.body_max = 4096;
-	req.on_done = imds_done;
-	req.arg = r;
-	req.url = url;
-	if (r->step == 0) {
-		snprintf(url, sizeof(url), "%s/latest/api/token", r->url);
-		req.method = "PUT";
-		req.headers = put_hdrs;
-	} else {
-		snprintf(url, sizeof(url), "%s/latest/meta-data/%s", r->url,
-		         r->step == 1 ? "public-ipv4" : "local-ipv4");
-		snprintf(tok, sizeof(tok), "X-aws-ec2-metadata-token: %s", r->token);
-		req.headers = get_hdrs;
-	}
-	if (evcurl_start(r->ec, &req) == NULL)
-		finish(r, NULL, NULL);
-	explicit_bzero(tok, sizeof(tok));
+	aws_imds_get(r->imds,
+	             r->step == 1 ? "/latest/meta-data/public-ipv4"
+	                          : "/latest/meta-data/local-ipv4",
+	             imds_done, r);
 }
 
 void
@@ -159,7 +124,6 @@ hostip_resolve(struct evcurl *ec, const char *configured, const char *imds_url, 
                void *arg)
 {
 	struct resolve *r;
-	size_t len;
 
 	if (configured != NULL && configured[0] != '\0') {
 		cb(configured, "flag", arg);
@@ -169,16 +133,15 @@ hostip_resolve(struct evcurl *ec, const char *configured, const char *imds_url, 
 		cb("", "none", arg);
 		return;
 	}
-	r->ec = ec;
 	r->cb = cb;
 	r->arg = arg;
 	if (imds_url == NULL || strcmp(imds_url, "none") == 0 ||
-	    (len = strlen(imds_url)) >= sizeof(r->url)) {
+	    strlen(imds_url) >= AWS_IMDS_URL_MAX ||
+	    (r->imds = aws_imds_new(ec, imds_url)) == NULL) {
 		finish(r, NULL, NULL);
 		return;
 	}
-	snprintf(r->url, sizeof(r->url), "%s", imds_url);
-	while (len > 0 && r->url[len - 1] == '/')
-		r->url[--len] = '\0';
+	aws_imds_set_timeouts(r->imds, IMDS_TIMEOUT_MS, IMDS_TIMEOUT_MS, 1);
+	r->step = 1;
 	step(r);
 }
