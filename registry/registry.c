@@ -337,6 +337,54 @@ reg_write_begin(struct registry *r, int *own)
 	return 0;
 }
 
+int
+reg_step_done(struct registry *r, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : reg_sqlerr(r, rc, what);
+}
+
+int
+reg_read_rows(struct registry *r, sqlite3_stmt *st, reg_read_fn read, void *rows, size_t size,
+              size_t max, const char *what)
+{
+	size_t n = 0;
+	int rc = 0;
+
+	while (n < max) {
+		if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = reg_sqlerr(r, rc, what);
+			break;
+		}
+		if ((rc = read(r, st, (char *)rows + n * size)) != 0)
+			break;
+		n++;
+	}
+	sqlite3_reset(st);
+	return rc != 0 ? rc : (int)n;
+}
+
+/* Commits the open write transaction (rolled back when that fails) and counts it. */
+static int
+commit_write(struct registry *r)
+{
+	int rc;
+
+	if ((rc = exec_simple(r, ST_COMMIT, "commit")) != 0) {
+		rollback_quietly(r);
+		return rc;
+	}
+	if (r->dirty)
+		r->writes++;
+	return 0;
+}
+
 /* Errors that the write functions return before writing anything: they leave a batch usable. */
 static int
 clean_error(int rc)
@@ -352,13 +400,7 @@ reg_write_end(struct registry *r, int own, int rc)
 			rollback_quietly(r);
 			return rc;
 		}
-		if ((rc = exec_simple(r, ST_COMMIT, "commit")) != 0) {
-			rollback_quietly(r);
-			return rc;
-		}
-		if (r->dirty)
-			r->writes++;
-		return 0;
+		return commit_write(r);
 	}
 	if (rc != 0 && !clean_error(rc) && r->in_batch && r->batch_err == 0) {
 		rollback_quietly(r);
@@ -398,13 +440,7 @@ registry_commit(struct registry *r)
 		rollback_quietly(r);
 		return rc;
 	}
-	if ((rc = exec_simple(r, ST_COMMIT, "commit")) != 0) {
-		rollback_quietly(r);
-		return rc;
-	}
-	if (r->dirty)
-		r->writes++;
-	return 0;
+	return commit_write(r);
 }
 
 int
@@ -966,10 +1002,7 @@ registry_meta_set(struct registry *r, const char *key, const char *value)
 	}
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	rc = rc == SQLITE_DONE ? 0 : reg_sqlerr(r, rc, "meta set");
-	if (rc == 0)
+	if ((rc = reg_step_done(r, st, "meta set")) == 0)
 		r->dirty = 1;
 out:
 	return reg_write_end(r, own, rc);

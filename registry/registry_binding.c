@@ -46,10 +46,14 @@ struct brow {
 	int64_t id, outbox_id;
 };
 
-/* Reads the current row of a BINDING_COLS query. -EIO when a stored value is out of bounds. */
+/*
+ * A reg_read_fn: the current row of a BINDING_COLS query into the struct brow
+ * at arg. -EIO when a stored value is out of bounds.
+ */
 static int
-binding_read(struct registry *r, sqlite3_stmt *st, struct brow *row)
+binding_read(struct registry *r, sqlite3_stmt *st, void *arg)
 {
+	struct brow *row = arg;
 	struct binding *b = &row->b;
 	int rc = 0, s;
 	char status[16];
@@ -184,10 +188,8 @@ binding_write(struct registry *r, const struct binding *b, const struct brow *ol
 	binding_bind(st, b);
 	sqlite3_bind_int64(st, 20, outbox_id);
 	sqlite3_bind_int64(st, 21, old->id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return reg_sqlerr(r, rc, "binding write");
+	if ((rc = reg_step_done(r, st, "binding write")) != 0)
+		return rc;
 	r->dirty = 1;
 	return 0;
 }
@@ -216,10 +218,8 @@ binding_insert_new(struct registry *r, const struct binding *in)
 		return -EIO;
 	binding_bind(st, &b);
 	sqlite3_bind_int64(st, 20, predicted);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return reg_sqlerr(r, rc, "binding insert");
+	if ((rc = reg_step_done(r, st, "binding insert")) != 0)
+		return rc;
 	if (sqlite3_changes(r->db) == 0)
 		return 1; /* the key exists */
 	r->dirty = 1;
@@ -229,10 +229,8 @@ binding_insert_new(struct registry *r, const struct binding *in)
 	reg_bind_text(st, 1, "binding");
 	sqlite3_bind_int64(st, 2, id);
 	sqlite3_bind_int64(st, 3, b.updated_at);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return reg_sqlerr(r, rc, "outbox insert");
+	if ((rc = reg_step_done(r, st, "outbox insert")) != 0)
+		return rc;
 	outbox_id = sqlite3_last_insert_rowid(r->db);
 	r->outbox_next = outbox_id + 1;
 	if (outbox_id == predicted)
@@ -241,9 +239,7 @@ binding_insert_new(struct registry *r, const struct binding *in)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, outbox_id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : reg_sqlerr(r, rc, "binding insert");
+	return reg_step_done(r, st, "binding insert");
 }
 
 /* Looks the binding up by its key: 1 found (*out filled), 0 absent, or a negative code. */
@@ -251,7 +247,6 @@ static int
 binding_by_key(struct registry *r, const struct binding *k, struct brow *out)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	if ((st = reg_stmt(r, ST_BINDING_BY_KEY)) == NULL)
 		return -EIO;
@@ -260,15 +255,7 @@ binding_by_key(struct registry *r, const struct binding *k, struct brow *out)
 	sqlite3_bind_int(st, 3, k->container_port);
 	reg_bind_text(st, 4, k->protocol);
 	reg_bind_text(st, 5, k->task_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = binding_read(r, st, out) == 0 ? 1 : -EIO;
-	else if (rc == SQLITE_DONE)
-		rc = 0;
-	else
-		rc = reg_sqlerr(r, rc, "binding lookup");
-	sqlite3_reset(st);
-	return rc;
+	return reg_read_rows(r, st, binding_read, out, sizeof(*out), 1, "binding lookup");
 }
 
 int
@@ -281,18 +268,8 @@ reg_binding_by_id(struct registry *r, int64_t id, struct binding *out)
 	if ((st = reg_stmt(r, ST_BINDING_BY_ID)) == NULL)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if ((rc = binding_read(r, st, &row)) == 0) {
-			*out = row.b;
-			rc = 1;
-		}
-	} else if (rc == SQLITE_DONE) {
-		rc = 0;
-	} else {
-		rc = reg_sqlerr(r, rc, "binding by id");
-	}
-	sqlite3_reset(st);
+	if ((rc = reg_read_rows(r, st, binding_read, &row, sizeof(row), 1, "binding by id")) == 1)
+		*out = row.b;
 	return rc;
 }
 
@@ -469,20 +446,13 @@ registry_binding_list(struct registry *r, const struct binding_filter *f, regist
 		sqlite3_bind_int(st, 6, f->include_removed != 0);
 		sqlite3_bind_int64(st, 7, last_id);
 		sqlite3_bind_int(st, 8, LIST_CHUNK);
-		n = 0;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			last_id = sqlite3_column_int64(st, BC_ID);
-			if ((rc = binding_read(r, st, &chunk[n])) != 0)
-				break;
-			n++;
-		}
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
-			rc = 0;
-		else if (rc > 0)
-			rc = reg_sqlerr(r, rc, "binding list");
-		if (rc != 0)
+		if ((rc = reg_read_rows(r, st, binding_read, chunk, sizeof(*chunk), LIST_CHUNK,
+		                        "binding list")) < 0)
 			break;
+		n = (size_t)rc;
+		rc = 0;
+		if (n > 0)
+			last_id = chunk[n - 1].id;
 		for (size_t i = 0; i < n; i++)
 			if ((rc = cb(&chunk[i].b, arg)) != 0)
 				goto out;
@@ -507,15 +477,12 @@ registry_binding_get(struct registry *r, const char *task, struct binding *out)
 		return -EIO;
 	reg_bind_text(st, 1, task);
 	reg_bind_text(st, 9, reg_task_id(task));
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && (rc = binding_read(r, st, &row)) == 0)
-		*out = row.b;
-	else if (rc == SQLITE_DONE)
-		rc = reg_fail(r, -ENOENT, "%s: no binding for task %s", r->path, task);
-	else
-		rc = reg_sqlerr(r, rc, "binding get");
-	sqlite3_reset(st);
-	return rc;
+	if ((rc = reg_read_rows(r, st, binding_read, &row, sizeof(row), 1, "binding get")) < 0)
+		return rc;
+	if (rc == 0)
+		return reg_fail(r, -ENOENT, "%s: no binding for task %s", r->path, task);
+	*out = row.b;
+	return 0;
 }
 
 int
@@ -533,13 +500,8 @@ registry_prune(struct registry *r, int64_t older_than_ms, int *n)
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, older_than_ms);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		rc = reg_sqlerr(r, rc, "prune");
+	if ((rc = reg_step_done(r, st, "prune")) != 0)
 		goto out;
-	}
-	rc = 0;
 	if (sqlite3_changes(r->db) > 0)
 		r->dirty = 1;
 	if (n != NULL)

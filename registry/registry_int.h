@@ -83,6 +83,19 @@ int reg_fail(struct registry *, int code, const char *fmt, ...)
 int reg_write_begin(struct registry *, int *own);
 int reg_write_end(struct registry *, int own, int rc);
 
+/* Steps a bound statement that returns no rows and resets it: 0, or the error (errmsg set). */
+int reg_step_done(struct registry *, sqlite3_stmt *, const char *what);
+
+/* Reads the current row of st into *row: 0, or -EIO with errmsg set. */
+typedef int (*reg_read_fn)(struct registry *, sqlite3_stmt *, void *row);
+/*
+ * Steps a bound query, reading up to max rows with read into rows (an array
+ * of elements of size bytes), and resets it. Returns the count of rows read
+ * or a negative code (errmsg set).
+ */
+int reg_read_rows(struct registry *, sqlite3_stmt *, reg_read_fn read, void *rows, size_t size,
+                  size_t max, const char *what);
+
 /* Text columns: bind "" as '' and NULL as NULL. */
 int reg_bind_text(sqlite3_stmt *, int idx, const char *s);
 /* Copies column col into out (cap outlen); -EIO when the stored text does not fit. */

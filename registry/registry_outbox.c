@@ -25,20 +25,16 @@ reg_outbox_put(struct registry *r, const char *kind, int64_t ref, int64_t old_ou
 		if ((st = reg_stmt(r, ST_OUTBOX_DELETE)) == NULL)
 			return -EIO;
 		sqlite3_bind_int64(st, 1, old_outbox_id);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return reg_sqlerr(r, rc, "outbox supersede");
+		if ((rc = reg_step_done(r, st, "outbox supersede")) != 0)
+			return rc;
 	}
 	if ((st = reg_stmt(r, ST_OUTBOX_INSERT)) == NULL)
 		return -EIO;
 	reg_bind_text(st, 1, kind);
 	sqlite3_bind_int64(st, 2, ref);
 	sqlite3_bind_int64(st, 3, registry_now_ms());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return reg_sqlerr(r, rc, "outbox insert");
+	if ((rc = reg_step_done(r, st, "outbox insert")) != 0)
+		return rc;
 	*outbox_id = sqlite3_last_insert_rowid(r->db);
 	r->outbox_next = *outbox_id + 1;
 	r->dirty = 1;
@@ -188,12 +184,8 @@ registry_outbox_pending(struct registry *r, int max, registry_outbox_cb cb, void
 			rc = -EIO;
 			goto out;
 		}
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			rc = reg_sqlerr(r, rc, "begin");
+		if ((rc = reg_step_done(r, st, "begin")) != 0)
 			goto out;
-		}
 		read_txn = 1;
 	}
 	rc = outbox_read(r, max, rows, &n);
@@ -244,13 +236,8 @@ outbox_write(struct registry *r, enum reg_stmt which, int64_t id, const char *er
 		sqlite3_bind_text(st, 2, msg, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 3, registry_now_ms());
 	}
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		rc = reg_sqlerr(r, rc, "outbox update");
+	if ((rc = reg_step_done(r, st, "outbox update")) != 0)
 		goto out;
-	}
-	rc = 0;
 	if (sqlite3_changes(r->db) > 0)
 		r->dirty = 1;
 out:

@@ -34,9 +34,11 @@ struct trow {
 	int64_t rowid, outbox_id;
 };
 
+/* A reg_read_fn: the current row into the struct trow at arg. */
 static int
-tenant_read(struct registry *r, sqlite3_stmt *st, struct trow *row)
+tenant_read(struct registry *r, sqlite3_stmt *st, void *arg)
 {
+	struct trow *row = arg;
 	struct tenant *t = &row->t;
 	char status[16];
 	int rc = 0, s;
@@ -101,16 +103,7 @@ tenant_check(struct registry *r, const struct tenant *t)
 static int
 tenant_one(struct registry *r, sqlite3_stmt *st, struct trow *out)
 {
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		rc = tenant_read(r, st, out) == 0 ? 1 : -EIO;
-	else if (rc == SQLITE_DONE)
-		rc = 0;
-	else
-		rc = reg_sqlerr(r, rc, "tenant lookup");
-	sqlite3_reset(st);
-	return rc;
+	return reg_read_rows(r, st, tenant_read, out, sizeof(*out), 1, "tenant lookup");
 }
 
 static int
@@ -151,10 +144,8 @@ tenant_write(struct registry *r, const struct tenant *t, const struct trow *old)
 		if ((st = reg_stmt(r, ST_TENANT_INSERT)) == NULL)
 			return -EIO;
 		tenant_bind(st, t);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return reg_sqlerr(r, rc, "tenant insert");
+		if ((rc = reg_step_done(r, st, "tenant insert")) != 0)
+			return rc;
 		r->dirty = 1;
 		rowid = sqlite3_last_insert_rowid(r->db);
 		if ((rc = reg_outbox_put(r, "tenant", rowid, 0, &outbox_id)) != 0)
@@ -171,62 +162,60 @@ tenant_write(struct registry *r, const struct tenant *t, const struct trow *old)
 		tenant_bind(st, t);
 		sqlite3_bind_int64(st, 13, outbox_id);
 	}
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return reg_sqlerr(r, rc, "tenant write");
+	if ((rc = reg_step_done(r, st, "tenant write")) != 0)
+		return rc;
 	r->dirty = 1;
 	return 0;
+}
+
+/*
+ * Inserts t (update 0: -EEXIST when its subdomain is taken) or writes it over
+ * the stored row (update 1: -ENOENT when there is none), setting its times
+ * and version.
+ */
+static int
+tenant_put(struct registry *r, struct tenant *t, int update)
+{
+	struct trow old;
+	int rc, own, found;
+
+	if (r->rdonly)
+		return reg_fail(r, -EROFS, "%s: opened read-only", r->path);
+	if ((rc = tenant_check(r, t)) != 0)
+		return rc;
+	if ((rc = reg_write_begin(r, &own)) != 0)
+		return rc;
+	if ((found = tenant_lookup(r, t->subdomain, &old)) < 0) {
+		rc = found;
+		goto out;
+	}
+	if (found && !update) {
+		rc = reg_fail(r, -EEXIST, "tenant %s exists", t->subdomain);
+		goto out;
+	}
+	if (!found && update) {
+		rc = reg_fail(r, -ENOENT, "no tenant %s", t->subdomain);
+		goto out;
+	}
+	t->updated_at = registry_now_ms();
+	if (t->created_at == 0)
+		t->created_at = update ? old.t.created_at : t->updated_at;
+	t->version = update ? old.t.version + 1 : 1;
+	rc = tenant_write(r, t, update ? &old : NULL);
+out:
+	return reg_write_end(r, own, rc);
 }
 
 int
 registry_tenant_insert(struct registry *r, struct tenant *t)
 {
-	struct trow old;
-	int rc, own, found;
-
-	if (r->rdonly)
-		return reg_fail(r, -EROFS, "%s: opened read-only", r->path);
-	if ((rc = tenant_check(r, t)) != 0)
-		return rc;
-	if ((rc = reg_write_begin(r, &own)) != 0)
-		return rc;
-	if ((found = tenant_lookup(r, t->subdomain, &old)) != 0) {
-		rc = found > 0 ? reg_fail(r, -EEXIST, "tenant %s exists", t->subdomain) : found;
-		goto out;
-	}
-	t->updated_at = registry_now_ms();
-	if (t->created_at == 0)
-		t->created_at = t->updated_at;
-	t->version = 1;
-	rc = tenant_write(r, t, NULL);
-out:
-	return reg_write_end(r, own, rc);
+	return tenant_put(r, t, 0);
 }
 
 int
 registry_tenant_update(struct registry *r, struct tenant *t)
 {
-	struct trow old;
-	int rc, own, found;
-
-	if (r->rdonly)
-		return reg_fail(r, -EROFS, "%s: opened read-only", r->path);
-	if ((rc = tenant_check(r, t)) != 0)
-		return rc;
-	if ((rc = reg_write_begin(r, &own)) != 0)
-		return rc;
-	if ((found = tenant_lookup(r, t->subdomain, &old)) <= 0) {
-		rc = found == 0 ? reg_fail(r, -ENOENT, "no tenant %s", t->subdomain) : found;
-		goto out;
-	}
-	if (t->created_at == 0)
-		t->created_at = old.t.created_at;
-	t->updated_at = registry_now_ms();
-	t->version = old.t.version + 1;
-	rc = tenant_write(r, t, &old);
-out:
-	return reg_write_end(r, own, rc);
+	return tenant_put(r, t, 1);
 }
 
 int
@@ -274,19 +263,11 @@ registry_tenant_list(struct registry *r, int status, const char *after, int limi
 		reg_bind_text(st, 1, status >= 0 ? tenant_status_str(status) : NULL);
 		reg_bind_text(st, 2, have_last ? last : NULL);
 		sqlite3_bind_int64(st, 3, (int64_t)want);
-		n = 0;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if ((rc = tenant_read(r, st, &chunk[n])) != 0)
-				break;
-			n++;
-		}
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
-			rc = 0;
-		else if (rc > 0)
-			rc = reg_sqlerr(r, rc, "tenant list");
-		if (rc != 0)
+		if ((rc = reg_read_rows(r, st, tenant_read, chunk, sizeof(*chunk), want,
+		                        "tenant list")) < 0)
 			break;
+		n = (size_t)rc;
+		rc = 0;
 		for (size_t i = 0; i < n; i++)
 			if ((rc = cb(&chunk[i].t, arg)) != 0)
 				goto out;
