@@ -17,6 +17,15 @@ struct event_base;
 
 #define DAEMON_RUN (-1) /* daemon_opts: go on starting */
 
+/* The --log-level and --log-format rows every daemon's options table has. */
+/* clang-format off */
+#define DAEMON_LOG_OPTS                                                                            \
+	{"log-level", "BERTH_LOG_LEVEL", NULL, OPT_STRING, "LEVEL", "info", 0, 0,                  \
+	 "error, warn, info or debug"},                                                            \
+	{"log-format", "BERTH_LOG_FORMAT", NULL, OPT_STRING, "FORMAT", "text", 0, 0,               \
+	 "text (key=value) or json"}
+/* clang-format on */
+
 /*
  * Parses argv with table into *o. --help prints the usage to stdout,
  * --version "prog VERSION"; a bad option, a stray argument or an unknown

@@ -74,10 +74,7 @@ static const struct opt launcher_opts[] = {
      "rate-limit by the last address in this header (set behind a load balancer)"},
     {"max-inflight", "BERTH_MAX_INFLIGHT", NULL, OPT_INT, "N", "256", 1, 100000,
      "provisions at once before 503"},
-    {"log-level", "BERTH_LOG_LEVEL", NULL, OPT_STRING, "LEVEL", "info", 0, 0,
-     "error, warn, info or debug"},
-    {"log-format", "BERTH_LOG_FORMAT", NULL, OPT_STRING, "FORMAT", "text", 0, 0,
-     "text (key=value) or json"},
+    DAEMON_LOG_OPTS,
 };
 #define NOPTS (sizeof(launcher_opts) / sizeof(launcher_opts[0]))
 

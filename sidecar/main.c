@@ -56,10 +56,7 @@ static const struct opt sidecar_opts[] = {
      "seconds between reconciles with Docker and the agent's /v1/tasks"},
     {"dynamodb-table", "BERTH_DYNAMODB_TABLE", NULL, OPT_STRING, "NAME", NULL, 0, 0,
      "sync the registry to this DynamoDB table (no sync when unset)"},
-    {"log-level", "BERTH_LOG_LEVEL", NULL, OPT_STRING, "LEVEL", "info", 0, 0,
-     "error, warn, info or debug"},
-    {"log-format", "BERTH_LOG_FORMAT", NULL, OPT_STRING, "FORMAT", "text", 0, 0,
-     "text (key=value) or json"},
+    DAEMON_LOG_OPTS,
     {"log-file", "BERTH_LOG_FILE", NULL, OPT_STRING, "PATH", NULL, 0, 0,
      "append the log here (reopened on SIGHUP) instead of stderr"},
 };
