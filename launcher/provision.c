@@ -229,10 +229,10 @@ stop_awaiting(struct prov *p)
 	}
 }
 
+/* Frees the probe's timer and closes its socket. */
 static void
-stop_probe(struct prov *p)
+probe_close(struct prov *p)
 {
-	p->probing = 0;
 	if (p->probe_timer != NULL) {
 		event_free(p->probe_timer);
 		p->probe_timer = NULL;
@@ -241,6 +241,13 @@ stop_probe(struct prov *p)
 		close(p->probe_fd);
 		p->probe_fd = -1;
 	}
+}
+
+static void
+stop_probe(struct prov *p)
+{
+	p->probing = 0;
+	probe_close(p);
 }
 
 static void
@@ -411,14 +418,7 @@ probe_retry(struct prov *p)
 	long gap = LAUNCHER_PROBE_FIRST_MS << (p->probe_tries < 4 ? p->probe_tries : 4);
 	struct timeval tv = {0, (gap < LAUNCHER_PROBE_GAP_MS ? gap : LAUNCHER_PROBE_GAP_MS) * 1000};
 
-	if (p->probe_timer != NULL) {
-		event_free(p->probe_timer);
-		p->probe_timer = NULL;
-	}
-	if (p->probe_fd >= 0) {
-		close(p->probe_fd);
-		p->probe_fd = -1;
-	}
+	probe_close(p);
 	p->probe_sent = 0;
 	p->probe_tries++;
 	if ((p->probe_timer = evtimer_new(p->l->base, probe_tick, p)) == NULL) {
