@@ -82,18 +82,33 @@ dk_pinged(const struct docker_resp *r, void *arg)
 	op_fail(op, r->error != 0 ? r->error : -EIO, op->errmsg);
 }
 
+/* A new op for dk with the caller's arg; NULL when out of memory. */
+static struct dk_op *
+op_new(struct dk *dk, void *arg)
+{
+	struct dk_op *op = calloc(1, sizeof(*op));
+
+	if (op != NULL) {
+		op->dk = dk;
+		op->arg = arg;
+	}
+	return op;
+}
+
 /*
  * Runs next(op) once the daemon's API version is known: Debian's Docker 20.10
  * speaks at most 1.41 and refuses the 1.44 spoken before /_ping answers.
+ * When the request cannot start, op is freed and no callback runs: -EIO
+ * (the caller says so).
  */
 static int
 op_run(struct dk_op *op, int (*next)(struct dk_op *))
 {
 	op->next = next;
-	if (op->dk->pinged) {
-		return next(op); /* on failure no callback runs: the caller says so */
-	}
-	return docker_ping(op->dk->docker, dk_pinged, op) != NULL ? 0 : -EIO;
+	if (op->dk->pinged ? next(op) == 0 : docker_ping(op->dk->docker, dk_pinged, op) != NULL)
+		return 0;
+	op_free(op);
+	return -EIO;
 }
 
 static int
@@ -307,23 +322,17 @@ static int
 dk_start(void *state, const struct backend_spec *spec, backend_start_cb cb, void *arg)
 {
 	struct dk *dk = state;
-	struct dk_op *op = calloc(1, sizeof(*op));
+	struct dk_op *op = op_new(dk, arg);
 
 	if (op == NULL)
 		return -ENOMEM;
-	op->dk = dk;
 	op->on_start = cb;
-	op->arg = arg;
 	snprintf(op->name, sizeof(op->name), DK_NAME_PREFIX "%s", spec->subdomain);
 	if ((op->config = dk_config(dk, spec)) == NULL) {
 		op_free(op);
 		return -ENOMEM;
 	}
-	if (op_run(op, dk_do_create) != 0) {
-		op_free(op);
-		return -EIO;
-	}
-	return 0;
+	return op_run(op, dk_do_create);
 }
 
 static void
@@ -369,23 +378,16 @@ dk_do_stop(struct dk_op *op)
 static int
 dk_stop(void *state, const char *subdomain, const char *task, backend_done_cb cb, void *arg)
 {
-	struct dk *dk = state;
-	struct dk_op *op = calloc(1, sizeof(*op));
+	struct dk_op *op = op_new(state, arg);
 
 	if (op == NULL)
 		return -ENOMEM;
-	op->dk = dk;
 	op->on_done = cb;
-	op->arg = arg;
 	if (task != NULL && *task != '\0')
 		snprintf(op->target, sizeof(op->target), "%s", task);
 	else
 		snprintf(op->target, sizeof(op->target), DK_NAME_PREFIX "%s", subdomain);
-	if (op_run(op, dk_do_stop) != 0) {
-		op_free(op);
-		return -EIO;
-	}
-	return 0;
+	return op_run(op, dk_do_stop);
 }
 
 static void
@@ -442,21 +444,14 @@ dk_do_describe(struct dk_op *op)
 static int
 dk_describe(void *state, const char *task, int container_port, backend_describe_cb cb, void *arg)
 {
-	struct dk *dk = state;
-	struct dk_op *op = calloc(1, sizeof(*op));
+	struct dk_op *op = op_new(state, arg);
 
 	if (op == NULL)
 		return -ENOMEM;
-	op->dk = dk;
 	op->on_describe = cb;
-	op->arg = arg;
 	op->container_port = container_port;
 	snprintf(op->target, sizeof(op->target), "%s", task);
-	if (op_run(op, dk_do_describe) != 0) {
-		op_free(op);
-		return -EIO;
-	}
-	return 0;
+	return op_run(op, dk_do_describe);
 }
 
 /* Ends op with an error through whichever callback it carries. */
