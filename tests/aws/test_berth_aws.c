@@ -114,7 +114,7 @@ grab(const struct outbox_row *row, void *arg)
 static void
 test_sync_status(void **state)
 {
-	char dir[] = "/tmp/berth-cli-XXXXXX", path[256], out[OUT_MAX], args[512];
+	char dir[256], path[300], out[OUT_MAX], args[512];
 	struct registry *r;
 	struct binding b;
 	char err[256];
@@ -124,7 +124,7 @@ test_sync_status(void **state)
 	int64_t id = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tl_tmpdir(dir, sizeof(dir), "cli"), 0);
 	snprintf(path, sizeof(path), "%s/registry.db", dir);
 	assert_int_equal(registry_open(&r, path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)),
 	                 0);
@@ -156,8 +156,6 @@ test_sync_status(void **state)
 	assert_int_equal(berth(args, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "Connection refused"));
 	registry_close(r);
-	snprintf(args, sizeof(args), "rm -rf '%s'", dir);
-	assert_int_equal(system(args), 0);
 }
 
 static void
@@ -198,5 +196,8 @@ main(void)
 	    cmocka_unit_test(test_sync_status),
 	    cmocka_unit_test(test_doctor),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	tl_tmpdirs_done(rc == 0); /* kept when a case failed: its logs are in them */
+	return rc;
 }

@@ -462,5 +462,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_two_launchers_one_subdomain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sidecar_syncs_bindings, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	tl_tmpdirs_done(rc == 0); /* kept when a case failed: its logs are in them */
+	return rc;
 }

@@ -30,6 +30,7 @@
 #include "tests/aws/ddbtest.h"
 #include "tests/aws/testlib.h"
 #include "tests/lib/testlib.h"
+#include "tests/registry/reg_test.h"
 
 #define NBIND   200
 #define NTENANT 10
@@ -52,8 +53,7 @@ setup(void **state)
 
 	tl_need_env("BERTH_TEST_DYNAMODB_URL");
 	tl_need_env("BERTH_TEST_DYNALITE_JS");
-	snprintf(c->dir, sizeof(c->dir), "/tmp/berth-sync-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
+	assert_int_equal(tl_tmpdir(c->dir, sizeof(c->dir), "sync"), 0);
 	snprintf(path, sizeof(path), "%s/registry.db", c->dir);
 	assert_int_equal(
 	    registry_open(&c->reg, path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)), 0);
@@ -67,7 +67,6 @@ static int
 teardown(void **state)
 {
 	struct ctx *c = *state;
-	char cmd[300];
 
 	sync_free(c->sync);
 	dynalite_stop(&c->d);
@@ -75,31 +74,8 @@ teardown(void **state)
 	evcurl_free(c->ec);
 	event_base_free(c->base);
 	registry_close(c->reg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", c->dir);
 	free(c);
 	return 0;
-}
-
-static void
-make_binding(struct binding *b, int n)
-{
-	memset(b, 0, sizeof(*b));
-	snprintf(b->task_arn, sizeof(b->task_arn),
-	         "arn:aws:ecs:us-east-1:123456789012:task/berth-test/%032x", n);
-	snprintf(b->container_name, sizeof(b->container_name), "app");
-	snprintf(b->container_id, sizeof(b->container_id), "%064x", n + 1);
-	b->container_port = 8000;
-	snprintf(b->protocol, sizeof(b->protocol), "tcp");
-	snprintf(b->host_ip, sizeof(b->host_ip), "127.0.0.1");
-	b->host_port = 32768 + n;
-	b->status = BINDING_RUNNING;
-	snprintf(b->tenant, sizeof(b->tenant), "t%d", n);
-	snprintf(b->cluster, sizeof(b->cluster), "berth-test");
-	snprintf(b->family, sizeof(b->family), "berth-tenant");
-	snprintf(b->revision, sizeof(b->revision), "1");
-	b->started_at = 1795000000000LL + n;
 }
 
 static long
@@ -224,7 +200,7 @@ test_outage_and_restart(void **state)
 	/* 200 bindings and 10 tenants, synced. */
 	assert_int_equal(registry_begin(c->reg), 0);
 	for (int i = 0; i < NBIND; i++) {
-		make_binding(&b, i);
+		rt_binding(&b, i);
 		assert_int_equal(registry_binding_upsert(c->reg, &b, &changed), 0);
 	}
 	for (int i = 0; i < NTENANT; i++) {
@@ -247,7 +223,7 @@ test_outage_and_restart(void **state)
 		for (int i = 0; i < NBIND; i++) {
 			if (round > 0 && i % 10 != 0)
 				continue;
-			make_binding(&b, i);
+			rt_binding(&b, i);
 			b.host_port = 40000 + i + round;
 			b.status = i % 2 == 0 ? BINDING_STOPPED : BINDING_RUNNING;
 			assert_int_equal(registry_binding_upsert(c->reg, &b, &changed), 0);
@@ -302,7 +278,7 @@ test_older_version_loses(void **state)
 	c->aws = ddbt_aws(c->base, c->ec, getenv("BERTH_TEST_DYNAMODB_URL"));
 	snprintf(table, sizeof(table), "berth-sync-cond-%d", (int)getpid());
 	assert_int_equal(ddbt_create_table(c->base, c->aws, table), 0);
-	make_binding(&b, 7);
+	rt_binding(&b, 7);
 	assert_int_equal(registry_binding_upsert(c->reg, &b, &changed), 0);
 	/* Another writer already stored version 99 of this binding. */
 	snprintf(key, sizeof(key), "binding#%s#app#8000/tcp", b.task_arn);
@@ -384,5 +360,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_older_version_loses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_launchers_one_subdomain, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	tl_tmpdirs_done(rc == 0); /* kept when a case failed: its logs are in them */
+	return rc;
 }

@@ -173,5 +173,6 @@ out:
 	control("/_emulator/faults", json);
 	control("/_emulator/cleanup", json);
 	h_env_done(&e);
+	tl_tmpdirs_done(rc == 0);
 	return rc;
 }

@@ -150,6 +150,7 @@ out:
 	}
 	h_proc_stop(&l, 0);
 	h_env_done(&e);
+	tl_tmpdirs_done(rc == 0);
 	free(resp);
 	free(r);
 	free(bodies);

@@ -52,9 +52,8 @@ h_env_init(struct h_env *e, const char *name)
 	snprintf(e->docker_sock, sizeof(e->docker_sock), "%s", dh + 7);
 	snprintf(e->bindir, sizeof(e->bindir), "%s", bin);
 	snprintf(e->srcdir, sizeof(e->srcdir), "%s", src);
-	snprintf(e->dir, sizeof(e->dir), "/tmp/berth-%s-XXXXXX", name);
-	if (mkdtemp(e->dir) == NULL)
-		return "mkdtemp failed";
+	if (tl_tmpdir(e->dir, sizeof(e->dir), name) != 0)
+		return "cannot make the state directory (mkdtemp)";
 	snprintf(e->db, sizeof(e->db), "%s/registry.db", e->dir);
 	snprintf(e->prefix, sizeof(e->prefix), "t%d", (int)(getpid() % 100000));
 	snprintf(reason, sizeof(reason), "%s/sidecar/berth-sidecar", e->bindir);

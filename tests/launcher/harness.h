@@ -53,7 +53,10 @@ int h_launcher_start(struct h_env *, struct h_proc *, const char *const *extra,
                      const char *const *env);
 /* SIGTERM (or SIGKILL when kill9) and reap. */
 void h_proc_stop(struct h_proc *, int kill9);
-/* Stops everything and removes the state directory's processes' containers. */
+/*
+ * Stops everything and removes the containers of this run. The state
+ * directory stays: the caller's tl_tmpdirs_done removes it after a good run.
+ */
 void h_env_done(struct h_env *);
 
 /* One request to the launcher at port; headers NULL-terminated (may be NULL). */

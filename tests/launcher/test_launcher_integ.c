@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "tests/lib/testlib.h"
 
 static struct h_env E;
 static struct h_proc L; /* the main launcher: rate limit off */
@@ -902,5 +903,8 @@ main(void)
 	    cmocka_unit_test(test_two_launchers_race),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+
+	tl_tmpdirs_done(rc == 0); /* kept when a case failed: its logs are in them */
+	return rc;
 }

@@ -27,6 +27,7 @@
 #include "core/evcurl.h"
 #include "core/httpd.h"
 #include "launcher/launcher.h"
+#include "tests/lib/testlib.h"
 
 /* What the fake backend does, set per case. */
 struct fake {
@@ -193,7 +194,7 @@ struct fx {
 	struct launcher l;
 	struct evhttp *app;
 	int port, app_port;
-	char dir[64], db[96];
+	char dir[256], db[300];
 };
 
 struct reply {
@@ -241,8 +242,7 @@ setup(void **state)
 		assert_int_equal(backend_register(&fake_ops), 0);
 		registered = 1;
 	}
-	snprintf(f->dir, sizeof(f->dir), "/tmp/berth-prov-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tl_tmpdir(f->dir, sizeof(f->dir), "prov"), 0);
 	snprintf(f->db, sizeof(f->db), "%s/r.db", f->dir);
 	memset(&F, 0, sizeof(F));
 	F.describe_state = BACKEND_PENDING;
@@ -281,7 +281,6 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	prov_shutdown(&f->l);
 	/* Let pending fake callbacks run and free themselves. */
@@ -298,9 +297,7 @@ teardown(void **state)
 	registry_close(F.sidecar);
 	registry_close(f->l.reg);
 	event_base_free(f->l.base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", f->dir);
+	tl_rmtree(f->dir);
 	free(f);
 	return 0;
 }

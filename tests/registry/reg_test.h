@@ -1,4 +1,4 @@
-/* Helpers shared by the registry tests: a private temp directory and sample rows. */
+/* Sample rows shared by the registry tests and benchmark. */
 #ifndef BERTH_REG_TEST_H
 #define BERTH_REG_TEST_H
 
@@ -8,30 +8,6 @@
 #include <unistd.h>
 
 #include "registry/registry.h"
-
-/* Makes a fresh directory under TMPDIR (or /tmp) into dir; aborts on failure. */
-static inline void
-rt_tmpdir(char *dir, size_t len, const char *tag)
-{
-	const char *t = getenv("TMPDIR");
-
-	snprintf(dir, len, "%s/berth-%s-XXXXXX", t != NULL && *t ? t : "/tmp", tag);
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		abort();
-	}
-}
-
-/* Removes dir and what is in it (one level). */
-static inline void
-rt_rmdir(const char *dir)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
 
 /* A RUNNING ECS binding of task number n, port 8000/tcp on host port 32768 + n % 28000. */
 static inline void

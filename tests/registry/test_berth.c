@@ -21,6 +21,7 @@
 
 #include "registry/registry.h"
 #include "reg_test.h"
+#include "tests/lib/testlib.h"
 
 #define OUT_MAX (1 << 20) /* cap on what one berth run may print */
 
@@ -706,7 +707,8 @@ group_setup(void **state)
 		fprintf(stderr, "%s: not built\n", berth_bin);
 		return -1;
 	}
-	rt_tmpdir(dir, sizeof(dir), "cli");
+	if (tl_tmpdir(dir, sizeof(dir), "cli") != 0)
+		return -1;
 	last = calloc(1, sizeof(*last));
 	return last != NULL ? 0 : -1;
 }
@@ -719,7 +721,7 @@ group_teardown(void **state)
 		kill(holder, SIGKILL);
 		waitpid(holder, NULL, 0);
 	}
-	rt_rmdir(dir);
+	tl_rmtree(dir);
 	free(last);
 	return 0;
 }

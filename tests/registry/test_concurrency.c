@@ -16,6 +16,7 @@
 
 #include "registry/registry.h"
 #include "reg_test.h"
+#include "tests/lib/testlib.h"
 
 #define WRITES_PER_PROCESS 10000
 #define SHARED_EVERY       10 /* every 10th write of each process updates one shared key */
@@ -272,7 +273,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	rt_tmpdir(dir, sizeof(dir), "conc");
+	if (tl_tmpdir(dir, sizeof(dir), "conc") != 0)
+		return -1;
 	return 0;
 }
 
@@ -280,7 +282,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	rt_rmdir(dir);
+	tl_rmtree(dir);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "registry/registry.h"
 #include "registry/registry_schema.h"
 #include "reg_test.h"
+#include "tests/lib/testlib.h"
 
 struct fx {
 	char dir[256];
@@ -28,7 +29,8 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	char err[256] = "";
 
-	rt_tmpdir(f->dir, sizeof(f->dir), "reg");
+	if (tl_tmpdir(f->dir, sizeof(f->dir), "reg") != 0)
+		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/registry.db", f->dir);
 	if (registry_open(&f->r, f->path, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)) != 0) {
 		fprintf(stderr, "open: %s\n", err);
@@ -44,7 +46,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	registry_close(f->r);
-	rt_rmdir(f->dir);
+	tl_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -36,9 +36,6 @@
 #define OUT_MAX (256 * 1024)
 #define CLUSTER "berth-it"
 #define IMAGE   "berth-test/busybox:latest"
-/* The private daemon of the restart case: its own bridge and subnet. */
-#define PRIV_BRIDGE "berth-sidert0"
-#define PRIV_CIDR   "10.213.41.1/24"
 
 struct sidecar {
 	pid_t pid;
@@ -50,6 +47,9 @@ static struct {
 	char dir[128];
 	char docker_host[256];
 	char label[64]; /* berth.it=<pid> */
+	/* The private daemon of the restart case: a bridge and subnet of this run's own, so two
+	 * runs on one host do not take each other's bridge down. */
+	char bridge[16], cidr[24];
 	char bin[512], src[512];
 	pid_t agent;
 	int agent_port;
@@ -318,8 +318,9 @@ group_setup(void **state)
 	snprintf(G.bin, sizeof(G.bin), "%s", getenv("BERTH_BINARY_DIR"));
 	snprintf(G.src, sizeof(G.src), "%s", getenv("BERTH_SOURCE_DIR"));
 	snprintf(G.label, sizeof(G.label), "berth.it=%d", (int)getpid());
-	snprintf(G.dir, sizeof(G.dir), "/tmp/berth-it-sidecar-XXXXXX");
-	assert_non_null(mkdtemp(G.dir));
+	snprintf(G.bridge, sizeof(G.bridge), "berth-sr%d", (int)(getpid() % 100000));
+	snprintf(G.cidr, sizeof(G.cidr), "10.214.%d.1/24", (int)(getpid() % 250));
+	assert_int_equal(tl_tmpdir(G.dir, sizeof(G.dir), "it-sidecar"), 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (sh("docker image inspect " IMAGE " >/dev/null 2>&1") != 0)
 		fail_msg("the test image " IMAGE
@@ -356,14 +357,12 @@ group_teardown(void **state)
 		sidecar_stop(&G.side, SIGKILL);
 	sh("docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null 2>&1", G.label);
 	/* The private daemon of the restart case, if a failure left it running. */
-	sh("[ -d %s/docker ] && %s/tests/services/dockerd.sh stop %s/docker " PRIV_BRIDGE
-	   " >/dev/null 2>&1",
-	   G.dir, G.src, G.dir);
+	sh("[ -d %s/docker ] && %s/tests/services/dockerd.sh stop %s/docker %s >/dev/null 2>&1",
+	   G.dir, G.src, G.dir, G.bridge);
 	if (G.agent > 0) {
 		kill(G.agent, SIGTERM);
 		waitpid(G.agent, &st, 0);
 	}
-	sh("rm -rf %s", G.dir);
 	curl_global_cleanup();
 	return 0;
 }
@@ -570,9 +569,8 @@ test_dockerd_restart(void **state)
 	(void)state;
 	/* A private daemon: this case stops and starts it. */
 	snprintf(ddir, sizeof(ddir), "%s/docker", G.dir);
-	if (sh_out(G.docker_host, out, sizeof(out),
-	           "%s/tests/services/dockerd.sh start %s " PRIV_BRIDGE " " PRIV_CIDR, G.src,
-	           ddir) != 0)
+	if (sh_out(G.docker_host, out, sizeof(out), "%s/tests/services/dockerd.sh start %s %s %s",
+	           G.src, ddir, G.bridge, G.cidr) != 0)
 		fail_msg("could not start a private dockerd (%s)", out);
 	out[strcspn(out, "\n")] = '\0';
 	snprintf(host, sizeof(host), "%s", out);
@@ -598,9 +596,8 @@ test_dockerd_restart(void **state)
 		if (get(s.port, "/healthz", NULL) == 503)
 			break;
 	assert_int_equal(get(s.port, "/healthz", NULL), 503);
-	assert_int_equal(sh("%s/tests/services/dockerd.sh start %s " PRIV_BRIDGE " " PRIV_CIDR
-	                    " >/dev/null",
-	                    G.src, ddir),
+	assert_int_equal(sh("%s/tests/services/dockerd.sh start %s %s %s >/dev/null", G.src, ddir,
+	                    G.bridge, G.cidr),
 	                 0);
 	/* No manual step: the sidecar reconnects and reconciles (exited -> STOPPED). */
 	for (t0 = now_s(); now_s() - t0 < 15; usleep(50000))
@@ -614,7 +611,7 @@ test_dockerd_restart(void **state)
 	assert_int_equal(get(s.port, "/metrics", &body), 200);
 	assert_null(strstr(body, "berth_sidecar_reconnects_total 0\n"));
 	assert_int_equal(sidecar_stop(&s, SIGTERM), 0);
-	sh("%s/tests/services/dockerd.sh stop %s " PRIV_BRIDGE, G.src, ddir);
+	sh("%s/tests/services/dockerd.sh stop %s %s", G.src, ddir, G.bridge);
 }
 
 int
@@ -626,5 +623,8 @@ main(void)
 	    cmocka_unit_test(test_signals),           cmocka_unit_test(test_dockerd_restart),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+
+	tl_tmpdirs_done(rc == 0); /* kept when a case failed: its logs are in them */
+	return rc;
 }
