@@ -27,12 +27,53 @@ ddb_table_name_ok(const char *s)
 	return 1;
 }
 
+typedef json_t *(*conv_fn)(json_t *, int depth);
+
+/* A new object of conv(member, depth) for each member of obj; NULL when obj is no object or a conv
+ * fails. */
+static json_t *
+map_members(json_t *obj, conv_fn conv, int depth)
+{
+	json_t *out, *x, *v;
+	const char *k;
+
+	if (!json_is_object(obj) || (out = json_object()) == NULL)
+		return NULL;
+	json_object_foreach(obj, k, x)
+	{
+		if ((v = conv(x, depth)) == NULL) {
+			json_decref(out);
+			return NULL;
+		}
+		json_object_set_new(out, k, v);
+	}
+	return out;
+}
+
+/* A new array of conv(element, depth) for each element of arr; NULL when a conv fails. */
+static json_t *
+map_elements(json_t *arr, conv_fn conv, int depth)
+{
+	json_t *out, *x, *v;
+	size_t i;
+
+	if (!json_is_array(arr) || (out = json_array()) == NULL)
+		return NULL;
+	json_array_foreach(arr, i, x)
+	{
+		if ((v = conv(x, depth)) == NULL) {
+			json_decref(out);
+			return NULL;
+		}
+		json_array_append_new(out, v);
+	}
+	return out;
+}
+
 static json_t *
 from_json(json_t *v, int depth)
 {
-	json_t *out, *x, *m;
-	const char *k;
-	size_t i;
+	json_t *m;
 	char num[64];
 
 	if (depth > DDB_ATTR_DEPTH)
@@ -54,29 +95,13 @@ from_json(json_t *v, int depth)
 	case JSON_NULL:
 		return json_pack("{s:b}", "NULL", 1);
 	case JSON_OBJECT:
-		m = json_object();
-		json_object_foreach(v, k, x)
-		{
-			json_t *av = from_json(x, depth + 1);
-			if (av == NULL) {
-				json_decref(m);
-				return NULL;
-			}
-			json_object_set_new(m, k, av);
-		}
+		if ((m = map_members(v, from_json, depth + 1)) == NULL)
+			return NULL;
 		return json_pack("{s:o}", "M", m);
 	case JSON_ARRAY:
-		out = json_array();
-		json_array_foreach(v, i, x)
-		{
-			json_t *av = from_json(x, depth + 1);
-			if (av == NULL) {
-				json_decref(out);
-				return NULL;
-			}
-			json_array_append_new(out, av);
-		}
-		return json_pack("{s:o}", "L", out);
+		if ((m = map_elements(v, from_json, depth + 1)) == NULL)
+			return NULL;
+		return json_pack("{s:o}", "L", m);
 	}
 	return NULL;
 }
@@ -109,8 +134,7 @@ static json_t *
 to_json(json_t *av, int depth)
 {
 	const char *type;
-	json_t *v, *out, *x;
-	size_t i;
+	json_t *v;
 
 	if (depth > DDB_ATTR_DEPTH || !json_is_object(av) || json_object_size(av) != 1)
 		return NULL;
@@ -124,33 +148,10 @@ to_json(json_t *av, int depth)
 			return json_incref(v);
 		if (strcmp(type, "NULL") == 0)
 			return json_null();
-		if (strcmp(type, "M") == 0 && json_is_object(v)) {
-			const char *k;
-			out = json_object();
-			json_object_foreach(v, k, x)
-			{
-				json_t *pv = to_json(x, depth + 1);
-				if (pv == NULL) {
-					json_decref(out);
-					return NULL;
-				}
-				json_object_set_new(out, k, pv);
-			}
-			return out;
-		}
-		if (strcmp(type, "L") == 0 && json_is_array(v)) {
-			out = json_array();
-			json_array_foreach(v, i, x)
-			{
-				json_t *pv = to_json(x, depth + 1);
-				if (pv == NULL) {
-					json_decref(out);
-					return NULL;
-				}
-				json_array_append_new(out, pv);
-			}
-			return out;
-		}
+		if (strcmp(type, "M") == 0 && json_is_object(v))
+			return map_members(v, to_json, depth + 1);
+		if (strcmp(type, "L") == 0 && json_is_array(v))
+			return map_elements(v, to_json, depth + 1);
 		if ((strcmp(type, "SS") == 0 || strcmp(type, "B") == 0) &&
 		    (json_is_array(v) || json_is_string(v)))
 			return json_incref(v);
@@ -168,41 +169,13 @@ ddb_attr_to_json(json_t *av)
 json_t *
 ddb_item_from_json(json_t *obj)
 {
-	json_t *item, *x, *av;
-	const char *k;
-
-	if (!json_is_object(obj))
-		return NULL;
-	item = json_object();
-	json_object_foreach(obj, k, x)
-	{
-		if ((av = from_json(x, 1)) == NULL) {
-			json_decref(item);
-			return NULL;
-		}
-		json_object_set_new(item, k, av);
-	}
-	return item;
+	return map_members(obj, from_json, 1);
 }
 
 json_t *
 ddb_item_to_json(json_t *item)
 {
-	json_t *obj, *x, *v;
-	const char *k;
-
-	if (!json_is_object(item))
-		return NULL;
-	obj = json_object();
-	json_object_foreach(item, k, x)
-	{
-		if ((v = to_json(x, 1)) == NULL) {
-			json_decref(obj);
-			return NULL;
-		}
-		json_object_set_new(obj, k, v);
-	}
-	return obj;
+	return map_members(item, to_json, 1);
 }
 
 static void
