@@ -124,7 +124,8 @@ int reg_tenant_by_rowid(struct registry *, int64_t rowid, struct tenant *out);
 const char *reg_task_id(const char *task_arn);
 
 /*
- * Writers: a 16 MB page cache (batches touch many index pages), and a
+ * Writers: a 16 MB page cache (batches touch many index pages; a process
+ * may set less with registry_set_cache, as the sidecar does), and a
  * checkpoint every 8000 WAL pages rather than 1000: a checkpoint writes each
  * page once however often it changed, so fewer checkpoints mean fewer writes
  * and fsyncs per commit. The WAL is cut back to 64 MB after a checkpoint.
