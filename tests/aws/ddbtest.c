@@ -17,6 +17,7 @@
 #include "aws/aws.h"
 #include "aws/aws_ddb.h"
 #include "tests/aws/ddbtest.h"
+#include "tests/lib/testlib.h"
 
 struct wait {
 	int done;
@@ -24,31 +25,6 @@ struct wait {
 	char code[AWS_ERR_CODE_MAX];
 	json_t *body;
 };
-
-static void
-tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-static void
-wait_loop(struct event_base *base, int *flag, long ms)
-{
-	struct timeval tv = {0, 20000}, start, now;
-	struct event *ev = event_new(base, -1, EV_PERSIST, tick, NULL);
-
-	gettimeofday(&start, NULL);
-	event_add(ev, &tv);
-	while (!*flag) {
-		event_base_loop(base, EVLOOP_ONCE);
-		gettimeofday(&now, NULL);
-		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_usec - start.tv_usec) / 1000 > ms)
-			break;
-	}
-	event_free(ev);
-}
 
 static void
 on_done(const struct aws_result *r, void *arg)
@@ -91,7 +67,7 @@ ddbt_create_table(struct event_base *base, struct aws *a, const char *table)
 	memset(&w, 0, sizeof(w));
 	if (ddb_create_table(a, table, "userId", on_done, &w) == NULL)
 		return -1;
-	wait_loop(base, &w.done, 60000);
+	tl_loop_until(base, &w.done, 60000);
 	json_decref(w.body);
 	if (w.error != 0 && strcmp(w.code, "ResourceInUseException") != 0)
 		return -1;
@@ -100,7 +76,7 @@ ddbt_create_table(struct event_base *base, struct aws *a, const char *table)
 		memset(&w, 0, sizeof(w));
 		if (ddb_describe_table(a, table, on_done, &w) == NULL)
 			return -1;
-		wait_loop(base, &w.done, 60000);
+		tl_loop_until(base, &w.done, 60000);
 		st = json_string_value(
 		    json_object_get(json_object_get(w.body, "Table"), "TableStatus"));
 		if (w.error == 0 && st != NULL && strcmp(st, "ACTIVE") == 0) {
@@ -128,7 +104,7 @@ ddbt_scan(struct event_base *base, struct aws *a, const char *table)
 		memset(&w, 0, sizeof(w));
 		if (aws_call(a, AWS_DYNAMODB, "Scan", req, on_done, &w) == NULL)
 			goto fail;
-		wait_loop(base, &w.done, 60000);
+		tl_loop_until(base, &w.done, 60000);
 		if (w.error != 0)
 			goto fail;
 		json_array_foreach(json_object_get(w.body, "Items"), i, x)
@@ -164,7 +140,7 @@ ddbt_put(struct event_base *base, struct aws *a, const char *table, json_t *plai
 	if (ddb_put_item(a, table, ddb_item_from_json(plain), NULL, NULL, NULL, on_done, &w) ==
 	    NULL)
 		return -1;
-	wait_loop(base, &w.done, 60000);
+	tl_loop_until(base, &w.done, 60000);
 	json_decref(w.body);
 	return w.error == 0 ? 0 : -1;
 }

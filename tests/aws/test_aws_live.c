@@ -158,7 +158,7 @@ call_sync(struct ctx *c, const char *op, json_t *req, struct outcome *o)
 {
 	memset(o, 0, sizeof(*o));
 	assert_non_null(aws_call(c->aws, AWS_ECS, op, req, on_result, o));
-	if (!run_until(c->base, &o->done, 60000))
+	if (!tl_loop_until(c->base, &o->done, 60000))
 		fail_msg("%s did not finish", op);
 }
 
@@ -496,7 +496,7 @@ test_ecs_roundtrip(void **state)
 	make_aws(c);
 	memset(&o, 0, sizeof(o));
 	assert_non_null(aws_ecs_run_task(c->aws, &p, on_ecs, &o, err, sizeof(err)));
-	assert_true(run_until(c->base, &o.done, 30000));
+	assert_true(tl_loop_until(c->base, &o.done, 30000));
 	print_message("RunTask: %s %s\n", o.errmsg, o.task.arn);
 	assert_int_equal(o.error, 0);
 	assert_int_equal(o.n_tasks, 1);
@@ -506,14 +506,14 @@ test_ecs_roundtrip(void **state)
 	/* The same clientToken returns the same task, not a second one. */
 	memset(&o, 0, sizeof(o));
 	assert_non_null(aws_ecs_run_task(c->aws, &p, on_ecs, &o, err, sizeof(err)));
-	assert_true(run_until(c->base, &o.done, 30000));
+	assert_true(tl_loop_until(c->base, &o.done, 30000));
 	assert_string_equal(o.task.arn, arn);
 
 	tasks[0] = arn;
 	for (int i = 0; i < 100 && !running; i++) {
 		memset(&d, 0, sizeof(d));
 		assert_non_null(aws_ecs_describe_tasks(c->aws, "berth-test", tasks, 1, on_ecs, &d));
-		assert_true(run_until(c->base, &d.done, 30000));
+		assert_true(tl_loop_until(c->base, &d.done, 30000));
 		assert_int_equal(d.error, 0);
 		if (strcmp(d.task.last_status, "RUNNING") == 0)
 			running = 1;
@@ -528,7 +528,7 @@ test_ecs_roundtrip(void **state)
 
 	memset(&d, 0, sizeof(d));
 	assert_non_null(aws_ecs_stop_task(c->aws, "berth-test", arn, "test done", on_ecs, &d));
-	assert_true(run_until(c->base, &d.done, 30000));
+	assert_true(tl_loop_until(c->base, &d.done, 30000));
 	assert_int_equal(d.error, 0);
 	assert_string_equal(d.task.desired_status, "STOPPED");
 
@@ -537,7 +537,7 @@ test_ecs_roundtrip(void **state)
 	snprintf(token, sizeof(token), "live-fail-%d-%ld", (int)getpid(), (long)time(NULL));
 	memset(&o, 0, sizeof(o));
 	assert_non_null(aws_ecs_run_task(c->aws, &p, on_ecs, &o, err, sizeof(err)));
-	assert_true(run_until(c->base, &o.done, 30000));
+	assert_true(tl_loop_until(c->base, &o.done, 30000));
 	set_faults(c, "{}");
 	assert_int_equal(o.error, 0);
 	assert_int_equal(o.n_tasks, 0);

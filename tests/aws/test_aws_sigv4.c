@@ -175,7 +175,7 @@ run_vector(const struct vec *v)
 	req.on_done = on_done;
 	req.arg = &d;
 	assert_non_null(evcurl_start(ec, &req));
-	assert_true(run_until(base, &d.done, 5000));
+	assert_true(tl_loop_until(base, &d.done, 5000));
 	assert_int_equal(d.error, 0);
 	assert_int_equal(d.status, 200);
 	assert_int_equal(cap.requests, 1);

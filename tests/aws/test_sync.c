@@ -95,7 +95,7 @@ run_until_synced(struct ctx *c, long ms)
 
 	while (registry_now_ms() < end) {
 		int flag = 0;
-		run_until(c->base, &flag, 100);
+		tl_loop_until(c->base, &flag, 100);
 		if (pending(c) == 0 && sync_idle(c->sync))
 			return 1;
 	}
@@ -232,7 +232,7 @@ test_outage_and_restart(void **state)
 		assert_int_equal(registry_commit(c->reg), 0);
 		sync_kick(c->sync);
 		int flag = 0;
-		run_until(c->base, &flag, 700);
+		tl_loop_until(c->base, &flag, 700);
 	}
 	for (int i = 0; i < NTENANT; i++) {
 		char sub[32];
@@ -245,7 +245,7 @@ test_outage_and_restart(void **state)
 	sync_kick(c->sync);
 	{
 		int flag = 0;
-		run_until(c->base, &flag, 1500);
+		tl_loop_until(c->base, &flag, 1500);
 	}
 	sync_get_stats(c->sync, &st);
 	print_message("during the outage: %ld pending, %lu failed attempts, last error: %s\n",
@@ -334,7 +334,7 @@ test_two_launchers_one_subdomain(void **state)
 	assert_int_equal(sync_reserve_tenant(c->aws, table, &t, "launcher-b", on_reserved, &r2), 0);
 	for (int i = 0; i < 300 && !(r1.done && r2.done); i++) {
 		int flag = 0;
-		run_until(c->base, &flag, 100);
+		tl_loop_until(c->base, &flag, 100);
 	}
 	both = r1.done && r2.done;
 	assert_true(both);

@@ -92,33 +92,6 @@ capture_stop(struct capture *c)
 	c->http = NULL;
 }
 
-static void
-tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(arg);
-}
-
-int
-run_until(struct event_base *base, const int *flag, long timeout_ms)
-{
-	struct timeval start, now, tv = {0, 10000};
-	struct event *ev = event_new(base, -1, EV_PERSIST, tick, base);
-
-	gettimeofday(&start, NULL);
-	event_add(ev, &tv);
-	while (!*flag) {
-		event_base_loop(base, EVLOOP_ONCE);
-		gettimeofday(&now, NULL);
-		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_usec - start.tv_usec) / 1000 >
-		    timeout_ms)
-			break;
-	}
-	event_free(ev);
-	return *flag;
-}
-
 static int
 control(const char *base_url, const char *path, const char *json, char *out, size_t outlen)
 {

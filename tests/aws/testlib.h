@@ -30,9 +30,6 @@ struct capture {
 int capture_start(struct capture *, struct event_base *);
 void capture_stop(struct capture *);
 
-/* Runs base until *flag becomes nonzero or timeout_ms passes; returns *flag. */
-int run_until(struct event_base *, const int *flag, long timeout_ms);
-
 /* A small HTTP client for the emulators' control routes (blocking, loopback only). */
 int control_post(const char *base_url, const char *path, const char *json);
 /* GET base_url+path into out; returns the HTTP status or -1. */

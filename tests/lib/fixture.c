@@ -16,8 +16,9 @@ tl_need_env(const char *name)
 
 	if (v == NULL || v[0] == '\0') {
 		fprintf(stderr,
-		        "FAIL: %s is not set: run through ./dev test (it starts the test services "
-		        "and exports it), or export it yourself\n",
+		        "FAIL: %s is not set: run the tests with ./dev test (ctest sets the "
+		        "BERTH_*_DIR variables; ./dev test also starts the test services and "
+		        "exports BERTH_TEST_*), or export it yourself\n",
 		        name);
 		fail_msg("%s is not set", name);
 	}

@@ -127,6 +127,28 @@ tl_wait_until(int (*cond)(void *), void *arg, long timeout_ms, long step_ms)
 	return v;
 }
 
+static void
+wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+int
+tl_loop_until(struct event_base *base, const int *flag, long timeout_ms)
+{
+	struct timeval tv = {0, 10000};
+	struct event *ev = event_new(base, -1, EV_PERSIST, wake, base);
+	double end = tl_now_s() + (double)timeout_ms / 1000.0;
+
+	event_add(ev, &tv);
+	while (!*flag && tl_now_s() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(ev);
+	return *flag;
+}
+
 pid_t
 tl_spawn(const char *const *argv, const char *const *env, const char *log)
 {

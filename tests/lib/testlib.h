@@ -58,6 +58,12 @@ int64_t tl_now_ns(void);
  */
 int tl_wait_until(int (*cond)(void *), void *arg, long timeout_ms, long step_ms);
 
+/*
+ * Runs base until *flag becomes non-zero or timeout_ms passed (a timer wakes
+ * the loop every 10 ms so the deadline holds on an idle loop). Returns *flag.
+ */
+int tl_loop_until(struct event_base *base, const int *flag, long timeout_ms);
+
 /* Processes */
 
 /*

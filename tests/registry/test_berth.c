@@ -313,6 +313,7 @@ setup_locked(const char *path)
 			_exit(1);
 		if (write(p[1], "x", 1) != 1)
 			_exit(1);
+		alarm(300); /* gone even if the parent fails before it kills this child */
 		for (;;)
 			pause();
 	}

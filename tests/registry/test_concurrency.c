@@ -156,6 +156,7 @@ batch_writer(const char *path, int base, int fd)
 		_exit(5);
 	if (write(fd, "c", 1) != 1)
 		_exit(6);
+	alarm(300); /* gone even if the parent fails before it kills this child */
 	for (;;)
 		pause();
 }

@@ -764,6 +764,7 @@ test_open_errors(void **state)
 		                 NULL, NULL, NULL) != SQLITE_OK ||
 		    write(p[1], "x", 1) != 1)
 			_exit(1);
+		alarm(300); /* gone even if the parent fails before it kills this child */
 		for (;;)
 			pause();
 	}
