@@ -77,24 +77,12 @@ h_tenant_image(struct h_env *e)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* tl_spawn, remembered for h_env_done. */
 static pid_t
 spawn(const char *const *argv, const char *const *env, const char *log)
 {
-	pid_t pid = fork();
+	pid_t pid = tl_spawn(argv, env, log);
 
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		for (size_t i = 0; env != NULL && env[i] != NULL; i++)
-			putenv((char *)env[i]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
 	if (pid > 0 && nstarted < H_PROCS_MAX)
 		started[nstarted++] = pid;
 	return pid;
@@ -184,20 +172,9 @@ h_launcher_start(struct h_env *e, struct h_proc *p, const char *const *extra,
 void
 h_proc_stop(struct h_proc *p, int kill9)
 {
-	int st;
-
 	if (p->pid <= 0)
 		return;
-	kill(p->pid, kill9 ? SIGKILL : SIGTERM);
-	for (int i = 0; i < 200; i++) {
-		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
-			p->pid = 0;
-			return;
-		}
-		usleep(50 * 1000);
-	}
-	kill(p->pid, SIGKILL);
-	waitpid(p->pid, &st, 0);
+	tl_stop(p->pid, kill9 ? SIGKILL : SIGTERM, 10000);
 	p->pid = 0;
 }
 

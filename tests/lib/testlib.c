@@ -164,7 +164,7 @@ tl_spawn(const char *const *argv, const char *const *env, const char *log)
 		}
 		for (size_t i = 0; env != NULL && env[i] != NULL; i++)
 			putenv((char *)env[i]);
-		execv(argv[0], (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	return pid;

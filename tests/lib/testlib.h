@@ -67,9 +67,9 @@ int tl_loop_until(struct event_base *base, const int *flag, long timeout_ms);
 /* Processes */
 
 /*
- * fork + execv argv[0] with argv, the "K=V" strings of env (NULL-terminated,
- * may be NULL) added to the environment, stdout and stderr appended to log
- * (when not NULL). The child's pid, or -1.
+ * fork + execvp argv[0] (a path, or a name looked up in PATH) with argv, the "K=V" strings of env
+ * (NULL-terminated, may be NULL) added to the environment, stdout and stderr appended to log (when
+ * not NULL). The child's pid, or -1.
  */
 pid_t tl_spawn(const char *const *argv, const char *const *env, const char *log);
 /*

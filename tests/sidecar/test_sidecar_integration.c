@@ -58,88 +58,34 @@ static struct {
 	int nids;
 } G;
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Runs a shell command with DOCKER_HOST=docker_host; returns its exit status, output in out. */
 static int
 sh_out(const char *docker_host, char *out, size_t outlen, const char *fmt, ...)
 {
 	char cmd[4096];
 	va_list ap;
-	FILE *fp;
-	size_t n = 0, r;
-	int st;
 
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	setenv("DOCKER_HOST", docker_host, 1);
-	fp = popen(cmd, "r");
-	assert_non_null(fp);
-	while (out != NULL && n + 1 < outlen && (r = fread(out + n, 1, outlen - n - 1, fp)) > 0)
-		n += r;
-	if (out != NULL)
-		out[n] = '\0';
-	else
-		while (fread(cmd, 1, sizeof(cmd), fp) > 0)
-			;
-	st = pclose(fp);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return tl_run(cmd, out, outlen);
 }
 
 #define sh(...) sh_out(G.docker_host, NULL, 0, __VA_ARGS__)
 
-static size_t
-curl_write(char *p, size_t size, size_t n, void *arg)
-{
-	struct {
-		char *buf;
-		size_t len;
-	} *b = arg;
-	size_t add = size * n;
-
-	if (b->len + add + 1 > OUT_MAX)
-		return 0;
-	memcpy(b->buf + b->len, p, add);
-	b->len += add;
-	b->buf[b->len] = '\0';
-	return add;
-}
-
-/* GET http://127.0.0.1:port path; returns the status (0 when no answer), body in a static buffer.
+/* GET http://127.0.0.1:port path; returns the status (-1 when no answer), body in a static buffer.
  */
 static long
 get(int port, const char *path, char **body)
 {
 	static char buf[OUT_MAX];
-	struct {
-		char *buf;
-		size_t len;
-	} b = {buf, 0};
 	char url[512];
-	long status = 0;
-	CURL *c = curl_easy_init();
 
-	buf[0] = '\0';
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
 	if (body != NULL)
 		*body = buf;
-	return status;
+	return tl_http(url, NULL, buf, sizeof(buf), 15000);
 }
 
 static json_t *
@@ -199,27 +145,25 @@ status_of(struct sidecar *s, const char *id)
 static void
 sidecar_start(struct sidecar *s, const char *docker_host, const char *agent_url)
 {
-	char listen[64], filter[96];
-	pid_t pid;
-	double t0 = now_s();
+	char bin[600], listen[64];
+	const char *argv[] = {bin,         "--db",
+	                      s->db,       "--docker-host",
+	                      docker_host, "--agent-url",
+	                      agent_url,   "--host-ip",
+	                      "127.0.0.1", "--listen",
+	                      listen,      "--label-filter",
+	                      G.label,     "--reconcile-interval",
+	                      "2",         "--log-level",
+	                      "debug",     "--log-file",
+	                      s->log,      NULL};
+	double t0 = tl_now_s();
 
 	snprintf(s->docker_host, sizeof(s->docker_host), "%s", docker_host);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
-	snprintf(filter, sizeof(filter), "%s", G.label);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char bin[600];
-
-		snprintf(bin, sizeof(bin), "%s/sidecar/berth-sidecar", G.bin);
-		execl(bin, "berth-sidecar", "--db", s->db, "--docker-host", docker_host,
-		      "--agent-url", agent_url, "--host-ip", "127.0.0.1", "--listen", listen,
-		      "--label-filter", filter, "--reconcile-interval", "2", "--log-level", "debug",
-		      "--log-file", s->log, (char *)NULL);
-		_exit(127);
-	}
-	s->pid = pid;
-	while (now_s() - t0 < 10) {
+	snprintf(bin, sizeof(bin), "%s/sidecar/berth-sidecar", G.bin);
+	s->pid = tl_spawn(argv, NULL, NULL);
+	assert_true(s->pid > 0);
+	while (tl_now_s() - t0 < 10) {
 		if (get(s->port, "/healthz", NULL) == 200)
 			return;
 		usleep(20000);
@@ -227,7 +171,7 @@ sidecar_start(struct sidecar *s, const char *docker_host, const char *agent_url)
 	fail_msg("berth-sidecar did not become healthy within 10 s (log: %s)", s->log);
 }
 
-/* Sends sig and waits; returns the exit status (or 128+signal). */
+/* Sends sig and waits (SIGKILL after 30 s); returns the exit status (or 128+signal). */
 static int
 sidecar_stop(struct sidecar *s, int sig)
 {
@@ -235,8 +179,7 @@ sidecar_stop(struct sidecar *s, int sig)
 
 	if (s->pid <= 0)
 		return -1;
-	kill(s->pid, sig);
-	assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
+	assert_true((st = tl_stop(s->pid, sig, 30000)) != -1);
 	s->pid = 0;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -283,15 +226,15 @@ docker_port(const char *id)
 static double
 wait_status(struct sidecar *s, char ids[][72], int n, const char *want, double limit)
 {
-	double t0 = now_s();
+	double t0 = tl_now_s();
 
-	while (now_s() - t0 < limit) {
+	while (tl_now_s() - t0 < limit) {
 		int ok = 0;
 
 		for (int i = 0; i < n; i++)
 			ok += strcmp(status_of(s, ids[i]), want) == 0;
 		if (ok == n)
-			return now_s() - t0;
+			return tl_now_s() - t0;
 		usleep(50000);
 	}
 	for (int i = 0; i < n; i++)
@@ -329,12 +272,13 @@ group_setup(void **state)
 	G.agent_port = tl_free_port();
 	snprintf(agent_path, sizeof(agent_path), "%s/tests/services/agent/agent.js", G.src);
 	snprintf(port, sizeof(port), "%d", G.agent_port);
-	if ((G.agent = fork()) == 0) {
-		execlp("node", "node", agent_path, "--port", port, "--docker-host", G.docker_host,
-		       "--cluster", CLUSTER, (char *)NULL);
-		_exit(127);
+	{
+		const char *argv[] = {"node",        agent_path,  "--port", port, "--docker-host",
+		                      G.docker_host, "--cluster", CLUSTER,  NULL};
+
+		G.agent = tl_spawn(argv, NULL, NULL);
 	}
-	for (t0 = now_s(); now_s() - t0 < 10; usleep(50000))
+	for (t0 = tl_now_s(); tl_now_s() - t0 < 10; usleep(50000))
 		if (get(G.agent_port, "/v1/metadata", NULL) == 200)
 			break;
 	if (get(G.agent_port, "/v1/metadata", NULL) != 200)
@@ -348,8 +292,6 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	int st;
-
 	(void)state;
 	if (G.docker_host[0] == '\0')
 		return 0; /* setup failed before anything started */
@@ -359,10 +301,7 @@ group_teardown(void **state)
 	/* The private daemon of the restart case, if a failure left it running. */
 	sh("[ -d %s/docker ] && %s/tests/services/dockerd.sh stop %s/docker %s >/dev/null 2>&1",
 	   G.dir, G.src, G.dir, G.bridge);
-	if (G.agent > 0) {
-		kill(G.agent, SIGTERM);
-		waitpid(G.agent, &st, 0);
-	}
+	tl_stop(G.agent, SIGTERM, 10000);
 	curl_global_cleanup();
 	return 0;
 }
@@ -377,10 +316,10 @@ test_twenty_bindings(void **state)
 	(void)state;
 	snprintf(agent_url, sizeof(agent_url), "http://127.0.0.1:%d", G.agent_port);
 	sidecar_start(&G.side, G.docker_host, agent_url);
-	t0 = now_s();
+	t0 = tl_now_s();
 	for (int i = 0; i < NCTR; i++)
 		run_ctr(G.docker_host, i, 1, G.ids[G.nids++]);
-	print_message("started %d containers in %.1f s\n", NCTR, now_s() - t0);
+	print_message("started %d containers in %.1f s\n", NCTR, tl_now_s() - t0);
 	wait_status(&G.side, G.ids, NCTR, "RUNNING", 10);
 	arr = bindings(&G.side, NULL);
 	assert_non_null(arr);
@@ -496,7 +435,7 @@ test_sigkill_restart(void **state)
 		assert_int_equal(sh("docker rm -f %s >/dev/null", gone[i]), 0);
 	}
 	snprintf(agent_url, sizeof(agent_url), "http://127.0.0.1:%d", G.agent_port);
-	t0 = now_s();
+	t0 = tl_now_s();
 	sidecar_start(&G.side, G.docker_host, agent_url);
 	/* Within 2 s of the restart the registry matches Docker. */
 	for (;;) {
@@ -506,11 +445,11 @@ test_sigkill_restart(void **state)
 			ok &= strcmp(status_of(&G.side, fresh[i]), "RUNNING") == 0;
 		for (int i = 0; i < 3; i++)
 			ok &= strcmp(status_of(&G.side, gone[i]), "REMOVED") == 0;
-		if (ok || now_s() - t0 > 2.0)
+		if (ok || tl_now_s() - t0 > 2.0)
 			break;
 		usleep(20000);
 	}
-	took = now_s() - t0;
+	took = tl_now_s() - t0;
 	print_message("registry matched Docker %.3f s after the restart\n", took);
 	for (int i = 0; i < 5; i++) {
 		assert_string_equal(status_of(&G.side, fresh[i]), "RUNNING");
@@ -589,10 +528,10 @@ test_dockerd_restart(void **state)
 	assert_int_equal(fscanf(fp, "%d", &dpid), 1);
 	fclose(fp);
 	kill(dpid, SIGTERM);
-	for (t0 = now_s(); now_s() - t0 < 30 && kill(dpid, 0) == 0; usleep(100000))
+	for (t0 = tl_now_s(); tl_now_s() - t0 < 30 && kill(dpid, 0) == 0; usleep(100000))
 		;
 	assert_int_not_equal(kill(dpid, 0), 0);
-	for (t0 = now_s(); now_s() - t0 < 5; usleep(50000))
+	for (t0 = tl_now_s(); tl_now_s() - t0 < 5; usleep(50000))
 		if (get(s.port, "/healthz", NULL) == 503)
 			break;
 	assert_int_equal(get(s.port, "/healthz", NULL), 503);
@@ -600,11 +539,11 @@ test_dockerd_restart(void **state)
 	                    G.bridge, G.cidr),
 	                 0);
 	/* No manual step: the sidecar reconnects and reconciles (exited -> STOPPED). */
-	for (t0 = now_s(); now_s() - t0 < 15; usleep(50000))
+	for (t0 = tl_now_s(); tl_now_s() - t0 < 15; usleep(50000))
 		if (get(s.port, "/healthz", NULL) == 200)
 			break;
 	assert_int_equal(get(s.port, "/healthz", NULL), 200);
-	print_message("sidecar healthy %.2f s after dockerd came back\n", now_s() - t0);
+	print_message("sidecar healthy %.2f s after dockerd came back\n", tl_now_s() - t0);
 	wait_status(&s, ids, 2, "STOPPED", 10);
 	run_ctr(host, 70, 1, fresh[0]);
 	wait_status(&s, fresh, 1, "RUNNING", 10);
