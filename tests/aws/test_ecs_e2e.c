@@ -40,10 +40,7 @@
 
 struct ctx {
 	struct h_env e;
-	char akid[64];
-	char env_ecs[300], env_akid[128], env_secret[128], env_ddb[300];
-	const char *ecs_url;
-	const char *envp[8];
+	struct h_ecs x;
 };
 
 static char *
@@ -56,31 +53,13 @@ static int
 setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	const char *why;
-	char keys[256];
+	const char *url = tl_need_env("BERTH_TEST_ECS_URL"), *why;
 
-	c->ecs_url = tl_need_env("BERTH_TEST_ECS_URL");
+	assert_non_null(c);
 	if ((why = h_env_init(&c->e, "ecs-e2e")) != NULL)
 		fail_msg("%s", why);
 	/* A key of our own, so injected faults touch only this test. */
-	snprintf(c->akid, sizeof(c->akid), "AKIDE2E%d%ld", (int)getpid(),
-	         (long)time(NULL) % 100000);
-	snprintf(keys, sizeof(keys),
-	         "{\"access_key_id\":\"%s\",\"secret_access_key\":\"e2e-secret\"}", c->akid);
-	assert_int_equal(control_post(c->ecs_url, "/_emulator/keys", keys), 200);
-	snprintf(c->env_ecs, sizeof(c->env_ecs), "AWS_ENDPOINT_URL_ECS=%s", c->ecs_url);
-	snprintf(c->env_akid, sizeof(c->env_akid), "AWS_ACCESS_KEY_ID=%s", c->akid);
-	snprintf(c->env_secret, sizeof(c->env_secret), "AWS_SECRET_ACCESS_KEY=e2e-secret");
-	c->envp[0] = c->env_ecs;
-	c->envp[1] = c->env_akid;
-	c->envp[2] = c->env_secret;
-	c->envp[3] = "AWS_REGION=us-east-1";
-	c->envp[4] = "AWS_EC2_METADATA_DISABLED=true";
-	snprintf(c->env_ddb, sizeof(c->env_ddb), "AWS_ENDPOINT_URL_DYNAMODB=%s",
-	         getenv("BERTH_TEST_DYNAMODB_URL") != NULL ? getenv("BERTH_TEST_DYNAMODB_URL")
-	                                                   : "");
-	c->envp[5] = c->env_ddb;
-	c->envp[6] = NULL;
+	assert_int_equal(h_ecs_init(&c->x, url, "E2E", "e2e-secret"), 0);
 	*state = c;
 	return 0;
 }
@@ -89,12 +68,8 @@ static int
 teardown(void **state)
 {
 	struct ctx *c = *state;
-	char f[128];
 
-	snprintf(f, sizeof(f), "{\"access_key_id\":\"%s\"}", c->akid);
-	control_post(c->ecs_url, "/_emulator/faults", f);
-	/* The tasks this test started go, so later tests see a clean dockerd. */
-	control_post(c->ecs_url, "/_emulator/cleanup", f);
+	h_ecs_done(&c->x);
 	h_env_done(&c->e);
 	free(c);
 	return 0;
@@ -103,39 +78,20 @@ teardown(void **state)
 static void
 faults(struct ctx *c, const char *json_tail)
 {
-	char f[256];
-
-	snprintf(f, sizeof(f), "{\"access_key_id\":\"%s\"%s%s}", c->akid,
-	         json_tail[0] != '\0' ? "," : "", json_tail);
-	assert_int_equal(control_post(c->ecs_url, "/_emulator/faults", f), 200);
+	assert_int_equal(h_ecs_faults(&c->x, json_tail), 200);
 }
 
-static const char *const ecs_flags[] = {"--backend",
-                                        "ecs",
-                                        "--cluster",
-                                        "berth-test",
-                                        "--task-definition",
-                                        "berth-tenant",
-                                        "--container-name",
-                                        "app",
-                                        "--container-port",
-                                        "8000",
-                                        "--wait-timeout",
-                                        "60",
-                                        NULL};
-
+/* The ECS launcher of these tests: port 8000, a minute for the task to run, then more. */
 static int
 launcher_ecs(struct ctx *c, struct h_proc *p, const char *const *more)
 {
-	const char *argv[32];
-	size_t n = 0;
+	const char *argv[32] = {"--container-port", "8000", "--wait-timeout", "60"};
+	size_t n = 4;
 
-	for (size_t i = 0; ecs_flags[i] != NULL; i++)
-		argv[n++] = ecs_flags[i];
 	for (size_t i = 0; more != NULL && more[i] != NULL && n < 31; i++)
 		argv[n++] = more[i];
 	argv[n] = NULL;
-	return h_launcher_start(&c->e, p, argv, c->envp);
+	return h_launcher_start_ecs(&c->e, p, &c->x, argv);
 }
 
 /* POSTs one tenant; returns the HTTP status and fills url (when 201) and secs. */
@@ -257,7 +213,7 @@ test_throttling_30(void **state)
 		ok += st == 201;
 	}
 	char stats[512];
-	control_get(c->ecs_url, "/_emulator/stats", stats, sizeof(stats));
+	control_get(c->x.url, "/_emulator/stats", stats, sizeof(stats));
 	print_message("emulator: %s\n", stats);
 	assert_int_equal(ok, n);
 	h_proc_stop(&p, 0);
@@ -271,7 +227,7 @@ test_wrong_secret(void **state)
 	struct h_proc p = {0};
 	char *log;
 
-	c->envp[2] = "AWS_SECRET_ACCESS_KEY=not-the-secret";
+	c->x.envp[2] = "AWS_SECRET_ACCESS_KEY=not-the-secret";
 	assert_int_equal(launcher_ecs(c, &p, NULL), -1);
 	log = read_all(p.log);
 	assert_non_null(log);
@@ -315,7 +271,7 @@ test_bad_task_definition(void **state)
 	         "-d '{\"family\":\"berth-awsvpc\",\"networkMode\":\"awsvpc\","
 	         "\"containerDefinitions\":[{\"name\":\"app\",\"image\":\"x\","
 	         "\"portMappings\":[{\"containerPort\":8000}]}]}'",
-	         c->ecs_url, c->akid);
+	         c->x.url, c->x.akid);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(launcher_ecs(c, &p, more), -1);
 	log = read_all(p.log);

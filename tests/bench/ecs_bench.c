@@ -22,26 +22,6 @@
 
 #define N_MAX 100
 
-static const char *ecs_url;
-static char akid[64];
-static char env_ecs[300], env_akid[128];
-static const char *envp[] = {env_ecs,
-                             env_akid,
-                             "AWS_SECRET_ACCESS_KEY=bench-secret",
-                             "AWS_REGION=us-east-1",
-                             "AWS_EC2_METADATA_DISABLED=true",
-                             NULL};
-
-/* POSTs json to the emulator's control route path; 0 on 200. */
-static int
-control(const char *path, const char *json)
-{
-	char url[512];
-
-	snprintf(url, sizeof(url), "%s%s", ecs_url, path);
-	return tl_http(url, json, NULL, 0, 20000) == 200 ? 0 : -1;
-}
-
 /* n provisions through the launcher at port; times in t[]; returns how many got 201. */
 static int
 run(struct h_env *e, struct h_proc *p, const char *tag, int n, double *t)
@@ -88,25 +68,16 @@ report(const char *mode, int n, int ok, double *t, long lag)
 int
 main(int argc, char **argv)
 {
-	static const char *const flags[] = {"--backend",
-	                                    "ecs",
-	                                    "--cluster",
-	                                    "berth-test",
-	                                    "--task-definition",
-	                                    "berth-tenant",
-	                                    "--container-name",
-	                                    "app",
-	                                    "--log-level",
-	                                    "info",
-	                                    NULL};
 	struct h_env e;
+	struct h_ecs x = {0};
 	struct h_proc fast = {0}, slow = {0};
 	double tf[N_MAX], ts[N_MAX];
-	char json[256], db2[400];
-	const char *why, *more[32];
+	char delay[64], db2[400];
+	const char *ecs_url, *why;
+	const char *info[] = {"--log-level", "info", NULL};
+	const char *baseline[] = {"--log-level", "info", "--db", db2, NULL};
 	long n = 10, lag = 1500;
 	int okf, oks, rc = 1;
-	size_t k;
 
 	if (argc > 1 && ((n = strtol(argv[1], NULL, 10)) < 1 || n > N_MAX)) {
 		fprintf(stderr, "usage: ecs_bench [N (1-%d) [LAG_MS]]\n", N_MAX);
@@ -127,26 +98,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "ecs_bench: %s\n", why);
 		return 1;
 	}
-	snprintf(akid, sizeof(akid), "AKIDBENCH%d", (int)getpid());
-	snprintf(env_ecs, sizeof(env_ecs), "AWS_ENDPOINT_URL_ECS=%s", ecs_url);
-	snprintf(env_akid, sizeof(env_akid), "AWS_ACCESS_KEY_ID=%s", akid);
-	snprintf(json, sizeof(json),
-	         "{\"access_key_id\":\"%s\",\"secret_access_key\":\"bench-secret\"}", akid);
-	if (control("/_emulator/keys", json) != 0)
+	if (h_ecs_init(&x, ecs_url, "BENCH", "bench-secret") != 0)
 		goto out;
-	snprintf(json, sizeof(json), "{\"access_key_id\":\"%s\",\"describe_delay_ms\":%ld}", akid,
-	         lag);
-	if (control("/_emulator/faults", json) != 0)
+	snprintf(delay, sizeof(delay), "\"describe_delay_ms\":%ld", lag);
+	if (h_ecs_faults(&x, delay) != 200)
 		goto out;
 
 	if (h_sidecar_start(&e) != 0) {
 		fprintf(stderr, "ecs_bench: the sidecar did not start\n");
 		goto out;
 	}
-	for (k = 0; flags[k] != NULL; k++)
-		more[k] = flags[k];
-	more[k] = NULL;
-	if (h_launcher_start(&e, &fast, more, envp) != 0) {
+	if (h_launcher_start_ecs(&e, &fast, &x, info) != 0) {
 		fprintf(stderr, "ecs_bench: the launcher did not start; see %s\n", fast.log);
 		goto out;
 	}
@@ -154,11 +116,8 @@ main(int argc, char **argv)
 	h_proc_stop(&fast, 0);
 
 	snprintf(db2, sizeof(db2), "%s/baseline.db", e.dir);
-	more[k] = "--db";
-	more[k + 1] = db2;
-	more[k + 2] = NULL;
 	slow.no_sidecar_url = 1;
-	if (h_launcher_start(&e, &slow, more, envp) != 0) {
+	if (h_launcher_start_ecs(&e, &slow, &x, baseline) != 0) {
 		fprintf(stderr, "ecs_bench: the baseline launcher did not start; see %s\n",
 		        slow.log);
 		goto out;
@@ -169,9 +128,7 @@ main(int argc, char **argv)
 	report("describe-polling", (int)n, oks, ts, lag);
 	rc = okf == n && oks == n ? 0 : 1;
 out:
-	snprintf(json, sizeof(json), "{\"access_key_id\":\"%s\"}", akid);
-	control("/_emulator/faults", json);
-	control("/_emulator/cleanup", json);
+	h_ecs_done(&x);
 	h_env_done(&e);
 	tl_tmpdirs_done(rc == 0);
 	return rc;

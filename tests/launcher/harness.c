@@ -425,3 +425,88 @@ h_count_containers(struct h_env *e, const char *prefix)
 	free(r);
 	return n;
 }
+
+/* POSTs json to the ECS emulator's control route path; the HTTP status. */
+static int
+ecs_control(struct h_ecs *x, const char *path, const char *json)
+{
+	char url[512];
+
+	snprintf(url, sizeof(url), "%s%s", x->url, path);
+	return tl_http(url, json, NULL, 0, 20000);
+}
+
+int
+h_ecs_init(struct h_ecs *x, const char *url, const char *tag, const char *secret)
+{
+	static int seq;
+	const char *ddb = getenv("BERTH_TEST_DYNAMODB_URL");
+	char json[256];
+
+	memset(x, 0, sizeof(*x));
+	x->url = url;
+	snprintf(x->akid, sizeof(x->akid), "AKID%s%d%ld%d", tag, (int)getpid(),
+	         (long)time(NULL) % 100000, seq++);
+	snprintf(x->secret, sizeof(x->secret), "%s", secret);
+	snprintf(json, sizeof(json), "{\"access_key_id\":\"%s\",\"secret_access_key\":\"%s\"}",
+	         x->akid, x->secret);
+	snprintf(x->env_ecs, sizeof(x->env_ecs), "AWS_ENDPOINT_URL_ECS=%s", url);
+	snprintf(x->env_akid, sizeof(x->env_akid), "AWS_ACCESS_KEY_ID=%s", x->akid);
+	snprintf(x->env_secret, sizeof(x->env_secret), "AWS_SECRET_ACCESS_KEY=%s", x->secret);
+	snprintf(x->env_ddb, sizeof(x->env_ddb), "AWS_ENDPOINT_URL_DYNAMODB=%s",
+	         ddb != NULL ? ddb : "");
+	x->envp[0] = x->env_ecs;
+	x->envp[1] = x->env_akid;
+	x->envp[2] = x->env_secret;
+	x->envp[3] = "AWS_REGION=us-east-1";
+	x->envp[4] = "AWS_EC2_METADATA_DISABLED=true";
+	x->envp[5] = x->env_ddb;
+	x->envp[6] = NULL;
+	return ecs_control(x, "/_emulator/keys", json) == 200 ? 0 : -1;
+}
+
+int
+h_ecs_faults(struct h_ecs *x, const char *json_tail)
+{
+	char json[256];
+
+	snprintf(json, sizeof(json), "{\"access_key_id\":\"%s\"%s%s}", x->akid,
+	         json_tail[0] != '\0' ? "," : "", json_tail);
+	return ecs_control(x, "/_emulator/faults", json);
+}
+
+void
+h_ecs_done(struct h_ecs *x)
+{
+	char json[128];
+
+	if (x->url == NULL)
+		return;
+	snprintf(json, sizeof(json), "{\"access_key_id\":\"%s\"}", x->akid);
+	ecs_control(x, "/_emulator/faults", json);
+	/* The tasks this key started go, so later tests see a clean dockerd. */
+	ecs_control(x, "/_emulator/cleanup", json);
+}
+
+int
+h_launcher_start_ecs(struct h_env *e, struct h_proc *p, struct h_ecs *x, const char *const *more)
+{
+	static const char *const ecs[] = {"--backend",
+	                                  "ecs",
+	                                  "--cluster",
+	                                  "berth-test",
+	                                  "--task-definition",
+	                                  "berth-tenant",
+	                                  "--container-name",
+	                                  "app",
+	                                  NULL};
+	const char *argv[H_ARGS_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; ecs[i] != NULL; i++)
+		argv[n++] = ecs[i];
+	for (size_t i = 0; more != NULL && more[i] != NULL && n < H_ARGS_MAX - 1; i++)
+		argv[n++] = more[i];
+	argv[n] = NULL;
+	return h_launcher_start(e, p, argv, x->envp);
+}

@@ -77,4 +77,30 @@ int h_post_many_at(const int *ports, int port, const char *const *bodies, size_t
 /* Number of containers of the test dockerd whose name starts with berth-<prefix>. */
 int h_count_containers(struct h_env *, const char *prefix);
 
+/*
+ * The ECS emulator (BERTH_TEST_ECS_URL) seen through an access key of this
+ * run's own, so the faults it injects and the tasks it cleans up touch no
+ * other test. envp is the AWS environment of a launcher using it.
+ */
+struct h_ecs {
+	const char *url;
+	char akid[64], secret[64];
+	char env_ecs[300], env_akid[128], env_secret[128], env_ddb[300];
+	const char *envp[8];
+};
+
+/* Registers a fresh key (tag names the user, e.g. "E2E") with secret. 0, or -1 when the
+ * emulator refused. */
+int h_ecs_init(struct h_ecs *, const char *url, const char *tag, const char *secret);
+/* POSTs {"access_key_id":KEY[,json_tail]} to /_emulator/faults; the HTTP status. */
+int h_ecs_faults(struct h_ecs *, const char *json_tail);
+/* Clears the key's faults and stops the tasks it started. */
+void h_ecs_done(struct h_ecs *);
+/*
+ * h_launcher_start with --backend ecs --cluster berth-test --task-definition
+ * berth-tenant --container-name app, then more (NULL-terminated, may be
+ * NULL), in the environment of x.
+ */
+int h_launcher_start_ecs(struct h_env *, struct h_proc *, struct h_ecs *x, const char *const *more);
+
 #endif
