@@ -145,20 +145,21 @@ ddbt_put(struct event_base *base, struct aws *a, const char *table, json_t *plai
 	return w.error == 0 ? 0 : -1;
 }
 
+/* Whether dynalite wrote its URL file yet (the URL into d->url). */
 static int
-free_port(void)
+url_written(void *arg)
 {
-	char cmd[] = "node -e 'const s=require(\"net\").createServer().listen(0,\"127.0.0.1\",()=>"
-	             "{console.log(s.address().port);s.close()})'";
-	FILE *p = popen(cmd, "r");
-	int port = 0;
+	struct dynalite *d = arg;
+	char urlfile[300];
+	FILE *fp;
+	int ok;
 
-	if (p == NULL)
+	snprintf(urlfile, sizeof(urlfile), "%s/dynalite.url", d->dir);
+	if ((fp = fopen(urlfile, "r")) == NULL)
 		return 0;
-	if (fscanf(p, "%d", &port) != 1)
-		port = 0;
-	pclose(p);
-	return port;
+	ok = fscanf(fp, "%63s", d->url) == 1;
+	fclose(fp);
+	return ok;
 }
 
 int
@@ -166,34 +167,24 @@ dynalite_start(struct dynalite *d)
 {
 	const char *js = getenv("BERTH_TEST_DYNALITE_JS");
 	char port[16], urlfile[300], path[300];
-	FILE *fp;
+	const char *argv[] = {
+	    "node", js,  "--port", port, "--path", path, "--url-file", urlfile, "--create-table-ms",
+	    "20",   NULL};
 
 	if (js == NULL || js[0] == '\0') {
 		fprintf(stderr, "BERTH_TEST_DYNALITE_JS is not set: run through ./dev test\n");
 		return -1;
 	}
-	if (d->port == 0 && (d->port = free_port()) == 0)
+	if (d->port == 0 && (d->port = tl_free_port()) <= 0)
 		return -1;
 	snprintf(port, sizeof(port), "%d", d->port);
 	snprintf(urlfile, sizeof(urlfile), "%s/dynalite.url", d->dir);
 	snprintf(path, sizeof(path), "%s/data", d->dir);
 	unlink(urlfile);
-	if ((d->pid = fork()) < 0)
+	if ((d->pid = tl_spawn(argv, NULL, NULL)) < 0)
 		return -1;
-	if (d->pid == 0) {
-		execlp("node", "node", js, "--port", port, "--path", path, "--url-file", urlfile,
-		       "--create-table-ms", "20", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		if ((fp = fopen(urlfile, "r")) != NULL) {
-			int ok = fscanf(fp, "%63s", d->url) == 1;
-			fclose(fp);
-			if (ok)
-				return 0;
-		}
-		usleep(50 * 1000);
-	}
+	if (tl_wait_until(url_written, d, 10000, 50))
+		return 0;
 	dynalite_stop(d);
 	return -1;
 }
@@ -203,15 +194,6 @@ dynalite_stop(struct dynalite *d)
 {
 	if (d->pid <= 0)
 		return;
-	kill(d->pid, SIGTERM);
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
-			d->pid = 0;
-			return;
-		}
-		usleep(50 * 1000);
-	}
-	kill(d->pid, SIGKILL);
-	waitpid(d->pid, NULL, 0);
+	tl_stop(d->pid, SIGTERM, 5000);
 	d->pid = 0;
 }

@@ -33,19 +33,13 @@ static int
 berth(const char *args, char *out, size_t outlen)
 {
 	char cmd[2048];
-	FILE *p;
-	size_t n;
-	int st;
+	int rc;
 
 	snprintf(cmd, sizeof(cmd), "'%s/registry/berth' %s 2>&1", tl_need_env("BERTH_BINARY_DIR"),
 	         args);
-	if ((p = popen(cmd, "r")) == NULL)
-		return -1;
-	n = fread(out, 1, outlen - 1, p);
-	out[n] = '\0';
-	st = pclose(p);
+	rc = tl_run(cmd, out, outlen);
 	print_message("$ berth %s\n%s", args, out);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return rc;
 }
 
 static void

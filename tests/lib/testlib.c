@@ -193,12 +193,14 @@ tl_stop(pid_t pid, int sig, long timeout_ms)
 int
 tl_run(const char *cmd, char *out, size_t outlen)
 {
-	FILE *fp = popen(cmd, "r");
+	FILE *fp;
 	size_t n = 0, r;
 	char sink[512];
 	int st;
 
-	if (fp == NULL)
+	if (out != NULL && outlen > 0)
+		out[0] = '\0';
+	if ((fp = popen(cmd, "r")) == NULL)
 		return -1;
 	while (out != NULL && n + 1 < outlen && (r = fread(out + n, 1, outlen - n - 1, fp)) > 0)
 		n += r;
