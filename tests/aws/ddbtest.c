@@ -1,8 +1,6 @@
 /*
  * DynamoDB helpers for the sync tests and the drain benchmark.
  */
-#include <sys/time.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <signal.h>

@@ -9,13 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <cmocka.h>
 
-#include <curl/curl.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>

@@ -12,10 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
 #include "harness.h"
 #include "tests/lib/testlib.h"

@@ -13,15 +13,12 @@
 #include <errno.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <netinet/in.h>
 #include <cmocka.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 
 #include "core/evcurl.h"
 #include "tests/lib/testlib.h"
