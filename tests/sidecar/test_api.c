@@ -126,6 +126,14 @@ wait_reply(struct fx *f, struct reply *rp, int max_ms)
 	assert_true(rp->done);
 }
 
+/* One request, answered within 2 s. */
+static void
+call(struct fx *f, const char *method, const char *path, struct reply *rp)
+{
+	request(f, method, path, rp);
+	wait_reply(f, rp, 2000);
+}
+
 static void
 start_container(struct fx *f)
 {
@@ -150,19 +158,28 @@ start_container(struct fx *f)
 static void
 test_routes(void **state)
 {
+	/* Bad requests and unknown things: the status alone. */
+	static const struct {
+		const char *method, *path;
+		long status;
+	} errors[] = {
+	    {"GET", "/v1/bindings/abc?wait=x", 400},
+	    {"GET", "/v1/bindings/abc?wait=301", 400},
+	    {"GET", "/v1/bindings/a%20b", 400},
+	    {"GET", "/v1/bindings/abc", 404},
+	    {"GET", "/nope", 404},
+	    {"DELETE", "/v1/bindings", 405},
+	};
 	struct fx *f = *state;
 	struct reply r;
 	json_t *j;
 
 	/* Before Docker is connected /healthz says so with 503. */
-	request(f, "GET", "/healthz", &r);
-	wait_reply(f, &r, 2000);
+	call(f, "GET", "/healthz", &r);
 	assert_int_equal(r.status, 503);
 	tracker_start(f->s.t);
-	for (int i = 0; i < 1000 && !tracker_connected(f->s.t); i++)
-		tu_spin(f->s.base, 10);
-	request(f, "GET", "/healthz", &r);
-	wait_reply(f, &r, 2000);
+	tu_wait_connected(&f->s);
+	call(f, "GET", "/healthz", &r);
 	assert_int_equal(r.status, 200);
 	j = json_loads(r.body, 0, NULL);
 	assert_non_null(j);
@@ -171,34 +188,19 @@ test_routes(void **state)
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(j, "agent"), "state")), "none");
 	json_decref(j);
-	request(f, "GET", "/v1/bindings", &r);
-	wait_reply(f, &r, 2000);
+	call(f, "GET", "/v1/bindings", &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "{\"bindings\":[]}"));
-	request(f, "GET", "/v1/bindings?status=bogus", &r);
-	wait_reply(f, &r, 2000);
+	call(f, "GET", "/v1/bindings?status=bogus", &r);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"error\""));
-	request(f, "GET", "/v1/bindings/abc?wait=x", &r);
-	wait_reply(f, &r, 2000);
-	assert_int_equal(r.status, 400);
-	request(f, "GET", "/v1/bindings/abc?wait=301", &r);
-	wait_reply(f, &r, 2000);
-	assert_int_equal(r.status, 400);
-	request(f, "GET", "/v1/bindings/a%20b", &r);
-	wait_reply(f, &r, 2000);
-	assert_int_equal(r.status, 400);
-	request(f, "GET", "/v1/bindings/abc", &r);
-	wait_reply(f, &r, 2000);
-	assert_int_equal(r.status, 404);
-	request(f, "GET", "/nope", &r);
-	wait_reply(f, &r, 2000);
-	assert_int_equal(r.status, 404);
-	request(f, "DELETE", "/v1/bindings", &r);
-	wait_reply(f, &r, 2000);
-	assert_int_equal(r.status, 405);
-	request(f, "GET", "/metrics", &r);
-	wait_reply(f, &r, 2000);
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+		call(f, errors[i].method, errors[i].path, &r);
+		if (r.status != errors[i].status)
+			fail_msg("%s %s: %ld, want %ld", errors[i].method, errors[i].path, r.status,
+			         errors[i].status);
+	}
+	call(f, "GET", "/metrics", &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.ctype, "text/plain"));
 	assert_non_null(strstr(r.body, "berth_sidecar_docker_connected 1"));
@@ -213,8 +215,7 @@ test_long_poll(void **state)
 	double t;
 
 	tracker_start(f->s.t);
-	for (int i = 0; i < 1000 && !tracker_connected(f->s.t); i++)
-		tu_spin(f->s.base, 10);
+	tu_wait_connected(&f->s);
 	/* Parked before the binding exists; answered when the commit lands. */
 	request(f, "GET", "/v1/bindings/0123456789abcdef0123456789abcdef?wait=10", &early);
 	request(f, "GET", "/v1/bindings/other-task?wait=1", &timeout);

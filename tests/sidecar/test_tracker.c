@@ -73,15 +73,6 @@ status_of(struct fx *f, const char *task)
 	return registry_binding_get(f->s.reg, task, &b) == 0 ? (int)b.status : -1;
 }
 
-/* Runs the loop until the tracker is connected (bounded). */
-static void
-connected(struct fx *f)
-{
-	for (int i = 0; i < 1000 && !tracker_connected(f->s.t); i++)
-		tu_spin(f->s.base, 10);
-	assert_true(tracker_connected(f->s.t));
-}
-
 static char *
 inspect_body(const char *id, const char *state, const char *ports, const char *labels,
              const char *env)
@@ -175,7 +166,7 @@ test_recorded_lifecycle(void **state)
 	char *lines, *p, *nl;
 
 	tracker_start(f->s.t);
-	connected(f);
+	tu_wait_connected(&f->s);
 	/* The recorded stream: create, connect, start, kill, die, disconnect, stop, destroy. */
 	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
 	lines = tl_fixture("docker-events-lifecycle.jsonl", &len);
@@ -232,7 +223,7 @@ test_api152_ipv6_and_skips(void **state)
 	char *line;
 
 	tracker_start(f->s.t);
-	connected(f);
+	tu_wait_connected(&f->s);
 	/* API >= 1.52 start event (no status/id/from). */
 	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
 	line = tl_fixture("docker-event-start-api152.json", NULL);
@@ -281,7 +272,7 @@ test_gone_before_inspect(void **state)
 	struct fx *f = *state;
 
 	tracker_start(f->s.t);
-	connected(f);
+	tu_wait_connected(&f->s);
 	/* start for a container the daemon no longer has: inspect gets 404, no row. */
 	event(f, "start", ID3, NULL);
 	tu_spin(f->s.base, 100);
@@ -313,7 +304,7 @@ test_provisional_on_create(void **state)
 	char *body = malloc(2048);
 
 	tracker_start(f->s.t);
-	connected(f);
+	tu_wait_connected(&f->s);
 	/* Agent >= 1.70 names the host port in PortBindings: known at create. */
 	snprintf(body, 2048,
 	         "{\"Id\":\"%s\",\"Name\":\"/p\",\"State\":{\"Status\":\"created\"},"
@@ -364,7 +355,7 @@ test_reconnect_reconcile(void **state)
 	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40001\"}]", "", ""));
 	/* The first reconcile finds both running containers (no events needed). */
 	tracker_start(f->s.t);
-	connected(f);
+	tu_wait_connected(&f->s);
 	TU_UNTIL(f->s.base, count(f, ID2) == 1 && count(f, ID3) == 1);
 	assert_int_equal(count(f, ID2), 1);
 	assert_int_equal(count(f, ID3), 1);
@@ -375,7 +366,7 @@ test_reconnect_reconcile(void **state)
 	assert_true(metrics.reconnects > reconnects);
 	fake_docker_del(f->s.fake, ID3);
 	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
-	connected(f);
+	tu_wait_connected(&f->s);
 	TU_UNTIL(f->s.base,
 	         status_of(f, ID3) == BINDING_REMOVED && status_of(f, ARN) == BINDING_RUNNING);
 	assert_int_equal(get(f, ID3, &b), 0);
@@ -398,7 +389,7 @@ test_agent_second_source(void **state)
 	struct binding b;
 
 	tracker_start(f->s.t);
-	connected(f);
+	tu_wait_connected(&f->s);
 	/* Docker has the container but the tracker missed its events. */
 	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
 	body = tl_fixture("agent-tasks.json", &len);

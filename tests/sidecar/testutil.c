@@ -295,3 +295,11 @@ tu_spin(struct event_base *base, int ms)
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
 }
+
+void
+tu_wait_connected(struct tu_stack *s)
+{
+	for (int i = 0; i < 1000 && !tracker_connected(s->t); i++)
+		tu_spin(s->base, 10);
+	assert_true(tracker_connected(s->t));
+}

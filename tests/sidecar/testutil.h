@@ -30,6 +30,9 @@ struct tu_stack {
 
 void tu_stack_open(struct tu_stack *, const char *tag, const char *host_ip);
 void tu_stack_close(struct tu_stack *);
+/* Runs the loop until the tracker is connected to the fake (at most 10 s); fails the test if not.
+ */
+void tu_wait_connected(struct tu_stack *);
 /* Runs base for about ms milliseconds. */
 void tu_spin(struct event_base *, int ms);
 /* Runs base until cond holds, at most 5 s (slow sanitizer runs). */
