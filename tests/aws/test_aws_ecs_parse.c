@@ -128,8 +128,8 @@ static const char *const bad_answers[] = {
     "{\"tasks\":[{}]}",
     "{\"tasks\":[{\"taskArn\":7}]}",
     "{\"tasks\":[{\"taskArn\":\"a\",\"containers\":{}}]}",
-    "{\"tasks\":[{\"taskArn\":\"a\",\"containers\":[{\"networkBindings\":[{\"hostPort\":70000}]}]}]"
-    "}",
+    ("{\"tasks\":[{\"taskArn\":\"a\",\"containers\":[{\"networkBindings\":[{\"hostPort\":70000}]}]"
+     "}]}"), /* one string: the parentheses say so to clang */
     "{\"tasks\":[{\"taskArn\":\"a\",\"containers\":[{\"networkBindings\":{}}]}]}",
     "{\"failures\":\"x\"}",
 };
