@@ -60,6 +60,9 @@ stop)
 			kill -9 "$pid" 2>/dev/null || true
 		fi
 	fi
+	# dockerd leaves its network namespace files (nsfs) mounted under the exec root.
+	awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
+		xargs -r -n 1 umount -l 2>/dev/null || true
 	ip link del "$bridge" 2>/dev/null || true
 	;;
 images)
