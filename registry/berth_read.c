@@ -211,6 +211,13 @@ berth_cmd_get(struct berth_ctx *c)
 		f.task = name;
 		if ((rc = registry_binding_list(c->r, &f, get_collect, bindings)) != 0)
 			goto fail;
+		/* A sidecar's registry holds bindings whose tenant row lives in a launcher's. */
+		if (json_array_size(bindings) == 0 && strlen(name) < REG_SUBDOMAIN_MAX) {
+			f.task = NULL;
+			f.tenant = name;
+			if ((rc = registry_binding_list(c->r, &f, get_collect, bindings)) != 0)
+				goto fail;
+		}
 		if (json_array_size(bindings) == 0) {
 			json_decref(bindings);
 			fprintf(stderr, "berth: no tenant or task %s in %s\n", name,

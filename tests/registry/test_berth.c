@@ -491,6 +491,18 @@ test_get_stats(void **state)
 	    run_berth((const char *[]){"--db", path, "get", "000000000000000000000000", NULL}), 0);
 	assert_non_null(strstr(last->out, "REMOVED"));
 
+	/* A tenant known only from its bindings' label (a sidecar host's registry). */
+	assert_int_equal(run_berth((const char *[]){"--db", path, "--json", "get", "delta", NULL}),
+	                 0);
+	j = json_loads(last->out, 0, &je);
+	assert_non_null(j);
+	assert_true(json_is_null(json_object_get(j, "tenant")));
+	assert_int_equal(json_array_size(json_object_get(j, "bindings")), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(j, "bindings"), 0), "tenant")),
+	                    "delta");
+	json_decref(j);
+
 	assert_int_equal(run_berth((const char *[]){"--db", path, "get", "nobody", NULL}), 1);
 	assert_non_null(strstr(last->err, "nobody"));
 	assert_int_equal(run_berth((const char *[]){"--db", path, "get", NULL}), 2);
