@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include "harness.h"
 #include "tests/lib/testlib.h"
 
