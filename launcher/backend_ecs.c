@@ -37,6 +37,7 @@
 
 #define EB_INIT_TIMEOUT_MS   30000
 #define EB_INIT_ATTEMPTS     10
+#define EB_INIT_BACKOFF_CAP  3000 /* so the 10 attempts fit in EB_INIT_TIMEOUT_MS */
 #define EB_RUN_RETRY_MAX_MS  5000 /* RunTask retried after throttling, up to the wait timeout */
 #define EB_DESCRIBE_FIRST_MS 1000 /* DescribeTasks per task: 1 s, x1.5, up to 5 s */
 #define EB_DESCRIBE_MAX_MS   5000
@@ -206,7 +207,7 @@ eb_init(const struct backend_ctx *ctx, void **state, char *err, size_t errlen)
 	memset(&chk, 0, sizeof(chk));
 	chk.container = eb->container;
 	chk.port = eb->container_port;
-	aws_set_retry(eb->aws, 0, 0, EB_INIT_ATTEMPTS);
+	aws_set_retry(eb->aws, 0, EB_INIT_BACKOFF_CAP, EB_INIT_ATTEMPTS);
 	if (aws_ecs_describe_task_definition(eb->aws, eb->task_definition, td_checked, &chk) ==
 	    NULL) {
 		snprintf(err, errlen, "cannot start DescribeTaskDefinition");

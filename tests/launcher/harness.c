@@ -126,7 +126,8 @@ h_sidecar_start(struct h_env *e)
 	snprintf(p->log, sizeof(p->log), "%s/sidecar.log", e->dir);
 	if ((p->pid = spawn(argv, NULL, p->log)) < 0)
 		return -1;
-	return wait_healthy(p, 20);
+	/* Longer than the ecs backend's 30 s start-up check, which waits out throttling. */
+	return wait_healthy(p, 40);
 }
 
 int
@@ -164,7 +165,8 @@ h_launcher_start(struct h_env *e, struct h_proc *p, const char *const *extra,
 	argv[n] = NULL;
 	if ((p->pid = spawn(argv, env, p->log)) < 0)
 		return -1;
-	return wait_healthy(p, 20);
+	/* Longer than the ecs backend's 30 s start-up check, which waits out throttling. */
+	return wait_healthy(p, 40);
 }
 
 void
