@@ -888,6 +888,12 @@ registry_set_cache(struct registry *r, int kib)
 	return exec_sql(r, sql, "set cache size");
 }
 
+void
+registry_set_busy(struct registry *r, int busy_ms)
+{
+	r->busy_ms = busy_ms > 0 ? busy_ms : 0;
+}
+
 const char *
 registry_path(const struct registry *r)
 {

@@ -169,6 +169,12 @@ void registry_close(struct registry *);
  * process that writes little can keep its memory down with less).
  */
 int registry_set_cache(struct registry *, int kib);
+/*
+ * Sets the total lock wait (ms) of later calls. An event loop that retries
+ * a write on its own (-EBUSY) keeps this short, so a lock held elsewhere
+ * never stalls the loop for long.
+ */
+void registry_set_busy(struct registry *, int busy_ms);
 const char *registry_path(const struct registry *);
 /* The last error text of this handle (never NULL). */
 const char *registry_errmsg(const struct registry *);

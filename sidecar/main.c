@@ -30,6 +30,7 @@
  * opens with keeps the daemon's memory down.
  */
 #define SIDECAR_CACHE_KIB 2048
+#define SIDECAR_BUSY_MS   50 /* the loop's lock wait; the tracker retries a busy commit */
 
 /* The DynamoDB sync engine (registry/sync.c) behind --dynamodb-table; see sync_hook.h. */
 static const struct sidecar_sync ddb_sync = {sync_service_start, sync_service_kick,
@@ -134,6 +135,7 @@ main(int argc, char **argv)
 		fatalx("registry_open_failed path=%s error=\"%s\"", opts_get(&o, "db"), err);
 	if (registry_set_cache(s->reg, SIDECAR_CACHE_KIB) != 0)
 		fatalx("registry_cache_failed error=\"%s\"", registry_errmsg(s->reg));
+	registry_set_busy(s->reg, SIDECAR_BUSY_MS);
 	if ((s->base = event_base_new()) == NULL || (s->ec = evcurl_new(s->base)) == NULL)
 		fatalx("event_loop_failed");
 	if ((s->docker = docker_new(s->ec, opts_get(&o, "docker-host"), "BERTH_TENANT", err,

@@ -33,6 +33,7 @@
 #define BACKOFF_MIN_MS     250
 #define BACKOFF_MAX_MS     5000
 #define REGISTRY_RETRY_MS  100
+#define REGISTRY_WARN_MS   10000 /* a failing commit is logged once per this */
 #define RECONCILE_RETRY_MS 1000
 #define INTERNAL_PREFIX    "~internal~" /* the agent's pause containers */
 #define TENANT_ENV         "BERTH_TENANT"
@@ -107,6 +108,8 @@ struct tracker {
 	int ninflight;
 	struct op_list ops;
 	struct event *flush_ev, *retry_ev;
+	int64_t fail_since_ms, fail_logged_ms; /* commits failing since (0: they land) */
+	unsigned long fail_tries;
 
 	struct docker_events *stream;
 	struct evcurl_xfer *ping, *list;
@@ -239,6 +242,18 @@ op_apply(struct tracker *t, struct op *o, int *changed)
 	return 0;
 }
 
+/* Writes waiting for a commit (for the log). */
+static int
+ops_pending(const struct tracker *t)
+{
+	const struct op *o;
+	int n = 0;
+
+	for (o = TAILQ_FIRST(&t->ops); o != NULL; o = TAILQ_NEXT(o, entry))
+		n++;
+	return n;
+}
+
 static void
 flush(struct tracker *t)
 {
@@ -265,6 +280,12 @@ flush(struct tracker *t)
 	}
 	metrics.commits++;
 	now = now_ns();
+	if (t->fail_since_ms != 0) {
+		log_info("registry_commit_recovered after_ms=%lld retries=%lu",
+		         (long long)(now / 1000000 - t->fail_since_ms), t->fail_tries);
+		t->fail_since_ms = 0;
+		t->fail_tries = 0;
+	}
 	for (o = TAILQ_FIRST(&t->ops); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, entry);
 		changed = o->changed;
@@ -288,8 +309,18 @@ flush(struct tracker *t)
 	return;
 retry:
 	metrics.commit_errors++;
-	log_warnx("registry_commit_failed rc=%d error=\"%s\" retry_ms=%d", rc,
-	          registry_errmsg(t->reg), REGISTRY_RETRY_MS);
+	/* Pending writes stay queued; a lock held elsewhere is logged once per REGISTRY_WARN_MS. */
+	now = now_ns() / 1000000;
+	if (t->fail_since_ms == 0)
+		t->fail_since_ms = now;
+	t->fail_tries++;
+	if (t->fail_tries == 1 || now - t->fail_logged_ms >= REGISTRY_WARN_MS) {
+		t->fail_logged_ms = now;
+		log_warnx("registry_commit_failed rc=%d error=\"%s\" pending=%d retry_ms=%d "
+		          "failing_ms=%lld",
+		          rc, registry_errmsg(t->reg), ops_pending(t), REGISTRY_RETRY_MS,
+		          (long long)(now - t->fail_since_ms));
+	}
 	evtimer_add(t->retry_ev, &tv);
 }
 

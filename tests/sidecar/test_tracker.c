@@ -3,7 +3,8 @@
  * testutil.c) and a real registry file: a recorded event stream and the
  * registry it must produce, API >= 1.52 events, the IPv6 different-port
  * quirk, internal and port-less containers, 404 on inspect, a broken stream
- * (reconnect, replay, reconcile) and the agent as a second source.
+ * (reconnect, replay, reconcile), the agent as a second source, and a
+ * registry locked by another process.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include <event2/event.h>
+#include <sqlite3.h>
 
 #include "core/docker.h"
 #include "core/evcurl.h"
@@ -410,6 +412,72 @@ test_agent_second_source(void **state)
 	free(body);
 }
 
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(*(int *)arg)++;
+}
+
+/*
+ * Another process holds the registry's write lock: the loop keeps turning
+ * (events read, containers inspected) while the writes wait in the queue,
+ * and they all land once the lock is gone.
+ */
+static void
+test_registry_locked_elsewhere(void **state)
+{
+	struct fx *f = *state;
+	struct timeval ten_ms = {0, 10000};
+	struct event *ev;
+	sqlite3 *other;
+	unsigned long errors, inspects;
+	int ticks = 0;
+
+	registry_set_busy(f->s.reg, 50); /* as berth-sidecar runs it */
+	tracker_start(f->s.t);
+	tu_wait_connected(&f->s);
+	assert_int_equal(sqlite3_open(f->s.db, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+	errors = metrics.commit_errors;
+	inspects = fake_docker_inspects(f->s.fake);
+	fake_docker_put(
+	    f->s.fake, ID2,
+	    inspect_body(ID2, "running",
+	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40002\"}]", "", ""));
+	fake_docker_put(
+	    f->s.fake, ID3,
+	    inspect_body(ID3, "running",
+	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40003\"}]", "", ""));
+	event(f, "start", ID2, NULL);
+	TU_UNTIL(f->s.base, metrics.commit_errors > errors);
+	assert_true(metrics.commit_errors > errors);
+	/* The first commit is failing; the stream is still read and inspects still go out. */
+	event(f, "start", ID3, NULL);
+	TU_UNTIL(f->s.base, fake_docker_inspects(f->s.fake) >= inspects + 2);
+	assert_true(fake_docker_inspects(f->s.fake) >= inspects + 2);
+	/* A 10 ms timer keeps firing: no call waits out a long lock timeout. */
+	ev = event_new(f->s.base, -1, EV_PERSIST, tick, &ticks);
+	assert_non_null(ev);
+	event_add(ev, &ten_ms);
+	tu_spin(f->s.base, 1000);
+	event_free(ev);
+	print_message("locked 1 s: %d ticks of 10 ms, %lu failed commits\n", ticks,
+	              metrics.commit_errors - errors);
+	assert_true(ticks >= 20);
+	assert_int_equal(status_of(f, ID2), -1);
+	assert_int_equal(status_of(f, ID3), -1);
+
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	TU_UNTIL(f->s.base,
+	         status_of(f, ID2) == BINDING_RUNNING && status_of(f, ID3) == BINDING_RUNNING);
+	assert_int_equal(status_of(f, ID2), BINDING_RUNNING);
+	assert_int_equal(status_of(f, ID3), BINDING_RUNNING);
+}
+
 int
 main(void)
 {
@@ -420,6 +488,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_provisional_on_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reconnect_reconcile, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_second_source, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_registry_locked_elsewhere, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
