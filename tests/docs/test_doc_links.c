@@ -16,26 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/lib/testlib.h"
+
 #define PATH_CAP 1024
 #define DOC_CAP  (512 * 1024)
 #define LINK_CAP 512
-
-static char *
-slurp(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	buf = malloc(DOC_CAP);
-	assert_non_null(buf);
-	n = fread(buf, 1, DOC_CAP - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
 
 /* GitHub's anchor for a heading's text (without the leading #s). */
 static void
@@ -96,7 +81,7 @@ check_file(const char *src, const char *rel)
 
 	if (snprintf(path, sizeof(path), "%s/%s", src, rel) >= (int)sizeof(path))
 		fail_msg("path too long");
-	if ((doc = slurp(path)) == NULL)
+	if ((doc = tl_read_file_max(path, DOC_CAP, NULL)) == NULL)
 		fail_msg("cannot read %s", path);
 	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) != NULL)
@@ -137,7 +122,7 @@ check_file(const char *src, const char *rel)
 
 			if (tl < 3 || strcmp(target + tl - 3, ".md") != 0)
 				continue;
-			if ((t = slurp(target)) == NULL)
+			if ((t = tl_read_file_max(target, DOC_CAP, NULL)) == NULL)
 				continue;
 			if (!has_anchor(t, hash)) {
 				fprintf(stderr, "%s: link to %s#%s: no such heading\n", rel, link,

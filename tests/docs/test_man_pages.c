@@ -22,6 +22,8 @@
 
 #include <jansson.h>
 
+#include "tests/lib/testlib.h"
+
 #define PATH_CAP  1024
 #define HELP_CAP  (64 * 1024)
 #define MAN_CAP   (256 * 1024)
@@ -39,24 +41,6 @@ static const struct program programs[] = {
     {"berth-launcher", "8", {"launcher", "bin", ".", NULL}},
     {"berth", "1", {"registry", "bin", ".", NULL}},
 };
-
-/* Reads at most cap-1 bytes of path into a malloc'd string; NULL when unreadable. */
-static char *
-slurp(const char *path, size_t cap)
-{
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	buf = malloc(cap);
-	assert_non_null(buf);
-	n = fread(buf, 1, cap - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
 
 static int
 find_binary(const struct program *p, char *out, size_t outlen)
@@ -251,7 +235,7 @@ check_program(const struct program *p)
 		         "(build it before running this test)",
 		         p->name, p->name, p->dirs[0]);
 	snprintf(man, sizeof(man), "%s/docs/man/%s.%s", src, p->name, p->section);
-	if ((page = slurp(man, MAN_CAP)) == NULL)
+	if ((page = tl_read_file_max(man, MAN_CAP, NULL)) == NULL)
 		fail_msg("%s has no man page: cannot read %s", p->name, man);
 	help = run_help(bin);
 	nf = collect(help, "--", 0, flags, WORDS_MAX);

@@ -1,11 +1,12 @@
 /*
  * Unit tests of the test library itself: nearest-rank percentiles, state
- * directories kept or removed, tl_stop's bound, tl_run's output and exit
+ * directories kept or removed, tl_read_file_max's bound, tl_stop's bound, tl_run's output and exit
  * code, tl_wait_until's deadline, and tl_http refusing non-loopback URLs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,34 @@ test_tmpdirs(void **state)
 	tl_tmpdirs_done(1); /* a good one removes it */
 	assert_int_not_equal(access(b, F_OK), 0);
 	assert_int_equal(tl_tmpdir(a, 8, "too-long-for-the-buffer"), -1);
+}
+
+static void
+test_read_file_max(void **state)
+{
+	char dir[256], file[300];
+	size_t len = 0;
+	char *buf;
+	FILE *fp;
+
+	(void)state;
+	assert_int_equal(tl_tmpdir(dir, sizeof(dir), "testlib"), 0);
+	snprintf(file, sizeof(file), "%s/ten", dir);
+	assert_non_null(fp = fopen(file, "w"));
+	fputs("0123456789", fp);
+	fclose(fp);
+	assert_non_null(buf = tl_read_file_max(file, 10, &len));
+	assert_int_equal(len, 10);
+	assert_string_equal(buf, "0123456789");
+	free(buf);
+	errno = 0;
+	assert_null(tl_read_file_max(file, 9, &len)); /* one byte over: refused, not cut */
+	assert_int_equal(errno, EFBIG);
+	assert_non_null(buf = tl_read_file(file, NULL));
+	free(buf);
+	snprintf(file, sizeof(file), "%s/none", dir);
+	assert_null(tl_read_file_max(file, 10, NULL));
+	tl_tmpdirs_done(1);
 }
 
 static void
@@ -133,9 +162,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_percentiles),
-	    cmocka_unit_test(test_tmpdirs),
-	    cmocka_unit_test(test_processes),
+	    cmocka_unit_test(test_percentiles),   cmocka_unit_test(test_tmpdirs),
+	    cmocka_unit_test(test_read_file_max), cmocka_unit_test(test_processes),
 	    cmocka_unit_test(test_wait_and_http),
 	};
 

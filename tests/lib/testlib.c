@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 #include <event2/listener.h>
 
 char *
-tl_read_file(const char *path, size_t *len)
+tl_read_file_max(const char *path, size_t max, size_t *len)
 {
 	FILE *fp;
 	char *buf = NULL;
@@ -29,6 +30,10 @@ tl_read_file(const char *path, size_t *len)
 		return NULL;
 	if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0)
 		goto out;
+	if ((unsigned long)n > max) {
+		errno = EFBIG;
+		goto out;
+	}
 	if ((buf = malloc((size_t)n + 1)) == NULL)
 		goto out;
 	if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
@@ -42,6 +47,12 @@ tl_read_file(const char *path, size_t *len)
 out:
 	fclose(fp);
 	return buf;
+}
+
+char *
+tl_read_file(const char *path, size_t *len)
+{
+	return tl_read_file_max(path, SIZE_MAX, len);
 }
 
 #define TL_TMPDIRS_MAX 64

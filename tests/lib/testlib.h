@@ -22,6 +22,8 @@ struct evhttp;
 
 /* Whole file, NUL-terminated (caller frees); *len set when len != NULL. NULL on failure. */
 char *tl_read_file(const char *path, size_t *len);
+/* tl_read_file for a file of at most max bytes; a bigger one is a failure (errno EFBIG). */
+char *tl_read_file_max(const char *path, size_t max, size_t *len);
 /* (cmocka) BERTH_SHARED_DIR/reference/REL, e.g. "fixtures/x.json" (caller frees). */
 char *tl_shared(const char *rel, size_t *len);
 /* (cmocka) BERTH_SHARED_DIR/reference/fixtures/NAME (caller frees). */
