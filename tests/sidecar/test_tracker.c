@@ -91,6 +91,17 @@ inspect_body(const char *id, const char *state, const char *ports, const char *l
 	return b;
 }
 
+/* A running plain container publishing 8000/tcp on host port host_port. */
+static void
+put_running(struct fx *f, const char *id, int host_port)
+{
+	char ports[128];
+
+	snprintf(ports, sizeof(ports),
+	         "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"%d\"}]", host_port);
+	fake_docker_put(f->s.fake, id, inspect_body(id, "running", ports, "", ""));
+}
+
 static void
 event(struct fx *f, const char *action, const char *id, const char *extra)
 {
@@ -347,14 +358,8 @@ test_reconnect_reconcile(void **state)
 	unsigned long reconnects;
 	struct binding b;
 
-	fake_docker_put(
-	    f->s.fake, ID2,
-	    inspect_body(ID2, "running",
-	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40000\"}]", "", ""));
-	fake_docker_put(
-	    f->s.fake, ID3,
-	    inspect_body(ID3, "running",
-	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40001\"}]", "", ""));
+	put_running(f, ID2, 40000);
+	put_running(f, ID3, 40001);
 	/* The first reconcile finds both running containers (no events needed). */
 	tracker_start(f->s.t);
 	tu_wait_connected(&f->s);
@@ -443,14 +448,8 @@ test_registry_locked_elsewhere(void **state)
 
 	errors = metrics.commit_errors;
 	inspects = fake_docker_inspects(f->s.fake);
-	fake_docker_put(
-	    f->s.fake, ID2,
-	    inspect_body(ID2, "running",
-	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40002\"}]", "", ""));
-	fake_docker_put(
-	    f->s.fake, ID3,
-	    inspect_body(ID3, "running",
-	                 "\"8000/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"40003\"}]", "", ""));
+	put_running(f, ID2, 40002);
+	put_running(f, ID3, 40003);
 	event(f, "start", ID2, NULL);
 	TU_UNTIL(f->s.base, metrics.commit_errors > errors);
 	assert_true(metrics.commit_errors > errors);
