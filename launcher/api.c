@@ -199,10 +199,68 @@ struct reserving {
 	struct tenant t;
 	int async;
 	int64_t t0;
+	int took_over; /* a stale reservation was taken over (once at most) */
 };
 
+static void on_reserved(int err, const char *msg, json_t *existing, void *arg);
+
+/* The subdomain is taken in DynamoDB and not in this registry: what the item says decides. */
 static void
-on_reserved(int err, const char *msg, void *arg)
+reserve_taken(struct reserving *w, json_t *existing)
+{
+	struct launcher *l = w->l;
+	struct ddb_judgement j;
+
+	launcher_ddb_judge(existing, &w->t, registry_now_ms(), &j);
+	if (j.verdict == DDB_STALE && w->took_over)
+		j.verdict = DDB_IN_FLIGHT; /* another launcher took it over first */
+	switch (j.verdict) {
+	case DDB_OTHER_DETAILS:
+		log_info("provision_conflict tenant=%s reserved=elsewhere field=%s", w->t.subdomain,
+		         j.field);
+		api_reply_error(l, w->req, 409, "conflict",
+		                "the subdomain is taken with other details", j.field);
+		break;
+	case DDB_SAME_RUNNING:
+		/* The same request, served by another launcher: as it stands. */
+		log_info("provision_existing tenant=%s reserved=elsewhere", w->t.subdomain);
+		api_reply_json(l, w->req, 200, api_tenant_json(j.tenant));
+		free(j.tenant);
+		break;
+	case DDB_IN_FLIGHT:
+		log_info("provision_in_flight tenant=%s reserved=elsewhere", w->t.subdomain);
+		add_header(w->req, "Retry-After", "1");
+		api_reply_error(l, w->req, 503, "busy",
+		                "the tenant is being provisioned by another launcher; ask again",
+		                NULL);
+		break;
+	case DDB_STALE:
+		/* Left by a launcher that stopped before it finished: take it over. */
+		log_warnx("dynamodb_item_stale tenant=%s version=%lld created_at=%s "
+		          "reserved_by=\"%s\"",
+		          w->t.subdomain, (long long)j.version, j.created,
+		          json_string_value(json_object_get(existing, "reserved_by")) != NULL
+		              ? json_string_value(json_object_get(existing, "reserved_by"))
+		              : "");
+		w->took_over = 1; /* one takeover at most per request */
+		if (launcher_ddb_reserve(l, &w->t, &(struct sync_takeover){j.version, j.created},
+		                         on_reserved, w) == 0)
+			return; /* w lives on */
+		api_reply_error(l, w->req, 500, "internal", "out of memory", NULL);
+		break;
+	case DDB_TAKEN:
+	default:
+		log_info("provision_conflict tenant=%s reserved=elsewhere", w->t.subdomain);
+		api_reply_error(l, w->req, 409, "conflict",
+		                "the subdomain is taken (reserved by another launcher)",
+		                "subdomain");
+		break;
+	}
+	free(w);
+}
+
+static void
+on_reserved(int err, const char *msg, json_t *existing, void *arg)
 {
 	struct reserving *w = arg;
 	struct launcher *l = w->l;
@@ -224,10 +282,8 @@ on_reserved(int err, const char *msg, void *arg)
 		/* Taken by this launcher meanwhile (the same POST twice): as an existing tenant. */
 		post_existing(l, w->req, &t, w->async, w->t0);
 	} else if (err == -EEXIST) {
-		log_info("provision_conflict tenant=%s reserved=elsewhere", w->t.subdomain);
-		api_reply_error(l, w->req, 409, "conflict",
-		                "the subdomain is taken (reserved by another launcher)",
-		                "subdomain");
+		reserve_taken(w, existing); /* frees w, or tries again with it */
+		return;
 	} else {
 		log_warnx("dynamodb_reserve_failed tenant=%s error=\"%s\"", w->t.subdomain, msg);
 		api_reply_error(l, w->req, 503, "dynamodb_error",
@@ -293,8 +349,8 @@ post_tenant(struct launcher *l, struct evhttp_request *req, int64_t t0)
 				api_reply_error(l, req, 500, "internal", "out of memory", NULL);
 				return;
 			}
-			*w = (struct reserving){l, req, t, async, t0};
-			if (launcher_ddb_reserve(l, &t, on_reserved, w) != 0) {
+			*w = (struct reserving){l, req, t, async, t0, 0};
+			if (launcher_ddb_reserve(l, &t, NULL, on_reserved, w) != 0) {
 				free(w);
 				api_reply_error(l, req, 500, "internal", "out of memory", NULL);
 			}

@@ -704,7 +704,27 @@ sync_service_stop(void *h)
 struct reserve {
 	sync_reserve_cb cb;
 	void *arg;
+	struct aws *aws;
+	char table[DDB_TABLE_MAX + 1];
+	char subdomain[REG_SUBDOMAIN_MAX];
 };
+
+/* The item that beat the reservation, read back for the caller to judge. */
+static void
+reserve_seen(const struct aws_result *r, void *arg)
+{
+	struct reserve *rv = arg;
+	json_t *item = NULL;
+
+	if (r->error == 0)
+		item = ddb_item_to_json(json_object_get(r->body, "Item"));
+	else
+		log_debug("dynamodb_reservation_read_failed tenant=%s error=\"%s\"", rv->subdomain,
+		          r->aerr.code);
+	rv->cb(-EEXIST, "the subdomain is taken", item, rv->arg);
+	json_decref(item);
+	free(rv);
+}
 
 static void
 reserve_done(const struct aws_result *r, void *arg)
@@ -712,29 +732,39 @@ reserve_done(const struct aws_result *r, void *arg)
 	struct reserve *rv = arg;
 	char msg[768];
 
-	if (r->error == 0)
-		rv->cb(0, "", rv->arg);
-	else if (strcmp(r->aerr.code, "ConditionalCheckFailedException") == 0)
-		rv->cb(-EEXIST, "the subdomain is taken", rv->arg);
-	else {
+	if (r->error == 0) {
+		rv->cb(0, "", NULL, rv->arg);
+	} else if (strcmp(r->aerr.code, "ConditionalCheckFailedException") == 0) {
+		if (ddb_get_item(rv->aws, rv->table,
+		                 json_pack("{s:{s:s}}", SYNC_KEY_ATTR, "S", rv->subdomain), 1,
+		                 reserve_seen, rv) != NULL)
+			return;
+		rv->cb(-EEXIST, "the subdomain is taken", NULL, rv->arg);
+	} else {
 		aws_result_str(r, msg, sizeof(msg));
-		rv->cb(r->error, msg, rv->arg);
+		rv->cb(r->error, msg, NULL, rv->arg);
 	}
 	free(rv);
 }
 
 int
 sync_reserve_tenant(struct aws *aws, const char *table, const struct tenant *t, const char *owner,
-                    sync_reserve_cb cb, void *arg)
+                    const struct sync_takeover *over, sync_reserve_cb cb, void *arg)
 {
 	struct reserve *rv;
-	json_t *plain, *item;
+	json_t *plain, *item, *names, *values = NULL;
+	const char *cond;
 	char created[40];
 
+	if (strlen(table) >= sizeof(rv->table) || strlen(t->subdomain) >= sizeof(rv->subdomain))
+		return -EINVAL;
 	if ((rv = calloc(1, sizeof(*rv))) == NULL)
 		return -ENOMEM;
 	rv->cb = cb;
 	rv->arg = arg;
+	rv->aws = aws;
+	snprintf(rv->table, sizeof(rv->table), "%s", table);
+	snprintf(rv->subdomain, sizeof(rv->subdomain), "%s", t->subdomain);
 	registry_time_format(created, sizeof(created),
 	                     t->created_at != 0 ? t->created_at : registry_now_ms());
 	/* version 0: the tenant's first outbox write (version 1) replaces it. */
@@ -752,8 +782,19 @@ sync_reserve_tenant(struct aws *aws, const char *table, const struct tenant *t, 
 	json_decref(plain);
 	if (item == NULL)
 		goto fail;
-	if (ddb_put_item(aws, table, item, "attribute_not_exists(#pk)",
-	                 json_pack("{s:s}", "#pk", SYNC_KEY_ATTR), NULL, reserve_done, rv) == NULL)
+	if (over == NULL) {
+		cond = "attribute_not_exists(#pk)";
+		names = json_pack("{s:s}", "#pk", SYNC_KEY_ATTR);
+	} else {
+		char ver[24];
+
+		snprintf(ver, sizeof(ver), "%lld", (long long)over->version);
+		cond = "#v = :version AND #c = :created";
+		names = json_pack("{s:s, s:s}", "#v", "version", "#c", "created_at");
+		values = json_pack("{s:{s:s}, s:{s:s}}", ":version", "N", ver, ":created", "S",
+		                   over->created);
+	}
+	if (ddb_put_item(aws, table, item, cond, names, values, reserve_done, rv) == NULL)
 		goto fail;
 	return 0;
 fail:

@@ -111,12 +111,22 @@ int sync_item_key(const char *kind, const char *key, char *out, size_t outlen);
 /*
  * Reserves t->subdomain in the table with a conditional put
  * (attribute_not_exists(userId)), so two launchers cannot take one
- * subdomain. cb gets 0, -EEXIST when it is taken, or another error with a
- * message. owner (e.g. the launcher's host) is recorded as reserved_by.
+ * subdomain. owner (e.g. the launcher's host) is recorded as reserved_by.
+ * With over set, the put instead replaces a tenant item nobody will finish
+ * (a reservation or a provision left by a launcher that stopped): only while
+ * the item still has over's version and created_at, so of several launchers
+ * taking one over, one wins.
+ * cb gets 0, -EEXIST when it is taken (existing: the item as it stands,
+ * read back consistently, as plain JSON; NULL when it could not be read;
+ * borrowed for the call), or another error with a message.
  */
-typedef void (*sync_reserve_cb)(int err, const char *errmsg, void *arg);
+typedef void (*sync_reserve_cb)(int err, const char *errmsg, json_t *existing, void *arg);
+struct sync_takeover {
+	int64_t version;
+	const char *created; /* the item's created_at, exactly */
+};
 /* Returns 0 (cb runs once, from the loop) or a negative code (cb never runs). */
 int sync_reserve_tenant(struct aws *, const char *table, const struct tenant *, const char *owner,
-                        sync_reserve_cb, void *arg);
+                        const struct sync_takeover *over, sync_reserve_cb, void *arg);
 
 #endif

@@ -94,23 +94,32 @@ launcher_ecs(struct ctx *c, struct h_proc *p, const char *const *more)
 	return h_launcher_start_ecs(&c->e, p, &c->x, argv);
 }
 
+/* POSTs sub with company (NULL: "<sub> Inc") to p into r; the HTTP status. */
+static long
+post_as(struct h_proc *p, const char *sub, const char *company, struct h_resp *r)
+{
+	char req[512];
+	const char *const hdrs[] = {"Content-Type: application/json", NULL};
+
+	snprintf(req, sizeof(req),
+	         "{\"subdomain\":\"%s\",\"admin_email\":\"ops@%s.example\",\"company_name\":"
+	         "\"%s%s\"}",
+	         sub, sub, company != NULL ? company : sub, company != NULL ? "" : " Inc");
+	assert_int_equal(h_http(p->port, "POST", "/v1/tenants", hdrs, req, strlen(req), r), 0);
+	return r->status;
+}
+
 /* POSTs one tenant; returns the HTTP status and fills url (when 201) and secs. */
 static long
 provision(struct ctx *c, struct h_proc *p, const char *sub, char *url, size_t urllen, double *secs,
           char *body, size_t bodylen)
 {
 	struct h_resp *r = calloc(1, sizeof(*r));
-	char req[512];
-	const char *const hdrs[] = {"Content-Type: application/json", NULL};
 	long st;
 
 	(void)c;
-	snprintf(req, sizeof(req),
-	         "{\"subdomain\":\"%s\",\"admin_email\":\"ops@%s.example\",\"company_name\":\"%s "
-	         "Inc\"}",
-	         sub, sub, sub);
-	assert_int_equal(h_http(p->port, "POST", "/v1/tenants", hdrs, req, strlen(req), r), 0);
-	st = r->status;
+	assert_non_null(r);
+	st = post_as(p, sub, NULL, r);
 	if (secs != NULL)
 		*secs = r->secs;
 	if (body != NULL)
@@ -282,7 +291,74 @@ test_bad_task_definition(void **state)
 	free(log);
 }
 
-/* Two launchers (own registries, one DynamoDB table), one subdomain: one 201, one 409. */
+/* POSTs sub with company to launcher p; the status, body into body. */
+static long
+provision_as(struct h_proc *p, const char *sub, const char *company, char *body, size_t bodylen)
+{
+	struct h_resp *r = calloc(1, sizeof(*r));
+	long st;
+
+	assert_non_null(r);
+	st = post_as(p, sub, company, r);
+	snprintf(body, bodylen, "%.*s", (int)r->len, r->body);
+	free(r);
+	return st;
+}
+
+/* Waits until the table's item for sub has status want; fails the test after 10 s. */
+static void
+await_item_status(struct event_base *base, struct aws *aws, const char *table, const char *sub,
+                  const char *want)
+{
+	for (int i = 0; i < 50; i++) {
+		json_t *items = ddbt_scan(base, aws, table);
+		const char *st =
+		    json_string_value(json_object_get(json_object_get(items, sub), "status"));
+		int ok = st != NULL && strcmp(st, want) == 0;
+
+		json_decref(items);
+		if (ok)
+			return;
+		usleep(200 * 1000);
+	}
+	fail_msg("DynamoDB item %s never reached %s", sub, want);
+}
+
+/* "2026-11-27T04:00:00.000Z" for secs_ago seconds before now. */
+static void
+iso_ago(char *out, size_t outlen, long secs_ago)
+{
+	time_t t = time(NULL) - secs_ago;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
+/* A reservation item as a launcher leaves it (version 0), created at created. */
+static void
+put_reservation(struct event_base *base, struct aws *aws, const char *table, const char *sub,
+                const char *created)
+{
+	char email[128], company[128];
+	json_t *item;
+
+	snprintf(email, sizeof(email), "ops@%s.example", sub);
+	snprintf(company, sizeof(company), "%s Inc", sub);
+	item =
+	    json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "userId", sub, "kind", "tenant",
+	              "version", 0, "status", "PROVISIONING", "created_at", created, "admin_email",
+	              email, "company_name", company, "reserved_by", "berth-launcher@gone:1");
+	assert_int_equal(ddbt_put(base, aws, table, item), 0);
+	json_decref(item);
+}
+
+/*
+ * Two launchers (own registries, one DynamoDB table), one subdomain: a
+ * provisions it; b answers the same request with a's tenant and another
+ * company with 409. A fresh reservation of a third launcher is in flight
+ * (503, ask again); one left an hour ago by a launcher that stopped is taken over.
+ */
 static void
 test_two_launchers_one_subdomain(void **state)
 {
@@ -291,10 +367,10 @@ test_two_launchers_one_subdomain(void **state)
 	struct event_base *base = event_base_new();
 	struct evcurl *ec = evcurl_new(base);
 	struct aws *aws;
-	char table[64], dba[400], dbb[400], sub[64], url[512], body[2048];
+	char table[64], dba[400], dbb[400], sub[64], url[512], body[2048], company[96], old[40];
 	const char *ma[] = {"--db", dba, "--dynamodb-table", table, NULL};
 	const char *mb[] = {"--db", dbb, "--dynamodb-table", table, NULL};
-	json_t *items, *it;
+	json_t *items;
 	long sa, sb;
 
 	tl_need_env("BERTH_TEST_DYNAMODB_URL");
@@ -309,24 +385,45 @@ test_two_launchers_one_subdomain(void **state)
 	snprintf(sub, sizeof(sub), "%stwo", c->e.prefix);
 	sa = provision(c, &a, sub, url, sizeof(url), NULL, body, sizeof(body));
 	print_message("launcher a: %ld %s\n", sa, sa == 201 ? url : body);
-	sb = provision(c, &b, sub, url, sizeof(url), NULL, body, sizeof(body));
-	print_message("launcher b: %ld %s\n", sb, body);
 	assert_int_equal(sa, 201);
-	assert_int_equal(sb, 409);
-	assert_non_null(strstr(body, "another launcher"));
 	/* Launcher a's tenant row reaches the table (it replaces the reservation). */
-	for (int i = 0; i < 50; i++) {
-		items = ddbt_scan(base, aws, table);
-		it = json_object_get(items, sub);
-		if (it != NULL && strcmp(json_string_value(json_object_get(it, "status")) ?: "",
-		                         "RUNNING") == 0) {
-			json_decref(items);
-			break;
-		}
-		json_decref(items);
-		assert_true(i < 49);
-		usleep(200 * 1000);
-	}
+	await_item_status(base, aws, table, sub, "RUNNING");
+
+	/* The same request at launcher b: a's tenant, as it stands. */
+	snprintf(company, sizeof(company), "%s Inc", sub);
+	sb = provision_as(&b, sub, company, body, sizeof(body));
+	print_message("launcher b, same request: %ld %s\n", sb, body);
+	assert_int_equal(sb, 200);
+	assert_non_null(strstr(body, url));
+	/* Another company: taken. */
+	sb = provision_as(&b, sub, "Someone Else Ltd", body, sizeof(body));
+	print_message("launcher b, other company: %ld %s\n", sb, body);
+	assert_int_equal(sb, 409);
+	assert_non_null(strstr(body, "company_name"));
+
+	/* A reservation made a moment ago by a launcher still at work: ask again. */
+	snprintf(sub, sizeof(sub), "%sbusy", c->e.prefix);
+	iso_ago(old, sizeof(old), 0);
+	put_reservation(base, aws, table, sub, old);
+	snprintf(company, sizeof(company), "%s Inc", sub);
+	sb = provision_as(&b, sub, company, body, sizeof(body));
+	print_message("fresh reservation elsewhere: %ld %s\n", sb, body);
+	assert_int_equal(sb, 503);
+	assert_non_null(strstr(body, "another launcher"));
+
+	/* One left an hour ago by a launcher that stopped before writing the tenant: taken over. */
+	snprintf(sub, sizeof(sub), "%sstale", c->e.prefix);
+	iso_ago(old, sizeof(old), 3600);
+	put_reservation(base, aws, table, sub, old);
+	sb = provision(c, &b, sub, url, sizeof(url), NULL, body, sizeof(body));
+	print_message("stale reservation: %ld %s\n", sb, sb == 201 ? url : body);
+	assert_int_equal(sb, 201);
+	await_item_status(base, aws, table, sub, "RUNNING");
+	items = ddbt_scan(base, aws, table);
+	assert_true(json_integer_value(json_object_get(json_object_get(items, sub), "version")) >=
+	            1);
+	json_decref(items);
+
 	h_proc_stop(&a, 0);
 	h_proc_stop(&b, 0);
 	aws_free(aws);

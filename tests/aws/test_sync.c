@@ -300,16 +300,29 @@ test_older_version_loses(void **state)
 
 struct reservation {
 	int done, err;
+	char by[64]; /* -EEXIST: reserved_by of the item that won */
 };
 
 static void
-on_reserved(int err, const char *msg, void *arg)
+on_reserved(int err, const char *msg, json_t *existing, void *arg)
 {
 	struct reservation *r = arg;
+	const char *by = json_string_value(json_object_get(existing, "reserved_by"));
 
 	(void)msg;
 	r->err = err;
 	r->done = 1;
+	snprintf(r->by, sizeof(r->by), "%s", by != NULL ? by : "");
+}
+
+static void
+wait_reserved(struct ctx *c, struct reservation *a, struct reservation *b)
+{
+	for (int i = 0; i < 300 && !(a->done && (b == NULL || b->done)); i++) {
+		int flag = 0;
+		tl_loop_until(c->base, &flag, 100);
+	}
+	assert_true(a->done && (b == NULL || b->done));
 }
 
 /* Two launchers, one subdomain: one reservation wins, the other is told it is taken. */
@@ -321,7 +334,6 @@ test_two_launchers_one_subdomain(void **state)
 	struct tenant t;
 	char table[64], err[256];
 	json_t *items;
-	int both;
 
 	c->aws = ddbt_aws(c->base, c->ec, getenv("BERTH_TEST_DYNAMODB_URL"));
 	snprintf(table, sizeof(table), "berth-sync-reserve-%d", (int)getpid());
@@ -330,16 +342,15 @@ test_two_launchers_one_subdomain(void **state)
 	snprintf(t.subdomain, sizeof(t.subdomain), "acme");
 	snprintf(t.admin_email, sizeof(t.admin_email), "ops@acme.example");
 	snprintf(t.company_name, sizeof(t.company_name), "Acme");
-	assert_int_equal(sync_reserve_tenant(c->aws, table, &t, "launcher-a", on_reserved, &r1), 0);
-	assert_int_equal(sync_reserve_tenant(c->aws, table, &t, "launcher-b", on_reserved, &r2), 0);
-	for (int i = 0; i < 300 && !(r1.done && r2.done); i++) {
-		int flag = 0;
-		tl_loop_until(c->base, &flag, 100);
-	}
-	both = r1.done && r2.done;
-	assert_true(both);
-	print_message("reservations: a=%d b=%d\n", r1.err, r2.err);
+	assert_int_equal(
+	    sync_reserve_tenant(c->aws, table, &t, "launcher-a", NULL, on_reserved, &r1), 0);
+	assert_int_equal(
+	    sync_reserve_tenant(c->aws, table, &t, "launcher-b", NULL, on_reserved, &r2), 0);
+	wait_reserved(c, &r1, &r2);
+	print_message("reservations: a=%d b=%d (loser told: %s%s)\n", r1.err, r2.err, r1.by, r2.by);
 	assert_true((r1.err == 0 && r2.err == -EEXIST) || (r1.err == -EEXIST && r2.err == 0));
+	/* The loser is shown the winner's item. */
+	assert_string_equal(r1.err == 0 ? r2.by : r1.by, r1.err == 0 ? "launcher-a" : "launcher-b");
 
 	/* The winner's tenant row (version 1) then replaces the reservation (version 0). */
 	t.status = TENANT_PROVISIONING;
@@ -352,6 +363,70 @@ test_two_launchers_one_subdomain(void **state)
 	json_decref(items);
 }
 
+/*
+ * A reservation left at version 0 by a launcher that stopped: a takeover
+ * naming another created_at is refused; two naming the right one race and
+ * one wins; once a tenant row (version 1) replaced it, a takeover of
+ * version 0 is refused.
+ */
+static void
+test_stale_reservation_takeover(void **state)
+{
+	struct ctx *c = *state;
+	struct reservation wrong = {0}, r1 = {0}, r2 = {0}, late = {0};
+	const char *old = "2026-01-01T00:00:00.000Z";
+	struct sync_takeover over = {0, old};
+	struct tenant t;
+	char table[64];
+	json_t *items, *it, *item;
+
+	c->aws = ddbt_aws(c->base, c->ec, getenv("BERTH_TEST_DYNAMODB_URL"));
+	snprintf(table, sizeof(table), "berth-sync-takeover-%d", (int)getpid());
+	assert_int_equal(ddbt_create_table(c->base, c->aws, table), 0);
+	item = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "userId", "acme", "kind",
+	                 "tenant", "version", 0, "status", "PROVISIONING", "created_at", old,
+	                 "admin_email", "ops@acme.example", "company_name", "Acme", "reserved_by",
+	                 "launcher-gone");
+	assert_int_equal(ddbt_put(c->base, c->aws, table, item), 0);
+	json_decref(item);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.subdomain, sizeof(t.subdomain), "acme");
+	snprintf(t.admin_email, sizeof(t.admin_email), "ops@acme.example");
+	snprintf(t.company_name, sizeof(t.company_name), "Acme");
+
+	assert_int_equal(sync_reserve_tenant(c->aws, table, &t, "launcher-a",
+	                                     &(struct sync_takeover){0, "2026-01-01T00:00:00.001Z"},
+	                                     on_reserved, &wrong),
+	                 0);
+	wait_reserved(c, &wrong, NULL);
+	assert_int_equal(wrong.err, -EEXIST);
+	assert_string_equal(wrong.by, "launcher-gone");
+
+	assert_int_equal(
+	    sync_reserve_tenant(c->aws, table, &t, "launcher-a", &over, on_reserved, &r1), 0);
+	assert_int_equal(
+	    sync_reserve_tenant(c->aws, table, &t, "launcher-b", &over, on_reserved, &r2), 0);
+	wait_reserved(c, &r1, &r2);
+	print_message("takeovers: a=%d b=%d\n", r1.err, r2.err);
+	assert_true((r1.err == 0 && r2.err == -EEXIST) || (r1.err == -EEXIST && r2.err == 0));
+	items = ddbt_scan(c->base, c->aws, table);
+	it = json_object_get(items, "acme");
+	assert_string_equal(json_string_value(json_object_get(it, "reserved_by")),
+	                    r1.err == 0 ? "launcher-a" : "launcher-b");
+	assert_int_equal(json_integer_value(json_object_get(it, "version")), 0);
+	json_decref(items);
+
+	/* Once the tenant row (version 1) is there, a takeover of version 0 fails. */
+	item = json_pack("{s:s, s:s, s:i, s:s, s:s}", "userId", "acme", "kind", "tenant", "version",
+	                 1, "status", "RUNNING", "created_at", old);
+	assert_int_equal(ddbt_put(c->base, c->aws, table, item), 0);
+	json_decref(item);
+	assert_int_equal(
+	    sync_reserve_tenant(c->aws, table, &t, "launcher-c", &over, on_reserved, &late), 0);
+	wait_reserved(c, &late, NULL);
+	assert_int_equal(late.err, -EEXIST);
+}
+
 int
 main(void)
 {
@@ -359,6 +434,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_outage_and_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_older_version_loses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_launchers_one_subdomain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_reservation_takeover, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
