@@ -10,7 +10,7 @@
 
 #include "aws/aws_ecs.h"
 
-enum ecs_kind { ECS_RUN, ECS_DESCRIBE, ECS_STOP, ECS_TASKDEF };
+enum ecs_kind { ECS_RUN, ECS_DESCRIBE, ECS_STOP, ECS_LIST, ECS_TASKDEF };
 
 struct ecs_op {
 	struct aws_call *call;
@@ -267,6 +267,42 @@ ecs_parse_task(json_t *o, struct ecs_task *t, char *err, size_t errlen)
 }
 
 int
+ecs_parse_task_arns(json_t *body, char (**arns)[ECS_ARN_MAX], int *n, char *err, size_t errlen)
+{
+	json_t *a, *v;
+	size_t i;
+
+	*arns = NULL;
+	*n = 0;
+	a = json_object_get(body, "taskArns");
+	if (!json_is_object(body) || !json_is_array(a)) {
+		snprintf(err, errlen, "ECS answer has no taskArns array");
+		return -EPROTO;
+	}
+	if (json_array_size(a) > ECS_LIST_MAX) {
+		snprintf(err, errlen, "ECS answer: too many task ARNs");
+		return -EPROTO;
+	}
+	if (json_array_size(a) > 0 && (*arns = calloc(json_array_size(a), sizeof(**arns))) == NULL)
+		return -ENOMEM;
+	json_array_foreach(a, i, v)
+	{
+		const char *s = json_string_value(v);
+
+		if (s == NULL || s[0] == '\0' || strlen(s) >= ECS_ARN_MAX) {
+			snprintf(err, errlen, "ECS answer: taskArns[%zu] is not a task ARN", i);
+			free(*arns);
+			*arns = NULL;
+			*n = 0;
+			return -EPROTO;
+		}
+		memcpy((*arns)[*n], s, strlen(s) + 1);
+		(*n)++;
+	}
+	return 0;
+}
+
+int
 ecs_parse_tasks(json_t *body, struct ecs_task **tasks, int *n_tasks, struct ecs_failure **failures,
                 int *n_failures, char *err, size_t errlen)
 {
@@ -421,12 +457,18 @@ op_done(const struct aws_result *r, void *arg)
 		}
 		goto out;
 	}
+	if (op->kind == ECS_LIST) {
+		res.error = ecs_parse_task_arns(r->body, &res.task_arns, &res.n_task_arns,
+		                                res.errmsg, sizeof(res.errmsg));
+		goto out;
+	}
 	res.error = ecs_parse_tasks(r->body, &res.tasks, &res.n_tasks, &res.failures,
 	                            &res.n_failures, res.errmsg, sizeof(res.errmsg));
 out:
 	op->cb(&res, op->arg);
 	free(res.tasks);
 	free(res.failures);
+	free(res.task_arns);
 	free(op);
 }
 
@@ -489,6 +531,16 @@ aws_ecs_stop_task(struct aws *a, const char *cluster, const char *task, const ch
 	if (req != NULL && reason != NULL && reason[0] != '\0')
 		json_object_set_new(req, "reason", json_string(reason));
 	return op_start(a, ECS_STOP, "StopTask", req, cb, arg);
+}
+
+struct ecs_op *
+aws_ecs_list_tasks(struct aws *a, const char *cluster, const char *started_by, ecs_cb cb, void *arg)
+{
+	return op_start(a, ECS_LIST, "ListTasks",
+	                json_pack("{s:s, s:s, s:s, s:i}", "cluster", cluster, "startedBy",
+	                          started_by, "desiredStatus", "RUNNING", "maxResults",
+	                          ECS_LIST_MAX),
+	                cb, arg);
 }
 
 struct ecs_op *

@@ -1,6 +1,6 @@
 /*
  * aws_ecs: the ECS calls berth makes (AWS JSON 1.1): RunTask, DescribeTasks,
- * StopTask, DescribeTaskDefinition. Requests are built and answers parsed by
+ * StopTask, ListTasks, DescribeTaskDefinition. Requests are built and answers parsed by
  * pure functions (unit-tested against the shared fixtures, fuzzed); the calls
  * run through aws_call with its retries. A RunTask retry is safe only with a
  * clientToken, which ecs_run_task_request therefore requires.
@@ -22,6 +22,7 @@
 #define ECS_BINDINGS_MAX     8
 #define ECS_CONTAINERS_MAX   10
 #define ECS_DESCRIBE_MAX     100 /* tasks per DescribeTasks */
+#define ECS_LIST_MAX         100 /* task ARNs per ListTasks page */
 #define ECS_OVERRIDES_MAX    8192
 #define ECS_STARTED_BY_MAX   128
 #define ECS_CLIENT_TOKEN_MAX 64
@@ -86,7 +87,9 @@ struct ecs_result {
 	int n_tasks;
 	struct ecs_failure *failures; /* RunTask, DescribeTasks */
 	int n_failures;
-	json_t *task_definition; /* DescribeTaskDefinition; borrowed */
+	json_t *task_definition;        /* DescribeTaskDefinition; borrowed */
+	char (*task_arns)[ECS_ARN_MAX]; /* ListTasks (its first page) */
+	int n_task_arns;
 };
 
 struct ecs_op;
@@ -102,6 +105,8 @@ int ecs_parse_task(json_t *, struct ecs_task *, char *err, size_t errlen);
  */
 int ecs_parse_tasks(json_t *body, struct ecs_task **tasks, int *n_tasks,
                     struct ecs_failure **failures, int *n_failures, char *err, size_t errlen);
+/* Parses ListTasks' {"taskArns":[...]} into a malloc'd array the caller frees. */
+int ecs_parse_task_arns(json_t *body, char (**arns)[ECS_ARN_MAX], int *n, char *err, size_t errlen);
 /*
  * Checks a task definition for berth: container exists, bridge network
  * mode, and a mapping of container_port with hostPort 0 (or absent). Returns
@@ -117,6 +122,9 @@ struct ecs_op *aws_ecs_describe_tasks(struct aws *, const char *cluster, const c
                                       size_t n, ecs_cb, void *arg);
 struct ecs_op *aws_ecs_stop_task(struct aws *, const char *cluster, const char *task,
                                  const char *reason, ecs_cb, void *arg);
+/* ListTasks: the cluster's tasks with desired status RUNNING started by started_by (first page). */
+struct ecs_op *aws_ecs_list_tasks(struct aws *, const char *cluster, const char *started_by, ecs_cb,
+                                  void *arg);
 struct ecs_op *aws_ecs_describe_task_definition(struct aws *, const char *task_definition, ecs_cb,
                                                 void *arg);
 void ecs_cancel(struct ecs_op *);

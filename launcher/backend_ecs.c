@@ -63,6 +63,10 @@ struct eb_op {
 	/* describe */
 	char task[ECS_ARN_MAX];
 	int container_port;
+	/* stop with no task ARN: what ListTasks found by startedBy */
+	char (*orphans)[ECS_ARN_MAX];
+	int n_orphans, orphan_i, orphan_error;
+	char orphan_msg[BACKEND_REASON_MAX];
 	backend_start_cb on_start;
 	backend_done_cb on_done;
 	backend_describe_cb on_describe;
@@ -111,6 +115,7 @@ op_free(struct eb_op *op)
 			free(op->env_store[i]);
 		}
 	}
+	free(op->orphans);
 	free(op);
 }
 
@@ -431,31 +436,97 @@ eb_start(void *state, const struct backend_spec *spec, backend_start_cb cb, void
 
 /* --- stop ----------------------------------------------------------------- */
 
+/* A task ECS no longer knows is stopped already. */
+static int
+task_gone(const struct ecs_result *r)
+{
+	return r->aws != NULL && strcmp(r->aws->aerr.code, "InvalidParameterException") == 0 &&
+	       strstr(r->aws->aerr.message, "not found") != NULL;
+}
+
 static void
 stop_done(const struct ecs_result *r, void *arg)
 {
 	struct eb_op *op = arg;
 
 	op->call = NULL;
-	/* A task ECS no longer knows is stopped already. */
-	if (r->error == 0 ||
-	    (r->aws != NULL && strcmp(r->aws->aerr.code, "InvalidParameterException") == 0 &&
-	     strstr(r->aws->aerr.message, "not found") != NULL))
+	if (r->error == 0 || task_gone(r))
 		op->on_done(0, "", op->arg);
 	else
 		op->on_done(r->error, r->errmsg, op->arg);
 	op_end(op);
 }
 
+/*
+ * A stop with no task ARN: RunTask never answered, yet ECS may have started
+ * the task. ListTasks by startedBy (the subdomain) finds it; each is stopped.
+ */
+static void orphan_next(struct eb_op *);
+
 static void
-stop_none(evutil_socket_t fd, short what, void *arg)
+orphan_stopped(const struct ecs_result *r, void *arg)
+{
+	struct eb_op *op = arg;
+	const char *arn = op->orphans[op->orphan_i - 1];
+
+	op->call = NULL;
+	if (r->error == 0 || task_gone(r)) {
+		log_info("ecs_orphan_stopped tenant=%s task=%s", op->subdomain, arn);
+	} else {
+		log_warnx("ecs_orphan_stop_failed tenant=%s task=%s error=\"%s\"", op->subdomain,
+		          arn, r->errmsg);
+		op->orphan_error = r->error;
+		snprintf(op->orphan_msg, sizeof(op->orphan_msg), "%.200s", r->errmsg);
+	}
+	orphan_next(op);
+}
+
+static void
+orphan_next(struct eb_op *op)
+{
+	struct eb *eb = op->eb;
+
+	while (op->orphan_i < op->n_orphans) {
+		const char *arn = op->orphans[op->orphan_i++];
+
+		if ((op->call = aws_ecs_stop_task(eb->aws, eb->cluster, arn,
+		                                  "berth: its RunTask was never answered",
+		                                  orphan_stopped, op)) != NULL)
+			return;
+		op->orphan_error = -ENOMEM;
+		snprintf(op->orphan_msg, sizeof(op->orphan_msg), "cannot start StopTask");
+	}
+	op->on_done(op->orphan_error, op->orphan_error != 0 ? op->orphan_msg : "", op->arg);
+	op_end(op);
+}
+
+static void
+orphans_listed(const struct ecs_result *r, void *arg)
 {
 	struct eb_op *op = arg;
 
-	(void)fd;
-	(void)what;
-	op->on_done(0, "", op->arg);
-	op_end(op);
+	op->call = NULL;
+	if (r->error != 0) {
+		log_warnx("ecs_orphan_lookup_failed tenant=%s error=\"%s\"", op->subdomain,
+		          r->errmsg);
+		op->on_done(r->error, r->errmsg, op->arg);
+		op_end(op);
+		return;
+	}
+	if (r->n_task_arns == 0) {
+		log_info("ecs_stop_no_task tenant=%s", op->subdomain);
+		op->on_done(0, "", op->arg);
+		op_end(op);
+		return;
+	}
+	if ((op->orphans = calloc((size_t)r->n_task_arns, sizeof(*op->orphans))) == NULL) {
+		op->on_done(-ENOMEM, "out of memory", op->arg);
+		op_end(op);
+		return;
+	}
+	memcpy(op->orphans, r->task_arns, (size_t)r->n_task_arns * sizeof(*op->orphans));
+	op->n_orphans = r->n_task_arns;
+	orphan_next(op);
 }
 
 static int
@@ -467,15 +538,14 @@ eb_stop(void *state, const char *subdomain, const char *task, backend_done_cb cb
 	if ((op = op_new(eb, EB_STOP, arg)) == NULL)
 		return -ENOMEM;
 	op->on_done = cb;
+	snprintf(op->subdomain, sizeof(op->subdomain), "%s", subdomain != NULL ? subdomain : "");
 	if (task == NULL || task[0] == '\0') {
-		/* RunTask never answered, so there is no task to stop. */
-		struct timeval tv = {0, 0};
-		log_info("ecs_stop_no_task tenant=%s", subdomain);
-		if ((op->timer = evtimer_new(eb->base, stop_none, op)) == NULL) {
+		if (op->subdomain[0] == '\0' ||
+		    (op->call = aws_ecs_list_tasks(eb->aws, eb->cluster, op->subdomain,
+		                                   orphans_listed, op)) == NULL) {
 			op_end(op);
 			return -ENOMEM;
 		}
-		evtimer_add(op->timer, &tv);
 		return 0;
 	}
 	op->call =

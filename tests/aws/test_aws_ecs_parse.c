@@ -154,6 +154,62 @@ test_bad_answers(void **state)
 	}
 }
 
+/* ListTasks: a page of ARNs; anything else is refused whole. */
+static void
+test_list_tasks_answers(void **state)
+{
+	static const char *const bad[] = {"[]",
+	                                  "{}",
+	                                  "{\"taskArns\":{}}",
+	                                  "{\"taskArns\":[7]}",
+	                                  "{\"taskArns\":[\"\"]}",
+	                                  "{\"taskArns\":[\"a\",null]}"};
+	char(*arns)[ECS_ARN_MAX];
+	char err[256], *big;
+	json_error_t jerr;
+	json_t *j;
+	int n;
+
+	(void)state;
+	j = json_loads("{\"taskArns\":[\"arn:aws:ecs:us-east-1:123456789012:task/berth/a1\","
+	               "\"arn:aws:ecs:us-east-1:123456789012:task/berth/b2\"],\"nextToken\":\"2\"}",
+	               0, &jerr);
+	assert_int_equal(ecs_parse_task_arns(j, &arns, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(arns[1], "arn:aws:ecs:us-east-1:123456789012:task/berth/b2");
+	free(arns);
+	json_decref(j);
+	j = json_loads("{\"taskArns\":[]}", 0, &jerr);
+	assert_int_equal(ecs_parse_task_arns(j, &arns, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	assert_null(arns);
+	json_decref(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = json_loads(bad[i], 0, &jerr);
+		assert_non_null(j);
+		err[0] = '\0';
+		assert_int_equal(ecs_parse_task_arns(j, &arns, &n, err, sizeof(err)), -EPROTO);
+		assert_null(arns);
+		assert_int_equal(n, 0);
+		assert_true(err[0] != '\0');
+		json_decref(j);
+	}
+	/* An ARN too long for the buffer, and more ARNs than one page holds. */
+	big = malloc(ECS_ARN_MAX + 1);
+	assert_non_null(big);
+	memset(big, 'a', ECS_ARN_MAX);
+	big[ECS_ARN_MAX] = '\0';
+	j = json_pack("{s:[s]}", "taskArns", big);
+	assert_int_equal(ecs_parse_task_arns(j, &arns, &n, err, sizeof(err)), -EPROTO);
+	json_decref(j);
+	free(big);
+	j = json_pack("{s:[]}", "taskArns");
+	for (int i = 0; i <= ECS_LIST_MAX; i++)
+		json_array_append_new(json_object_get(j, "taskArns"), json_string("x"));
+	assert_int_equal(ecs_parse_task_arns(j, &arns, &n, err, sizeof(err)), -EPROTO);
+	json_decref(j);
+}
+
 static void
 test_runtask_request(void **state)
 {
@@ -301,6 +357,7 @@ main(void)
 	    cmocka_unit_test(test_describe_stopped_missing),
 	    cmocka_unit_test(test_runtask_answers),
 	    cmocka_unit_test(test_bad_answers),
+	    cmocka_unit_test(test_list_tasks_answers),
 	    cmocka_unit_test(test_runtask_request),
 	    cmocka_unit_test(test_taskdef_check),
 	    cmocka_unit_test(test_ddb_attrs),

@@ -263,6 +263,72 @@ test_placement_failure(void **state)
 	h_proc_stop(&p, 0);
 }
 
+/* How many of the emulator's tasks started by sub are still wanted RUNNING; -1 on error. */
+static int
+running_started_by(struct ctx *c, const char *sub, int *total)
+{
+	char *out = malloc(256 * 1024);
+	json_t *j, *t;
+	json_error_t je;
+	size_t i;
+	int n = 0;
+
+	assert_non_null(out);
+	*total = 0;
+	if (control_get(c->x.url, "/_emulator/tasks", out, 256 * 1024) != 200 ||
+	    (j = json_loads(out, 0, &je)) == NULL) {
+		free(out);
+		return -1;
+	}
+	free(out);
+	json_array_foreach(json_object_get(j, "tasks"), i, t)
+	{
+		const char *by = json_string_value(json_object_get(t, "startedBy"));
+		const char *want = json_string_value(json_object_get(t, "desiredStatus"));
+
+		if (by == NULL || strcmp(by, sub) != 0)
+			continue;
+		(*total)++;
+		n += want != NULL && strcmp(want, "RUNNING") == 0;
+	}
+	json_decref(j);
+	return n;
+}
+
+/*
+ * ECS starts the task but its RunTask answer never arrives (every retry
+ * alike): the provision fails, and the task it did start is found with
+ * ListTasks by startedBy and stopped, not left running.
+ */
+static void
+test_runtask_never_answered(void **state)
+{
+	struct ctx *c = *state;
+	struct h_proc p = {0};
+	const char *more[] = {"--wait-timeout", "4", NULL};
+	char sub[64], body[2048];
+	long st;
+	int running = -1, total = 0;
+
+	assert_int_equal(launcher_ecs(c, &p, more), 0);
+	faults(c, "\"runtask_lost\":true");
+	snprintf(sub, sizeof(sub), "%slost", c->e.prefix);
+	st = provision(c, &p, sub, NULL, 0, NULL, body, sizeof(body));
+	print_message("RunTask never answered: %ld %s\n", st, body);
+	assert_true(st == 502 || st == 503 || st == 504);
+	faults(c, "");
+	for (int i = 0; i < 100; i++) {
+		running = running_started_by(c, sub, &total);
+		if (total > 0 && running == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	print_message("tasks started by %s: %d, still wanted running: %d\n", sub, total, running);
+	assert_true(total >= 1); /* ECS did start it */
+	assert_int_equal(running, 0);
+	h_proc_stop(&p, 0);
+}
+
 /* A task definition berth cannot use: the launcher says what is wrong and exits. */
 static void
 test_bad_task_definition(void **state)
@@ -511,6 +577,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_throttling_30, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_secret, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_placement_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_runtask_never_answered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_task_definition, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_launchers_one_subdomain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sidecar_syncs_bindings, setup, teardown),

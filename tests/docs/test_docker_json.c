@@ -452,6 +452,10 @@ test_cross_references(void **state)
 	assert_true(allows(lp, "ecs:DescribeTasks", arn));
 	assert_true(allows(lp, "ecs:StopTask", arn));
 	assert_true(allows(lp, "ecs:DescribeTaskDefinition", "*"));
+	/* ListTasks (a start never answered) is authorized on the cluster's container instances. */
+	snprintf(arn, sizeof(arn), "arn:aws:ecs:us-east-1:123456789012:container-instance/%s/*",
+	         cluster);
+	assert_true(allows(lp, "ecs:ListTasks", arn));
 
 	/* The launcher may pass exactly the roles the tenant task definition names. */
 	assert_true(allows(lp, "iam:PassRole", str_at(tenant, "taskRoleArn")));

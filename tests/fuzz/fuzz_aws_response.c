@@ -28,7 +28,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_error_t jerr;
 	json_t *j, *x;
 	char err[256];
-	int nt, nf;
+	char(*arns)[ECS_ARN_MAX];
+	int nt, nf, na;
 
 	aws_error_parse(NULL, (const char *)data, size, &e);
 	aws_retry_classify(0, 400, e.code);
@@ -40,6 +41,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(t);
 		free(f);
 	}
+	if (ecs_parse_task_arns(j, &arns, &na, err, sizeof(err)) == 0)
+		free(arns);
 	ecs_taskdef_check(j, "app", 8000, err, sizeof(err));
 	if ((x = ddb_item_to_json(j)) != NULL) {
 		json_t *back = ddb_item_from_json(x);

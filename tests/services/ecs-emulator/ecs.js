@@ -154,6 +154,9 @@ class Ecs {
             resourceIds: prior.response.tasks.map((t) => t.taskArn),
           });
         }
+        if (this.faultFor(akid) && this.faultFor(akid).runtask_lost) {
+          throw new AwsError(500, 'ServerException', 'Service unavailable (injected after the task started)');
+        }
         return prior.response;
       }
     }
@@ -180,6 +183,10 @@ class Ecs {
     const response = { tasks: tasks.map((t) => this.describe(t, null)), failures: [] };
     if (p.clientToken !== undefined) {
       this.tokens.set(cluster + '\0' + p.clientToken, { params: JSON.stringify({ ...p, clientToken: undefined }), response });
+    }
+    if (fault && fault.runtask_lost) {
+      // The task runs, but the answer never reaches the caller (every retry alike).
+      throw new AwsError(500, 'ServerException', 'Service unavailable (injected after the task started)');
     }
     return response;
   }
@@ -412,6 +419,28 @@ class Ecs {
     return { task: this.describe(t, null) };
   }
 
+  // ListTasks: one page of the cluster's task ARNs, filtered as ECS does (desiredStatus RUNNING
+  // by default; startedBy, family). nextToken is the index of the next task.
+  async ListTasks(p) {
+    const cluster = this.cluster(p.cluster);
+    const desired = p.desiredStatus === undefined ? 'RUNNING' : p.desiredStatus;
+    if (!['RUNNING', 'PENDING', 'STOPPED'].includes(desired)) throw paramErr(`desiredStatus ${desired} is not valid.`);
+    const max = p.maxResults === undefined ? 100 : p.maxResults;
+    if (!Number.isInteger(max) || max < 1 || max > 100) throw paramErr('maxResults must be between 1 and 100.');
+    const from = p.nextToken === undefined ? 0 : Number(p.nextToken);
+    if (!Number.isInteger(from) || from < 0) throw paramErr('Invalid nextToken.');
+    const all = [...this.tasks.values()].filter(
+      (t) =>
+        t.cluster === cluster &&
+        t.desiredStatus === desired &&
+        (p.startedBy === undefined || t.startedBy === p.startedBy) &&
+        (p.family === undefined || t.td.family === p.family),
+    );
+    const out = { taskArns: all.slice(from, from + max).map((t) => t.arn) };
+    if (from + max < all.length) out.nextToken = String(from + max);
+    return out;
+  }
+
   async DescribeTaskDefinition(p) {
     return { taskDefinition: this.lookupTaskDef(p.taskDefinition), tags: [] };
   }
@@ -473,7 +502,7 @@ class Ecs {
     }
     const target = req.headers['x-amz-target'] || '';
     const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-    const actions = ['RunTask', 'DescribeTasks', 'StopTask', 'DescribeTaskDefinition', 'RegisterTaskDefinition', 'CreateCluster'];
+    const actions = ['RunTask', 'DescribeTasks', 'StopTask', 'ListTasks', 'DescribeTaskDefinition', 'RegisterTaskDefinition', 'CreateCluster'];
     if (!actions.includes(action)) {
       return sendErr(new AwsError(400, 'UnknownOperationException', `Unknown operation ${target}`));
     }
@@ -530,7 +559,7 @@ class Ecs {
     }
     if (req.method === 'POST' && path === '/_emulator/faults') {
       // {access_key_id?: '*' default, throttle: 0..1, error5xx: 0..1, latency_ms,
-      //  describe_delay_ms, start_delay_ms, runtask_failure, actions: [..]}; {} clears.
+      //  describe_delay_ms, start_delay_ms, runtask_failure, runtask_lost, actions: [..]}; {} clears.
       const k = p.access_key_id || '*';
       delete p.access_key_id;
       if (Object.keys(p).length === 0) this.faults.delete(k);
@@ -539,7 +568,14 @@ class Ecs {
     }
     if (req.method === 'GET' && path === '/_emulator/stats') return send(200, this.stats);
     if (req.method === 'GET' && path === '/_emulator/tasks') {
-      return send(200, { tasks: [...this.tasks.values()].map((t) => ({ taskArn: t.arn, startedBy: t.startedBy, containers: t.containers.map((c) => c.dockerId) })) });
+      return send(200, {
+        tasks: [...this.tasks.values()].map((t) => ({
+          taskArn: t.arn,
+          startedBy: t.startedBy,
+          desiredStatus: t.desiredStatus,
+          containers: t.containers.map((c) => c.dockerId),
+        })),
+      });
     }
     if (req.method === 'POST' && path === '/_emulator/cleanup') {
       return send(200, { removed: await this.cleanup(p.access_key_id) });
