@@ -258,6 +258,9 @@ main(int argc, char **argv)
 	       (double)tl_status_kb(spid, "RssFile") / 1024.0);
 	printf("private (anonymous) memory: peak sampled %.2f MiB, now %.2f MiB\n",
 	       (double)anon_max / 1024.0, (double)tl_status_kb(spid, "RssAnon") / 1024.0);
+	/* PSS: each shared page divided by the processes that map it (what the host pays). */
+	printf("proportional set size (Pss): %.2f MiB now\n",
+	       (double)tl_proc_kb(spid, "smaps_rollup", "Pss") / 1024.0);
 	c0 = tl_cpu_ticks(spid);
 	sleep(3);
 	c1 = tl_cpu_ticks(spid);

@@ -246,14 +246,14 @@ tl_cpu_ticks(pid_t pid)
 }
 
 long
-tl_status_kb(pid_t pid, const char *key)
+tl_proc_kb(pid_t pid, const char *file, const char *key)
 {
-	char path[64], line[256];
+	char path[128], line[256];
 	size_t klen = strlen(key);
 	long v = -1;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	if ((fp = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), fp) != NULL)
@@ -261,6 +261,12 @@ tl_status_kb(pid_t pid, const char *key)
 			v = strtol(line + klen + 1, NULL, 10);
 	fclose(fp);
 	return v;
+}
+
+long
+tl_status_kb(pid_t pid, const char *key)
+{
+	return tl_proc_kb(pid, "status", key);
 }
 
 int

@@ -85,6 +85,8 @@ int tl_run(const char *cmd, char *out, size_t outlen);
 long tl_cpu_ticks(pid_t pid);
 /* A "Key:" line of /proc/PID/status in kB (e.g. "RssAnon"), or -1. */
 long tl_status_kb(pid_t pid, const char *key);
+/* The same from another /proc/PID file (e.g. "smaps_rollup", "Pss"), or -1. */
+long tl_proc_kb(pid_t pid, const char *file, const char *key);
 
 /* Network (loopback only) */
 
