@@ -26,10 +26,10 @@
 
 /*
  * The registry's page cache: the sidecar's commits are small (one event's
- * binding, a reconcile's batch), so 2 MiB instead of the 16 MiB a writer
+ * binding, a reconcile's batch), so 1 MiB instead of the 16 MiB a writer
  * opens with keeps the daemon's memory down.
  */
-#define SIDECAR_CACHE_KIB 2048
+#define SIDECAR_CACHE_KIB 1024
 #define SIDECAR_BUSY_MS   50 /* the loop's lock wait; the tracker retries a busy commit */
 
 /* The DynamoDB sync engine (registry/sync.c) behind --dynamodb-table; see sync_hook.h. */
