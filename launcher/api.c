@@ -211,7 +211,7 @@ reserve_taken(struct reserving *w, json_t *existing)
 	struct launcher *l = w->l;
 	struct ddb_judgement j;
 
-	launcher_ddb_judge(existing, &w->t, registry_now_ms(), &j);
+	launcher_ddb_judge(existing, &w->t, registry_now_ms(), launcher_ddb_owner(l), &j);
 	if (j.verdict == DDB_STALE && w->took_over)
 		j.verdict = DDB_IN_FLIGHT; /* another launcher took it over first */
 	switch (j.verdict) {

@@ -78,6 +78,12 @@ launcher_ddb_reserve(struct launcher *l, const struct tenant *t, const struct sy
 	return sync_reserve_tenant(d->aws, d->table, t, d->owner, over, cb, arg);
 }
 
+const char *
+launcher_ddb_owner(const struct launcher *l)
+{
+	return l->ddb != NULL ? l->ddb->owner : "";
+}
+
 /* The string at key, "" when absent; NULL when present but not a string. */
 static const char *
 item_str(const json_t *o, const char *key)
@@ -135,13 +141,13 @@ item_tenant(const json_t *o)
 }
 
 void
-launcher_ddb_judge(const json_t *o, const struct tenant *t, int64_t now_ms,
+launcher_ddb_judge(const json_t *o, const struct tenant *t, int64_t now_ms, const char *owner,
                    struct ddb_judgement *out)
 {
 	const char *kind = item_str(o, "kind"), *email, *company, *created;
 	const json_t *v = json_object_get(o, "version");
 	int64_t last;
-	int status;
+	int status, mine;
 
 	memset(out, 0, sizeof(*out));
 	out->verdict = DDB_TAKEN;
@@ -169,8 +175,12 @@ launcher_ddb_judge(const json_t *o, const struct tenant *t, int64_t now_ms,
 		created = item_str(o, "created_at");
 		last = since != NULL ? aws_time_parse_iso8601(since) : -1;
 		out->verdict = DDB_IN_FLIGHT;
-		if (last > 0 && now_ms - last >= LAUNCHER_DDB_STALE_MS && created != NULL &&
-		    created[0] != '\0' && strlen(created) < sizeof(out->created)) {
+		mine = json_integer_value(v) == 0 && owner != NULL && owner[0] != '\0' &&
+		       item_str(o, "reserved_by") != NULL &&
+		       strcmp(item_str(o, "reserved_by"), owner) == 0;
+		if ((mine || (last > 0 && now_ms - last >= LAUNCHER_DDB_STALE_MS)) &&
+		    created != NULL && created[0] != '\0' &&
+		    strlen(created) < sizeof(out->created)) {
 			out->verdict = DDB_STALE;
 			out->version = (int64_t)json_integer_value(v);
 			memcpy(out->created, created, strlen(created) + 1);

@@ -58,9 +58,12 @@ struct ddb_judgement {
 /*
  * Judges existing (the item as plain JSON, untrusted; NULL when it could not
  * be read) against the request t at now_ms. Only the same request (same
- * e-mail and company) is ever served or takes over.
+ * e-mail and company) is ever served or takes over. A reservation of owner
+ * (this launcher: one whose registry write failed after it) is stale at once.
  */
 void launcher_ddb_judge(const json_t *existing, const struct tenant *t, int64_t now_ms,
-                        struct ddb_judgement *out);
+                        const char *owner, struct ddb_judgement *out);
+/* This launcher's reserved_by ("" when DynamoDB is off). */
+const char *launcher_ddb_owner(const struct launcher *);
 
 #endif

@@ -187,6 +187,15 @@ test_ddb_judge(void **state)
 	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
 	     "\"company_name\":\"Acme\"}",
 	     DDB_IN_FLIGHT, NULL},
+	    /* Fresh, but this launcher's own (its registry write failed after it): taken back. */
+	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
+	     "\"company_name\":\"Acme\",\"created_at\":\"2026-11-27T04:59:59.000Z\","
+	     "\"reserved_by\":\"berth-launcher@here:7\"}",
+	     DDB_STALE, NULL},
+	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
+	     "\"company_name\":\"Acme\",\"created_at\":\"2026-11-27T04:59:59.000Z\","
+	     "\"reserved_by\":\"berth-launcher@there:7\"}",
+	     DDB_IN_FLIGHT, NULL},
 	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
 	     "\"company_name\":\"Acme\",\"created_at\":\"yesterday\"}",
 	     DDB_IN_FLIGHT, NULL},
@@ -226,13 +235,14 @@ test_ddb_judge(void **state)
 		struct ddb_judgement j;
 
 		assert_non_null(item);
-		launcher_ddb_judge(item, &t, now, &j);
+		launcher_ddb_judge(item, &t, now, "berth-launcher@here:7", &j);
 		if (j.verdict != cases[i].want)
 			fail_msg("case %zu: verdict %d, want %d", i, j.verdict, cases[i].want);
 		if (cases[i].field != NULL)
 			assert_string_equal(j.field, cases[i].field);
 		if (j.verdict == DDB_STALE) {
-			assert_string_equal(j.created, "2026-11-27T04:44:59.000Z");
+			assert_true(strcmp(j.created, "2026-11-27T04:44:59.000Z") == 0 ||
+			            strcmp(j.created, "2026-11-27T04:59:59.000Z") == 0);
 			assert_true(j.version == 0 || j.version == 2);
 		}
 		if (j.verdict == DDB_SAME_RUNNING) {
@@ -247,7 +257,7 @@ test_ddb_judge(void **state)
 		free(j.tenant);
 		json_decref(item);
 	}
-	launcher_ddb_judge(NULL, &t, now, &(struct ddb_judgement){0});
+	launcher_ddb_judge(NULL, &t, now, NULL, &(struct ddb_judgement){0});
 }
 
 int
