@@ -210,6 +210,7 @@ reserve_taken(struct reserving *w, json_t *existing)
 {
 	struct launcher *l = w->l;
 	struct ddb_judgement j;
+	const char *by;
 
 	launcher_ddb_judge(existing, &w->t, registry_now_ms(), launcher_ddb_owner(l), &j);
 	if (j.verdict == DDB_STALE && w->took_over)
@@ -236,12 +237,10 @@ reserve_taken(struct reserving *w, json_t *existing)
 		break;
 	case DDB_STALE:
 		/* Left by a launcher that stopped before it finished: take it over. */
+		by = json_string_value(json_object_get(existing, "reserved_by"));
 		log_warnx("dynamodb_item_stale tenant=%s version=%lld created_at=%s "
 		          "reserved_by=\"%s\"",
-		          w->t.subdomain, (long long)j.version, j.created,
-		          json_string_value(json_object_get(existing, "reserved_by")) != NULL
-		              ? json_string_value(json_object_get(existing, "reserved_by"))
-		              : "");
+		          w->t.subdomain, (long long)j.version, j.created, by != NULL ? by : "");
 		w->took_over = 1; /* one takeover at most per request */
 		if (launcher_ddb_reserve(l, &w->t, &(struct sync_takeover){j.version, j.created},
 		                         on_reserved, w) == 0)

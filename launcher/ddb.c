@@ -166,18 +166,18 @@ launcher_ddb_judge(const json_t *o, const struct tenant *t, int64_t now_ms, cons
 		out->field = "company_name";
 		return;
 	}
-	status = tenant_status_parse(item_str(o, "status") != NULL ? item_str(o, "status") : "");
+	status = item_str(o, "status") != NULL ? tenant_status_parse(item_str(o, "status")) : -1;
 	if (json_integer_value(v) == 0 || status == TENANT_PROVISIONING) {
 		/* Its launcher is at work, or stopped before it finished. */
 		const char *since =
 		    item_str(o, json_integer_value(v) == 0 ? "created_at" : "updated_at");
+		const char *by = item_str(o, "reserved_by");
 
 		created = item_str(o, "created_at");
 		last = since != NULL ? aws_time_parse_iso8601(since) : -1;
-		out->verdict = DDB_IN_FLIGHT;
 		mine = json_integer_value(v) == 0 && owner != NULL && owner[0] != '\0' &&
-		       item_str(o, "reserved_by") != NULL &&
-		       strcmp(item_str(o, "reserved_by"), owner) == 0;
+		       by != NULL && strcmp(by, owner) == 0;
+		out->verdict = DDB_IN_FLIGHT;
 		if ((mine || (last > 0 && now_ms - last >= LAUNCHER_DDB_STALE_MS)) &&
 		    created != NULL && created[0] != '\0' &&
 		    strlen(created) < sizeof(out->created)) {
@@ -187,17 +187,13 @@ launcher_ddb_judge(const json_t *o, const struct tenant *t, int64_t now_ms, cons
 		}
 		return;
 	}
-	switch (status) {
-	case TENANT_RUNNING:
-		if ((out->tenant = item_tenant(o)) != NULL && out->tenant->url[0] != '\0')
-			out->verdict = DDB_SAME_RUNNING;
-		else {
-			free(out->tenant);
-			out->tenant = NULL;
-		}
+	/* RUNNING: served as it stands. FAILED or STOPPED: its launcher provisions it again. */
+	if (status != TENANT_RUNNING || (out->tenant = item_tenant(o)) == NULL)
 		return;
-	default:
-		/* FAILED or STOPPED under another launcher: that launcher provisions it again. */
+	if (out->tenant->url[0] == '\0') {
+		free(out->tenant);
+		out->tenant = NULL;
 		return;
 	}
+	out->verdict = DDB_SAME_RUNNING;
 }
