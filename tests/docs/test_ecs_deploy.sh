@@ -134,6 +134,12 @@ aport=$(free_port)
 node "$src/tests/services/agent/agent.js" --port "$aport" --docker-host "$DOCKER_HOST" \
 	--cluster "$cluster" >"$tmp/agent.log" 2>&1 &
 pids+=($!)
+# As on a host, the agent answers before the sidecar starts (a sidecar that finds no agent
+# retries /v1/metadata after 2 s; the wait below allows for that too).
+for _ in $(seq 1 100); do
+	curl -fs --noproxy '*' -m 2 -o /dev/null "http://127.0.0.1:$aport/v1/metadata" && break
+	sleep 0.1
+done
 
 # The sidecar, with its task definition's environment.
 sport=$(free_port)
@@ -172,6 +178,11 @@ for url in "http://127.0.0.1:$sport/healthz" "http://127.0.0.1:$lport/healthz"; 
 		sleep 0.2
 	done
 	curl -fs --noproxy '*' -m 2 -o /dev/null "$url" || fail "$url does not answer"
+done
+for _ in $(seq 1 50); do
+	curl -fs --noproxy '*' "http://127.0.0.1:$sport/healthz" | grep -q "\"cluster\":\"$cluster\"" &&
+		break
+	sleep 0.2
 done
 curl -fs --noproxy '*' "http://127.0.0.1:$sport/healthz" | grep -q "\"cluster\":\"$cluster\"" ||
 	fail "the sidecar did not read the agent's metadata"
