@@ -27,7 +27,7 @@ load_fixture(const char *name)
 	json_error_t jerr;
 
 	snprintf(rel, sizeof(rel), "fixtures/%s", name);
-	txt = tl_shared(rel, NULL);
+	txt = tl_data(rel, NULL);
 	j = json_loads(txt, 0, &jerr);
 	free(txt);
 	assert_non_null(j);

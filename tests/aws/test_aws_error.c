@@ -50,7 +50,7 @@ test_fixtures(void **state)
 		size_t len;
 
 		snprintf(rel, sizeof(rel), "fixtures/%s", f->file);
-		body = tl_shared(rel, &len);
+		body = tl_data(rel, &len);
 		assert_int_equal(aws_error_parse(NULL, body, len, &e), 0);
 		print_message("%s -> code=%s message=%s\n", f->file, e.code, e.message);
 		assert_string_equal(e.code, f->code);

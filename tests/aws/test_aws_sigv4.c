@@ -64,12 +64,12 @@ expected_auth(const char *dir, int derived, char *out, size_t outlen)
 
 	if (derived) {
 		snprintf(rel, sizeof(rel), "sigv4-vectors/%s/header-authorization.txt", dir);
-		txt = tl_shared(rel, NULL);
+		txt = tl_data(rel, NULL);
 		snprintf(out, outlen, "%s", txt);
 		free(txt);
 	} else {
 		snprintf(rel, sizeof(rel), "sigv4-vectors/%s/header-signed-request.txt", dir);
-		txt = tl_shared(rel, NULL);
+		txt = tl_data(rel, NULL);
 		p = strstr(txt, "\nAuthorization:");
 		assert_non_null(p);
 		p += strlen("\nAuthorization:");
@@ -100,7 +100,7 @@ run_vector(const struct vec *v)
 	memset(&cap, 0, sizeof(cap));
 	assert_int_equal(capture_start(&cap, base), 0);
 	snprintf(rel, sizeof(rel), "sigv4-vectors/%s/context.json", v->dir);
-	txt = tl_shared(rel, NULL);
+	txt = tl_data(rel, NULL);
 	ctx = json_loads(txt, 0, &jerr);
 	free(txt);
 	assert_non_null(ctx);
@@ -109,7 +109,7 @@ run_vector(const struct vec *v)
 
 	/* request.txt: "METHOD /path HTTP/1.1", "Name:value" lines, blank, body. */
 	snprintf(rel, sizeof(rel), "sigv4-vectors/%s/request.txt", v->dir);
-	txt = tl_shared(rel, NULL);
+	txt = tl_data(rel, NULL);
 	method[0] = host[0] = ctype[0] = target[0] = '\0';
 	body = strstr(txt, "\n\n");
 	if (body != NULL) {

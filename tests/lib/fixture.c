@@ -26,15 +26,13 @@ tl_need_env(const char *name)
 }
 
 char *
-tl_shared(const char *rel, size_t *len)
+tl_data(const char *rel, size_t *len)
 {
-	const char *dir = getenv("BERTH_SHARED_DIR");
+	const char *dir = tl_need_env("BERTH_SOURCE_DIR");
 	char path[1024];
 	char *b;
 
-	if (dir == NULL || dir[0] == '\0')
-		fail_msg("BERTH_SHARED_DIR is not set (ctest sets it)");
-	snprintf(path, sizeof(path), "%s/reference/%s", dir, rel);
+	snprintf(path, sizeof(path), "%s/tests/data/%s", dir, rel);
 	if ((b = tl_read_file(path, len)) == NULL)
 		fail_msg("cannot read %s", path);
 	return b;
@@ -46,5 +44,5 @@ tl_fixture(const char *name, size_t *len)
 	char rel[512];
 
 	snprintf(rel, sizeof(rel), "fixtures/%s", name);
-	return tl_shared(rel, len);
+	return tl_data(rel, len);
 }

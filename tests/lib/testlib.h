@@ -24,9 +24,9 @@ struct evhttp;
 char *tl_read_file(const char *path, size_t *len);
 /* tl_read_file for a file of at most max bytes; a bigger one is a failure (errno EFBIG). */
 char *tl_read_file_max(const char *path, size_t max, size_t *len);
-/* (cmocka) BERTH_SHARED_DIR/reference/REL, e.g. "fixtures/x.json" (caller frees). */
-char *tl_shared(const char *rel, size_t *len);
-/* (cmocka) BERTH_SHARED_DIR/reference/fixtures/NAME (caller frees). */
+/* (cmocka) BERTH_SOURCE_DIR/tests/data/REL, e.g. "fixtures/x.json" (caller frees). */
+char *tl_data(const char *rel, size_t *len);
+/* (cmocka) BERTH_SOURCE_DIR/tests/data/fixtures/NAME (caller frees). */
 char *tl_fixture(const char *name, size_t *len);
 /* (cmocka) The value of an environment variable the test needs; a clear failure when unset. */
 const char *tl_need_env(const char *name);
