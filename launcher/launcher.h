@@ -12,7 +12,9 @@
  * The binding comes from whichever answers first: the shared registry
  * (the sidecar writes it; checked on a short timer through the cheap
  * registry_changed()), the sidecar's long-poll route (--sidecar-url), or
- * the backend's describe as a slow fallback. Every state change is written
+ * the backend's describe as a slow fallback. While the port is probed
+ * (launcher/probe.c), the registry and describe keep watching the task: one
+ * that stops fails the provision at once. Every state change is written
  * to the registry before it is answered, so a restarted launcher can finish
  * or fail what it finds PROVISIONING.
  */
@@ -35,9 +37,6 @@ struct ratelimit;
 #define LAUNCHER_WAITERS_MAX      32           /* requests waiting on one provision */
 #define LAUNCHER_SIDECAR_BODY_MAX (256 * 1024) /* a sidecar binding answer */
 #define LAUNCHER_REG_POLL_MS      10           /* registry_changed() interval while awaiting */
-#define LAUNCHER_PROBE_MS         1000         /* one readiness attempt at most */
-#define LAUNCHER_PROBE_GAP_MS     20           /* between readiness attempts, at most */
-#define LAUNCHER_PROBE_FIRST_MS   5            /* the first gap; doubled up to the above */
 
 enum metric_route { MR_POST, MR_GET, MR_LIST, MR_DELETE, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };
 enum metric_class { MC_2XX, MC_4XX, MC_5XX, MC__N };

@@ -24,6 +24,7 @@
 #include "core/evcurl.h"
 #include "core/log.h"
 #include "launcher/launcher.h"
+#include "launcher/probe.h"
 #include "launcher/template.h"
 
 struct prov {
@@ -33,7 +34,8 @@ struct prov {
 
 	int finished;     /* the result is written and answered */
 	int starting;     /* backend start outstanding */
-	int awaiting;     /* counted in l->nawait */
+	int awaiting;     /* looking for the binding */
+	int watching;     /* counted in l->nawait: the registry and describe watch the task */
 	int probing;      /* readiness probe running */
 	int stop_wanted;  /* stop the task once start has answered */
 	int stopping;     /* backend stop outstanding */
@@ -47,12 +49,10 @@ struct prov {
 	struct evhttp_request *deleters[LAUNCHER_WAITERS_MAX]; /* DELETEs */
 	int ndeleters;
 
-	struct event *deadline, *describe_timer, *probe_timer, *sidecar_timer;
+	struct event *deadline, *describe_timer, *sidecar_timer;
 	struct evcurl_xfer *sidecar_xfer;
-	int probe_fd;
-	int probe_sent; /* http probe: the request is written, waiting for bytes */
+	struct probe *probe;
 	int64_t sidecar_sent_us;
-	int probe_tries;
 
 	char bound_ip[REG_IP_MAX];
 	int bound_port;
@@ -64,7 +64,6 @@ struct prov {
 static void prov_cleanup(struct prov *);
 static void prov_fail(struct prov *, int status, const char *code, const char *reason);
 static void await_begin(struct prov *);
-static void probe_attempt(struct prov *);
 static void sidecar_poll(struct prov *);
 
 int64_t
@@ -102,7 +101,6 @@ prov_new(struct launcher *l, const struct tenant *t)
 		return NULL;
 	p->l = l;
 	p->t = *t;
-	p->probe_fd = -1;
 	p->t0_us = launcher_mono_us();
 	TAILQ_INSERT_TAIL(&l->provs, p, entry);
 	l->nprovs++;
@@ -206,17 +204,11 @@ answer_deleters(struct prov *p, int error, const char *msg)
 	p->ndeleters = 0;
 }
 
+/* The binding is known (or no longer wanted): the sidecar's long-poll ends. */
 static void
 stop_awaiting(struct prov *p)
 {
-	if (p->awaiting) {
-		p->awaiting = 0;
-		p->l->nawait--;
-	}
-	if (p->describe_timer != NULL) {
-		event_free(p->describe_timer);
-		p->describe_timer = NULL;
-	}
+	p->awaiting = 0;
 	if (p->sidecar_timer != NULL) {
 		event_free(p->sidecar_timer);
 		p->sidecar_timer = NULL;
@@ -229,17 +221,17 @@ stop_awaiting(struct prov *p)
 	}
 }
 
-/* Frees the probe's timer and closes its socket. */
+/* The task has a result: the registry and describe stop watching it. */
 static void
-probe_close(struct prov *p)
+stop_watching(struct prov *p)
 {
-	if (p->probe_timer != NULL) {
-		event_free(p->probe_timer);
-		p->probe_timer = NULL;
+	if (p->watching) {
+		p->watching = 0;
+		p->l->nawait--;
 	}
-	if (p->probe_fd >= 0) {
-		close(p->probe_fd);
-		p->probe_fd = -1;
+	if (p->describe_timer != NULL) {
+		event_free(p->describe_timer);
+		p->describe_timer = NULL;
 	}
 }
 
@@ -247,7 +239,8 @@ static void
 stop_probe(struct prov *p)
 {
 	p->probing = 0;
-	probe_close(p);
+	probe_free(p->probe);
+	p->probe = NULL;
 }
 
 static void
@@ -292,6 +285,7 @@ prov_cleanup(struct prov *p)
 	if (!p->finished)
 		return;
 	stop_awaiting(p);
+	stop_watching(p);
 	stop_probe(p);
 	if (p->deadline != NULL) {
 		event_free(p->deadline);
@@ -400,153 +394,24 @@ is_loopback(const char *ip)
 	return 0;
 }
 
+/* The host[:port] part of url (into out); "localhost" when none. */
 static void
-probe_tick(evutil_socket_t fd, short what, void *arg)
+url_authority(const char *url, char *out, size_t outlen)
 {
-	(void)fd;
-	(void)what;
-	probe_attempt(arg);
-}
-
-static void
-probe_retry(struct prov *p)
-{
-	/*
-	 * 5, 10, then every 20 ms: an application a moment from listening is
-	 * not kept waiting, and one that takes long costs 50 attempts a second.
-	 */
-	long gap = LAUNCHER_PROBE_FIRST_MS << (p->probe_tries < 4 ? p->probe_tries : 4);
-	struct timeval tv = {0, (gap < LAUNCHER_PROBE_GAP_MS ? gap : LAUNCHER_PROBE_GAP_MS) * 1000};
-
-	probe_close(p);
-	p->probe_sent = 0;
-	p->probe_tries++;
-	if ((p->probe_timer = evtimer_new(p->l->base, probe_tick, p)) == NULL) {
-		prov_fail(p, 500, "internal", "out of memory");
-		return;
-	}
-	evtimer_add(p->probe_timer, &tv);
-}
-
-/* The host[:port] part of url (into *host), its length; "localhost" when none. */
-static size_t
-url_authority(const char *url, const char **host)
-{
-	const char *s = strstr(url, "://"), *e;
+	const char *s = strstr(url, "://");
 
 	if (s == NULL || s[3] == '\0') {
-		*host = "localhost";
-		return strlen(*host);
+		snprintf(out, outlen, "localhost");
+		return;
 	}
 	s += 3;
-	e = s + strcspn(s, "/?#");
-	*host = s;
-	return (size_t)(e - s);
-}
-
-/*
- * One readiness step. Connected is enough for --ready-check tcp; for http a
- * HEAD request must get at least one byte back, because Docker's userland
- * proxy accepts on the host port even before the application listens.
- */
-static void
-probe_io(evutil_socket_t fd, short what, void *arg)
-{
-	struct prov *p = arg;
-	struct timeval tv = {LAUNCHER_PROBE_MS / 1000, (LAUNCHER_PROBE_MS % 1000) * 1000};
-	char buf[REG_URL_MAX + 128];
-	const char *host = "localhost";
-	int soerr = 0;
-	socklen_t sl = sizeof(soerr);
-	ssize_t n;
-
-	if (what & EV_TIMEOUT) {
-		probe_retry(p);
-		return;
-	}
-	if (!p->probe_sent) {
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
-			probe_retry(p);
-			return;
-		}
-		if (!p->l->ready_http) {
-			prov_running(p);
-			return;
-		}
-		n = snprintf(buf, sizeof(buf),
-		             "HEAD / HTTP/1.0\r\nHost: %.*s\r\nUser-Agent: berth-launcher\r\n\r\n",
-		             (int)url_authority(p->t.url, &host), host);
-		if (n < 0 || (size_t)n >= sizeof(buf)) {
-			probe_retry(p);
-			return;
-		}
-		if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n) {
-			probe_retry(p);
-			return;
-		}
-		p->probe_sent = 1;
-		event_free(p->probe_timer);
-		p->probe_timer = event_new(p->l->base, fd, EV_READ, probe_io, p);
-		if (p->probe_timer == NULL) {
-			prov_fail(p, 500, "internal", "out of memory");
-			return;
-		}
-		event_add(p->probe_timer, &tv);
-		return;
-	}
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n > 0)
-		prov_running(p);
-	else
-		probe_retry(p);
+	snprintf(out, outlen, "%.*s", (int)strcspn(s, "/?#"), s);
 }
 
 static void
-probe_attempt(struct prov *p)
+on_ready(void *arg)
 {
-	struct launcher *l = p->l;
-	struct timeval tv = {LAUNCHER_PROBE_MS / 1000, (LAUNCHER_PROBE_MS % 1000) * 1000};
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	const char *addr;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-	/* A local backend publishes on this machine: probe loopback, never another host. */
-	addr = (l->bops->local && !is_loopback(p->bound_ip)) ? "127.0.0.1" : p->bound_ip;
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)p->bound_port);
-		sl = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)p->bound_port);
-		sl = sizeof(*s6);
-	} else {
-		prov_fail(p, 502, "bad_binding", "the binding's host IP is not an IP address");
-		return;
-	}
-	if (p->probe_timer != NULL) {
-		event_free(p->probe_timer);
-		p->probe_timer = NULL;
-	}
-	p->probe_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->probe_fd < 0) {
-		log_warn("probe_socket tenant=%s", p->t.subdomain);
-		probe_retry(p);
-		return;
-	}
-	if (connect(p->probe_fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
-		probe_retry(p);
-		return;
-	}
-	p->probe_sent = 0;
-	if ((p->probe_timer = event_new(l->base, p->probe_fd, EV_WRITE, probe_io, p)) == NULL) {
-		prov_fail(p, 500, "internal", "out of memory");
-		return;
-	}
-	event_add(p->probe_timer, &tv);
+	prov_running(arg);
 }
 
 /* The binding is known, from whichever source answered first. */
@@ -583,8 +448,26 @@ prov_bound(struct prov *p, const char *ip, int port, enum bind_source src)
 		prov_fail(p, 500, "url_template", "the URL does not fit");
 		return;
 	}
+	{
+		/* A local backend publishes on this machine: probe loopback, never another host. */
+		const char *addr =
+		    (l->bops->local && !is_loopback(p->bound_ip)) ? "127.0.0.1" : p->bound_ip;
+		char host[PROBE_HOST_MAX];
+		int error;
+
+		url_authority(p->t.url, host, sizeof(host));
+		p->probe = probe_new(l->base, addr, port, l->ready_http ? PROBE_HTTP : PROBE_TCP,
+		                     host, on_ready, p, &error);
+		if (p->probe == NULL) {
+			if (error == -EINVAL)
+				prov_fail(p, 502, "bad_binding",
+				          "the binding's host IP is not an IP address");
+			else
+				prov_fail(p, 500, "internal", "out of memory");
+			return;
+		}
+	}
 	p->probing = 1;
-	probe_attempt(p);
 }
 
 /* --- awaiting the binding --------------------------------------------------- */
@@ -593,6 +476,7 @@ struct bind_match {
 	int container_port;
 	struct binding found;
 	int ok;
+	int gone; /* a binding of the port that is STOPPED or REMOVED */
 };
 
 static int
@@ -600,17 +484,26 @@ match_binding(const struct binding *b, void *arg)
 {
 	struct bind_match *m = arg;
 
-	if (b->container_port != m->container_port || strcmp(b->protocol, "tcp") != 0 ||
-	    b->host_port <= 0)
+	if (b->container_port != m->container_port || strcmp(b->protocol, "tcp") != 0)
 		return 0;
-	if (b->status != BINDING_RUNNING && b->status != BINDING_PROVISIONAL)
+	if (b->status == BINDING_STOPPED || b->status == BINDING_REMOVED) {
+		m->gone = 1;
+		return 0;
+	}
+	if (b->host_port <= 0 || (b->status != BINDING_RUNNING && b->status != BINDING_PROVISIONAL))
 		return 0;
 	m->found = *b;
 	m->ok = 1;
 	return b->status == BINDING_RUNNING; /* prefer RUNNING; keep looking otherwise */
 }
 
-/* Looks p's task up in the registry. */
+static void describe_tick(int fd, short what, void *arg);
+
+/*
+ * Looks p's task up in the registry: while awaiting, for its binding; while
+ * probing, for a sign that the container stopped (the sidecar marks its
+ * binding STOPPED on Docker's die), which asks the backend at once why.
+ */
 static void
 registry_lookup(struct prov *p)
 {
@@ -625,8 +518,10 @@ registry_lookup(struct prov *p)
 		          registry_errmsg(p->l->reg));
 		return;
 	}
-	if (m.ok)
+	if (p->awaiting && m.ok)
 		prov_bound(p, m.found.host_ip, m.found.host_port, BS_REGISTRY);
+	else if (p->probing && !m.ok && m.gone)
+		describe_tick(-1, 0, p);
 }
 
 /*
@@ -636,7 +531,7 @@ registry_lookup(struct prov *p)
  * in memory, a few microseconds with no disk I/O, so checking it every
  * LAUNCHER_REG_POLL_MS while something awaits a binding costs nothing
  * measurable and bounds the added latency to that interval. The timer is
- * armed only while a provision awaits.
+ * armed only while a provision awaits its binding or probes its port.
  */
 void
 prov_registry_tick(int fd, short what, void *arg)
@@ -655,7 +550,7 @@ prov_registry_tick(int fd, short what, void *arg)
 		l->m.registry_changes++;
 		for (p = TAILQ_FIRST(&l->provs); p != NULL; p = next) {
 			next = TAILQ_NEXT(p, entry);
-			if (p->awaiting)
+			if (p->watching && !p->finished)
 				registry_lookup(p);
 		}
 	}
@@ -673,20 +568,21 @@ on_described(int error, const struct backend_task *t, const char *errmsg, void *
 		return;
 	p->pending--;
 	p->describing = 0;
-	if (error == 0 && !p->finished && p->awaiting) {
-		if (t->state == BACKEND_RUNNING && t->host_port > 0) {
-			prov_bound(p, t->host_ip, t->host_port, BS_DESCRIBE);
-		} else if (t->state == BACKEND_STOPPED ||
-		           (t->state == BACKEND_MISSING && p->l->bops->local)) {
+	if (error == 0 && !p->finished && p->watching) {
+		/* A task that stops while awaited or probed fails at once, with the reason. */
+		if (t->state == BACKEND_STOPPED ||
+		    (t->state == BACKEND_MISSING && p->l->bops->local)) {
 			char reason[BACKEND_REASON_MAX + 32];
 
 			snprintf(reason, sizeof(reason), "the task stopped: %s", t->reason);
 			prov_fail(p, 502, "task_stopped", reason);
+		} else if (p->awaiting && t->state == BACKEND_RUNNING && t->host_port > 0) {
+			prov_bound(p, t->host_ip, t->host_port, BS_DESCRIBE);
 		}
 	} else if (error != 0 && error != -ECANCELED) {
 		log_debug("describe_failed tenant=%s error=\"%s\"", p->t.subdomain, errmsg);
 	}
-	if (!p->finished && p->awaiting && p->describe_timer != NULL)
+	if (!p->finished && p->watching && p->describe_timer != NULL)
 		evtimer_add(p->describe_timer, &tv);
 	prov_cleanup(p);
 }
@@ -698,7 +594,7 @@ describe_tick(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (p->finished || !p->awaiting || p->describing)
+	if (p->finished || !p->watching || p->describing)
 		return;
 	p->describing = 1;
 	if (p->l->bops->describe(p->l->bstate, p->t.task_arn, p->l->container_port, on_described,
@@ -708,7 +604,8 @@ describe_tick(int fd, short what, void *arg)
 		struct timeval tv = {p->l->describe_ms / 1000, (p->l->describe_ms % 1000) * 1000};
 
 		p->describing = 0;
-		evtimer_add(p->describe_timer, &tv);
+		if (p->describe_timer != NULL)
+			evtimer_add(p->describe_timer, &tv);
 	}
 }
 
@@ -829,19 +726,18 @@ await_begin(struct prov *p)
 	struct timeval tv = {l->describe_ms / 1000, (l->describe_ms % 1000) * 1000};
 
 	p->awaiting = 1;
+	p->watching = 1;
 	l->nawait++;
-	/* The sidecar may have recorded the binding before start answered. */
-	registry_lookup(p);
-	if (!p->awaiting)
-		return;
-	if (l->sidecar_url != NULL && *l->sidecar_url != '\0')
-		sidecar_poll(p);
-	/* The backend's describe is the slow fallback; 0 turns it off. */
+	/* The backend's describe is the slow fallback, and watches a probed task; 0: off. */
 	if (l->describe_ms > 0 &&
 	    (p->describe_timer = evtimer_new(l->base, describe_tick, p)) != NULL)
 		evtimer_add(p->describe_timer, &tv);
 	if (!evtimer_pending(l->reg_timer, NULL))
 		evtimer_add(l->reg_timer, &now);
+	/* The sidecar may have recorded the binding before start answered. */
+	registry_lookup(p);
+	if (p->awaiting && l->sidecar_url != NULL && *l->sidecar_url != '\0')
+		sidecar_poll(p);
 }
 
 /* --- start ------------------------------------------------------------------ */
@@ -1087,6 +983,7 @@ prov_shutdown(struct launcher *l)
 		p->finished = 1;
 		p->stop_wanted = 0;
 		stop_awaiting(p);
+		stop_watching(p);
 		stop_probe(p);
 		TAILQ_REMOVE(&l->provs, p, entry);
 		l->nprovs--;

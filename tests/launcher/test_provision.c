@@ -20,13 +20,16 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
 #include "core/evcurl.h"
 #include "core/httpd.h"
 #include "launcher/launcher.h"
+#include "launcher/probe.h"
 #include "tests/lib/testlib.h"
 
 /* What the fake backend does, set per case. */
@@ -541,6 +544,167 @@ test_task_stopped(void **state)
 	assert_non_null(strstr(t.error, "exit code 3"));
 }
 
+/* Status lines the probe takes and refuses, and a socket connected to itself. */
+static void
+test_probe_units(void **state)
+{
+	static const struct {
+		const char *in;
+		int want;
+	} lines[] = {
+	    {"HTTP/1.1 200 OK\r\n", 1},
+	    {"HTTP/1.0 404 Not Found", 1},
+	    {"HTTP/1.1 503", 1},
+	    {"HTTP/1.", 0},
+	    {"", 0},
+	    {"HEAD / HTTP/1.0\r\n", -1},
+	    {"HTTP/x.1 200", -1},
+	    {"SSH-2.0-OpenSSH", -1},
+	    {"HTTP/1.1 2x0", -1},
+	};
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sin);
+	int s, a, b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (probe_status_line(lines[i].in, strlen(lines[i].in)) != lines[i].want)
+			fail_msg("probe_status_line(\"%s\") != %d", lines[i].in, lines[i].want);
+	/* TCP simultaneous open: bound to a port and connected to that same port. */
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &sl), 0);
+	assert_int_equal(connect(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(probe_is_self(s), 1);
+	close(s);
+	/* A real peer is not. */
+	a = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_port = 0;
+	assert_int_equal(bind(a, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	sl = sizeof(sin);
+	assert_int_equal(getsockname(a, (struct sockaddr *)&sin, &sl), 0);
+	assert_int_equal(listen(a, 1), 0);
+	b = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(b, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(probe_is_self(b), 0);
+	close(b);
+	close(a);
+}
+
+static void
+echo_read(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	bufferevent_write_buffer(bev, bufferevent_get_input(bev));
+}
+
+static void
+echo_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	bufferevent_free(bev);
+}
+
+static void
+echo_accept(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, int salen,
+            void *arg)
+{
+	struct bufferevent *bev =
+	    bufferevent_socket_new(evconnlistener_get_base(lst), fd, BEV_OPT_CLOSE_ON_FREE);
+
+	(void)sa;
+	(void)salen;
+	(void)arg;
+	bufferevent_setcb(bev, echo_read, NULL, echo_event, NULL);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/*
+ * A port that sends back what it reads (as a socket connected to itself
+ * does): the probe's own HEAD is no HTTP answer, so the tenant is not ready.
+ */
+static void
+test_probe_echo_is_not_ready(void **state)
+{
+	struct fx *f = *state;
+	struct reply r;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sin);
+	struct evconnlistener *lst;
+	struct tenant t;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lst = evconnlistener_new_bind(f->l.base, echo_accept, NULL,
+	                              LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+	                              (struct sockaddr *)&sin, sizeof(sin));
+	assert_non_null(lst);
+	assert_int_equal(getsockname(evconnlistener_get_fd(lst), (struct sockaddr *)&sin, &sl), 0);
+	F.bind_port = ntohs(sin.sin_port);
+	F.bind_on_start = 1;
+	f->l.wait_timeout_s = 1;
+	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
+	if (r.status != 504)
+		fail_msg("an echoing port was taken for a tenant: %d %s", r.status, r.body);
+	assert_int_equal(registry_tenant_get(f->l.reg, "acme-co", &t), 0);
+	assert_int_equal(t.status, TENANT_FAILED);
+	evconnlistener_free(lst);
+}
+
+/* The sidecar marks the binding STOPPED while the port is probed. */
+static void
+mark_stopped(evutil_socket_t fd, short what, void *arg)
+{
+	int n = 0;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	assert_int_equal(registry_container_stopped(F.sidecar, "fake-acme-co", 1, 3, 0, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+/*
+ * A container that exits while its port is probed fails the provision at
+ * once with the reason, not after --wait-timeout (nor with a 201).
+ */
+static void
+test_stops_while_probing(void **state)
+{
+	struct fx *f = *state;
+	struct reply r;
+	struct tenant t;
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sin);
+	struct timeval tv = {0, 300 * 1000};
+	struct event *ev = evtimer_new(f->l.base, mark_stopped, NULL);
+	int64_t t0;
+
+	/* The binding's port: bound, not listening (the container's app is gone). */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &sl), 0);
+	F.bind_port = ntohs(sin.sin_port);
+	F.bind_on_start = 1;
+	F.describe_state = BACKEND_STOPPED;
+	f->l.wait_timeout_s = 20;
+	f->l.describe_ms = 15000; /* only the registry's news can ask describe in time */
+	evtimer_add(ev, &tv);
+	t0 = launcher_mono_us();
+	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
+	if (r.status != 502)
+		fail_msg("want 502 task_stopped, got %d %s", r.status, r.body);
+	assert_non_null(strstr(r.body, "\"task_stopped\""));
+	assert_true(launcher_mono_us() - t0 < 5 * 1000000);
+	assert_int_equal(registry_tenant_get(f->l.reg, "acme-co", &t), 0);
+	assert_int_equal(t.status, TENANT_FAILED);
+	assert_non_null(strstr(t.error, "exit code 3"));
+	event_free(ev);
+	close(s);
+}
+
 static void
 test_delete_while_starting(void **state)
 {
@@ -667,6 +831,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_timeout_while_starting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_port_never_answers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_task_stopped, setup, teardown),
+	    cmocka_unit_test(test_probe_units),
+	    cmocka_unit_test_setup_teardown(test_probe_echo_is_not_ready, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stops_while_probing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_while_starting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_joins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_async_then_get, setup, teardown),
