@@ -48,6 +48,11 @@ struct backend_spec {
 	 * the task the first call made). [A-Za-z0-9-], under BACKEND_TOKEN_MAX.
 	 */
 	const char *client_token;
+	/*
+	 * When the tenant's row was created (Unix ms): it tells this tenant's
+	 * containers from those of an earlier tenant of the same subdomain.
+	 */
+	long long tenant_created_ms;
 };
 
 enum backend_state {
@@ -65,7 +70,11 @@ struct backend_task {
 	char reason[BACKEND_REASON_MAX];
 };
 
-/* error 0 with task (the task ARN, or the container ID) set; else a negative code and errmsg. */
+/*
+ * error 0 with task (the task ARN, or the container ID) set; else a negative
+ * code and errmsg. -EEXIST: something that is not this tenant's holds its
+ * place (nothing was started, and nothing is to be stopped).
+ */
 typedef void (*backend_start_cb)(int error, const char *task, const char *errmsg, void *arg);
 typedef void (*backend_done_cb)(int error, const char *errmsg, void *arg);
 /* task is NULL unless error is 0. */
@@ -87,10 +96,11 @@ struct backend_ops {
 	/*
 	 * Stops and removes the task. task may be "" when start never
 	 * answered: the backend then finds what it started for subdomain,
-	 * if it can. A task that is already gone is a success.
+	 * if it can, and touches nothing that is not berth's for subdomain.
+	 * A task that is already gone is a success.
 	 */
-	int (*stop)(void *state, const char *subdomain, const char *task, backend_done_cb,
-	            void *arg);
+	int (*stop)(void *state, const char *subdomain, long long tenant_created_ms,
+	            const char *task, backend_done_cb, void *arg);
 	int (*describe)(void *state, const char *task, int container_port, backend_describe_cb,
 	                void *arg);
 };

@@ -5,6 +5,14 @@
  * binding by container ID) plus berth.tenant, and --container-port published
  * on host port 0 so Docker picks one from the ephemeral range, as ECS does
  * with hostPort 0 in bridge mode.
+ *
+ * The container name is the only thing that ties a container to a tenant
+ * before it is known, so the backend removes or replaces a container by name
+ * only when it is berth's for that tenant: its berth.tenant label is the
+ * subdomain and, while it runs, its berth.tenant-created label is the
+ * tenant row's created_at (a running container of an earlier tenant of that
+ * subdomain, one the registry no longer knows, is never replaced). Anything
+ * else holding the name is a conflict (-EEXIST).
  */
 #include "launcher/backend.h"
 
@@ -24,6 +32,8 @@
 #define DK_REPLACE_TRIES  20  /* name conflicts resolved before start gives up */
 #define DK_REPLACE_GAP_MS 250 /* between tries while an older create still holds the name */
 #define DK_TARGET_MAX     (REG_ARN_MAX > DOCKER_NAME_MAX ? REG_ARN_MAX : DOCKER_NAME_MAX)
+#define DK_LABEL_TENANT   "berth.tenant"
+#define DK_LABEL_CREATED  "berth.tenant-created"
 
 struct dk {
 	struct docker *docker;
@@ -41,6 +51,8 @@ struct dk {
 struct dk_op {
 	struct dk *dk;
 	char name[DOCKER_NAME_MAX]; /* berth-<subdomain> */
+	char subdomain[REG_SUBDOMAIN_MAX];
+	char created[24];           /* the tenant's created_at, as labelled */
 	char target[DK_TARGET_MAX]; /* what stop and describe address */
 	char id[DOCKER_ID_MAX];     /* the created container */
 	json_t *config;             /* create body; owned */
@@ -198,10 +210,11 @@ dk_config(const struct dk *dk, const struct backend_spec *spec)
 		json_array_append_new(env, json_string(kv));
 		free(kv);
 	}
-	labels = json_pack("{s:s, s:s, s:s, s:s}", "berth.tenant", spec->subdomain,
-	                   "com.amazonaws.ecs.container-name", dk->container_name,
-	                   "com.amazonaws.ecs.task-definition-family", dk->family,
-	                   "com.amazonaws.ecs.cluster", dk->cluster);
+	snprintf(port, sizeof(port), "%lld", spec->tenant_created_ms);
+	labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", DK_LABEL_TENANT, spec->subdomain,
+	                   DK_LABEL_CREATED, port, "com.amazonaws.ecs.container-name",
+	                   dk->container_name, "com.amazonaws.ecs.task-definition-family",
+	                   dk->family, "com.amazonaws.ecs.cluster", dk->cluster);
 	if (labels != NULL && dk->revision[0] != '\0')
 		json_object_set_new(labels, "com.amazonaws.ecs.task-definition-version",
 		                    json_string(dk->revision));
@@ -280,6 +293,65 @@ dk_conflict_removed(const struct docker_resp *r, void *arg)
 	evtimer_add(op->timer, &tv);
 }
 
+/* The value of label name of c, or "". */
+static const char *
+label_of(const struct docker_container *c, const char *name)
+{
+	const char *v = json_string_value(json_object_get(c->labels, name));
+
+	return v != NULL ? v : "";
+}
+
+/*
+ * Whether c (found under op's name) may be removed for op's tenant: 0 yes,
+ * else -EEXIST with the reason in op->errmsg.
+ */
+static int
+dk_owned(struct dk_op *op, const struct docker_container *c, int need_created)
+{
+	if (strcmp(label_of(c, DK_LABEL_TENANT), op->subdomain) != 0) {
+		snprintf(op->errmsg, sizeof(op->errmsg),
+		         "a container named %.64s exists that berth did not start for this tenant",
+		         op->name);
+		return -EEXIST;
+	}
+	if (need_created && strcmp(c->state, "running") == 0 &&
+	    strcmp(label_of(c, DK_LABEL_CREATED), op->created) != 0) {
+		snprintf(op->errmsg, sizeof(op->errmsg),
+		         "a running container of an earlier tenant %s exists that the registry "
+		         "does not know",
+		         op->subdomain);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+static void
+dk_conflict_inspected(const struct docker_resp *r, const struct docker_container *c, void *arg)
+{
+	struct dk_op *op = arg;
+
+	if (r->error == -ECANCELED) {
+		op_fail(op, -ECANCELED, "cancelled");
+		return;
+	}
+	if (c == NULL) {
+		/* Gone meanwhile, or an older create still holds the name: try again. */
+		dk_conflict_removed(&(struct docker_resp){.status = 404, .message = ""}, op);
+		return;
+	}
+	if (dk_owned(op, c, 1) != 0) {
+		log_warnx("docker_conflict container=%s state=%s reason=\"%s\"", op->name, c->state,
+		          op->errmsg);
+		op->on_start(-EEXIST, NULL, op->errmsg, op->arg);
+		op_free(op);
+		return;
+	}
+	log_info("docker_replace container=%s state=%s", op->name, c->state);
+	if (docker_remove(op->dk->docker, c->id, 1, dk_conflict_removed, op) == NULL)
+		op_fail(op, -EIO, "docker remove could not start");
+}
+
 static void
 dk_create_done(const struct docker_resp *r, const char *id, void *arg)
 {
@@ -295,13 +367,12 @@ dk_create_done(const struct docker_resp *r, const char *id, void *arg)
 	}
 	if (r->error == 0 && r->status == 409 && op->retried < DK_REPLACE_TRIES) {
 		/*
-		 * A container of that name is left from an earlier provision
-		 * of this tenant (failed, or launcher killed): it is ours to
-		 * replace.
+		 * A container of that name: left from an earlier provision of
+		 * this tenant (failed, or launcher killed), which is ours to
+		 * replace, or someone else's, which is not.
 		 */
 		op->retried++;
-		log_info("docker_replace container=%s", op->name);
-		if (docker_remove(op->dk->docker, op->name, 1, dk_conflict_removed, op) != NULL)
+		if (docker_inspect(op->dk->docker, op->name, dk_conflict_inspected, op) != NULL)
 			return;
 	}
 	snprintf(op->errmsg, sizeof(op->errmsg), "docker create: %s",
@@ -328,6 +399,8 @@ dk_start(void *state, const struct backend_spec *spec, backend_start_cb cb, void
 		return -ENOMEM;
 	op->on_start = cb;
 	snprintf(op->name, sizeof(op->name), DK_NAME_PREFIX "%s", spec->subdomain);
+	snprintf(op->subdomain, sizeof(op->subdomain), "%s", spec->subdomain);
+	snprintf(op->created, sizeof(op->created), "%lld", spec->tenant_created_ms);
 	if ((op->config = dk_config(dk, spec)) == NULL) {
 		op_free(op);
 		return -ENOMEM;
@@ -375,19 +448,55 @@ dk_do_stop(struct dk_op *op)
 	           : -EIO;
 }
 
+/* A stop by name: only a container that is this tenant's (dk_owned) is stopped. */
+static void
+dk_stop_inspected(const struct docker_resp *r, const struct docker_container *c, void *arg)
+{
+	struct dk_op *op = arg;
+
+	if (c == NULL) {
+		if (r->error == 0 && r->status == 404)
+			op->on_done(0, "", op->arg); /* nothing by that name: nothing to stop */
+		else
+			op->on_done(r->error != 0 ? r->error : -EIO, "docker inspect failed",
+			            op->arg);
+		op_free(op);
+		return;
+	}
+	if (dk_owned(op, c, 1) != 0) {
+		log_warnx("docker_stop_refused container=%s reason=\"%s\"", op->name, op->errmsg);
+		op->on_done(0, "", op->arg); /* not ours: for this tenant, nothing runs */
+		op_free(op);
+		return;
+	}
+	snprintf(op->target, sizeof(op->target), "%s", c->id);
+	if (dk_do_stop(op) != 0)
+		op_fail(op, -EIO, "docker stop could not start");
+}
+
 static int
-dk_stop(void *state, const char *subdomain, const char *task, backend_done_cb cb, void *arg)
+dk_do_stop_by_name(struct dk_op *op)
+{
+	return docker_inspect(op->dk->docker, op->name, dk_stop_inspected, op) != NULL ? 0 : -EIO;
+}
+
+static int
+dk_stop(void *state, const char *subdomain, long long created_ms, const char *task,
+        backend_done_cb cb, void *arg)
 {
 	struct dk_op *op = op_new(state, arg);
 
 	if (op == NULL)
 		return -ENOMEM;
 	op->on_done = cb;
-	if (task != NULL && *task != '\0')
+	if (task != NULL && *task != '\0') {
 		snprintf(op->target, sizeof(op->target), "%s", task);
-	else
-		snprintf(op->target, sizeof(op->target), DK_NAME_PREFIX "%s", subdomain);
-	return op_run(op, dk_do_stop);
+		return op_run(op, dk_do_stop);
+	}
+	snprintf(op->name, sizeof(op->name), DK_NAME_PREFIX "%s", subdomain);
+	snprintf(op->subdomain, sizeof(op->subdomain), "%s", subdomain);
+	snprintf(op->created, sizeof(op->created), "%lld", created_ms);
+	return op_run(op, dk_do_stop_by_name);
 }
 
 static void

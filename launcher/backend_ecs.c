@@ -530,11 +530,13 @@ orphans_listed(const struct ecs_result *r, void *arg)
 }
 
 static int
-eb_stop(void *state, const char *subdomain, const char *task, backend_done_cb cb, void *arg)
+eb_stop(void *state, const char *subdomain, long long created_ms, const char *task,
+        backend_done_cb cb, void *arg)
 {
 	struct eb *eb = state;
 	struct eb_op *op;
 
+	(void)created_ms; /* the task ARN, or startedBy = subdomain, names the task */
 	if ((op = op_new(eb, EB_STOP, arg)) == NULL)
 		return -ENOMEM;
 	op->on_done = cb;

@@ -43,6 +43,7 @@ struct prov {
 	int describing;   /* backend describe outstanding */
 	int pending;      /* backend calls outstanding */
 	int detached;     /* shutdown: off the list, freed by the last callback */
+	int keep_task;    /* a failure that started nothing: stop nothing */
 
 	struct waiter waiters[LAUNCHER_WAITERS_MAX]; /* POSTs */
 	int nwaiters;
@@ -293,7 +294,8 @@ prov_cleanup(struct prov *p)
 	}
 	if (p->stop_wanted && !p->stopping && !p->starting) {
 		p->stopping = 1;
-		if (l->bops->stop(l->bstate, p->t.subdomain, p->t.task_arn, on_stopped, p) == 0) {
+		if (l->bops->stop(l->bstate, p->t.subdomain, (long long)p->t.created_at,
+		                  p->t.task_arn, on_stopped, p) == 0) {
 			p->pending++;
 		} else {
 			p->stopping = 0;
@@ -327,7 +329,7 @@ prov_fail(struct prov *p, int status, const char *code, const char *reason)
 	log_warnx("provision_failed tenant=%s task=%s code=%s reason=\"%s\"", p->t.subdomain,
 	          p->t.task_arn, code, reason);
 	answer_waiters(p, status, code, reason);
-	p->stop_wanted = 1;
+	p->stop_wanted = !p->keep_task;
 	prov_cleanup(p);
 }
 
@@ -765,6 +767,12 @@ on_started(int error, const char *task, const char *errmsg, void *arg)
 		char reason[REG_ERROR_MAX];
 
 		snprintf(reason, sizeof(reason), "%s", errmsg != NULL ? errmsg : "start failed");
+		if (error == -EEXIST) {
+			/* Someone else's holds the tenant's place: leave it alone. */
+			p->keep_task = 1;
+			prov_fail(p, 409, "conflict", reason);
+			return;
+		}
 		/* -EAGAIN: the backend had no room (ECS RESOURCE:* failures). */
 		prov_fail(p, error == -ECANCELED || error == -EAGAIN ? 503 : 502, "backend_error",
 		          reason);
@@ -847,7 +855,8 @@ prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *re
 		snprintf(token, sizeof(token), "berth-%016llx-%lld-%lld", (unsigned long long)h,
 		         (long long)t->created_at, (long long)t->version);
 	}
-	spec = (struct backend_spec){t->subdomain, env, n, l->container_port, token};
+	spec = (struct backend_spec){t->subdomain,      env,   n,
+	                             l->container_port, token, (long long)t->created_at};
 	if (arm_deadline(p) != 0) {
 		prov_fail(p, 500, "internal", "out of memory");
 		return -ENOMEM;

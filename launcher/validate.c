@@ -6,15 +6,17 @@
 #include <string.h>
 
 /*
- * Names a tenant may not take: they collide with the service's own hosts or
- * read as official. Sorted for people; the list is short, so a scan is fine.
+ * Names a tenant may not take: they collide with the service's own hosts, read
+ * as official, or would name one of berth's own containers (berth-sidecar,
+ * berth-launcher: a docker-backend tenant's container is berth-<subdomain>). Sorted for people; the
+ * list is short, so a scan is fine.
  */
 static const char *const reserved[] = {
-    "abuse",   "admin",   "administrator", "api",       "app",       "assets", "auth",    "berth",
-    "billing", "blog",    "cdn",           "console",   "dashboard", "dev",    "docs",    "ftp",
-    "help",    "imap",    "launcher",      "localhost", "login",     "mail",   "mx",      "ns1",
-    "ns2",     "pop",     "postmaster",    "root",      "security",  "smtp",   "staging", "static",
-    "status",  "support", "test",          "webmail",   "www",
+    "abuse",   "admin",  "administrator", "api",       "app",       "assets",  "auth", "berth",
+    "billing", "blog",   "cdn",           "console",   "dashboard", "dev",     "docs", "ftp",
+    "help",    "imap",   "launcher",      "localhost", "login",     "mail",    "mx",   "ns1",
+    "ns2",     "pop",    "postmaster",    "root",      "security",  "sidecar", "smtp", "staging",
+    "static",  "status", "support",       "test",      "webmail",   "www",
 };
 
 static int

@@ -126,6 +126,100 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* Runs a shell command against the test dockerd; its first line of output into out. */
+static int
+dsh(char *out, size_t outlen, const char *fmt, ...)
+{
+	char cmd[2048], *nl;
+	va_list ap;
+	FILE *f;
+	int n;
+
+	n = snprintf(cmd, sizeof(cmd), "DOCKER_HOST='%s' ", E.docker_host);
+	va_start(ap, fmt);
+	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	if (out != NULL) {
+		out[0] = '\0';
+		if (fgets(out, (int)outlen, f) != NULL && (nl = strchr(out, '\n')) != NULL)
+			*nl = '\0';
+	}
+	return pclose(f);
+}
+
+/*
+ * A sign-up never removes what is not berth's: a stranger's container that
+ * happens to be named berth-<subdomain>, and a running container of an earlier
+ * tenant of that subdomain that the registry does not know, both stay, and
+ * the POST gets 409. berth's own names are reserved.
+ */
+static void
+test_never_touches_strangers(void **state)
+{
+	struct h_resp *r = resp_new();
+	char sub[64], body[512], id[128], st[64];
+	json_t *j;
+
+	(void)state;
+	/* Someone else's container, no berth labels. */
+	snprintf(sub, sizeof(sub), "%s-redis", E.prefix);
+	assert_int_equal(dsh(id, sizeof(id),
+	                     "docker run -d --name berth-%s berth-test/busybox:latest "
+	                     "/bin/sleep 600",
+	                     sub),
+	                 0);
+	tenant_body(body, sizeof(body), sub, "r@redis.example", "Redis Co");
+	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
+	if (r->status != 409)
+		fail_msg("want 409 for a stranger's container, got %ld %s", r->status, r->body);
+	j = parse(r);
+	assert_string_equal(jstr(json_object_get(j, "error"), "code"), "conflict");
+	assert_non_null(strstr(jstr(json_object_get(j, "error"), "message"), "did not start"));
+	json_decref(j);
+	usleep(300 * 1000); /* a stop would have come by now */
+	assert_int_equal(
+	    dsh(st, sizeof(st), "docker inspect -f '{{.State.Status}} {{.Id}}' %s", id), 0);
+	assert_true(strncmp(st, "running ", 8) == 0);
+	assert_int_equal(dsh(NULL, 0, "docker rm -f %s >/dev/null", id), 0);
+
+	/* A running container of an earlier tenant of the subdomain, unknown here. */
+	snprintf(sub, sizeof(sub), "%s-earlier", E.prefix);
+	assert_int_equal(dsh(id, sizeof(id),
+	                     "docker run -d --name berth-%s --label berth.tenant=%s "
+	                     "--label berth.tenant-created=1 berth-test/busybox:latest "
+	                     "/bin/sleep 600",
+	                     sub, sub),
+	                 0);
+	tenant_body(body, sizeof(body), sub, "new@owner.example", "New Owner");
+	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
+	if (r->status != 409)
+		fail_msg("want 409 for an unknown tenant's container, got %ld %s", r->status,
+		         r->body);
+	usleep(300 * 1000);
+	assert_int_equal(dsh(st, sizeof(st), "docker inspect -f '{{.State.Status}}' %s", id), 0);
+	assert_string_equal(st, "running");
+	/* Once it has exited it is berth's dead container: replaced. */
+	assert_int_equal(dsh(NULL, 0, "docker stop -t 0 %s >/dev/null", id), 0);
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/v1/tenants/%s", sub);
+		assert_int_equal(h_http(L.port, "DELETE", path, NULL, NULL, 0, r), 0);
+	}
+	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
+	if (r->status != 201)
+		fail_msg("want 201 once the old container exited, got %ld %s", r->status, r->body);
+
+	/* berth's own parts are not tenants. */
+	tenant_body(body, sizeof(body), "sidecar", "s@x.example", "X");
+	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
+	assert_int_equal(r->status, 400);
+	assert_non_null(strstr(r->body, "reserved_subdomain"));
+	free(r);
+}
+
 /* Provision -> the URL's port serves the page; DELETE -> container gone, STOPPED. */
 static void
 test_provision_and_delete(void **state)
@@ -892,6 +986,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_provision_and_delete),
+	    cmocka_unit_test(test_never_touches_strangers),
 	    cmocka_unit_test(test_bad_requests),
 	    cmocka_unit_test(test_duplicate),
 	    cmocka_unit_test(test_concurrent_50),

@@ -155,12 +155,14 @@ fake_start(void *state, const struct backend_spec *spec, backend_start_cb cb, vo
 }
 
 static int
-fake_stop(void *state, const char *sub, const char *task, backend_done_cb cb, void *arg)
+fake_stop(void *state, const char *sub, long long created_ms, const char *task, backend_done_cb cb,
+          void *arg)
 {
 	struct fake_call *c = fake_schedule(1, 10);
 
 	(void)state;
 	(void)sub;
+	(void)created_ms;
 	F.stops++;
 	snprintf(F.last_stop_task, sizeof(F.last_stop_task), "%s", task);
 	c->on_done = cb;
