@@ -1,16 +1,81 @@
 #include "core/httpd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "core/log.h"
 
 #define HTTPD_LISTEN_MAX 300 /* "[v6 address]:port" */
+#define HTTPD_SHED_MAX   64  /* connections shed per accept error */
+#define HTTPD_WARN_MS    10000
+
+/*
+ * Out of descriptors (EMFILE, ENFILE), accept() fails while the connection
+ * stays queued, so the listener is woken again at once: a busy loop that
+ * also logs each failure. One descriptor is kept in reserve: on such an
+ * error it is let go, the queued connections are accepted and closed at
+ * once (the client sees a reset instead of a hang), and the reserve is taken
+ * back. The warning is logged once per HTTPD_WARN_MS with what was shed.
+ */
+static int httpd_reserve_fd = -1;
+static int64_t httpd_warned_ms;
+static unsigned long httpd_shed, httpd_errors, httpd_errors_total;
+
+unsigned long
+httpd_accept_errors(void)
+{
+	return httpd_errors_total;
+}
+
+static int64_t
+httpd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+httpd_accept_error(struct evconnlistener *lev, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR(), fd;
+	int64_t now = httpd_now_ms();
+
+	(void)arg;
+	httpd_errors++;
+	httpd_errors_total++;
+	if ((err == EMFILE || err == ENFILE) && httpd_reserve_fd >= 0) {
+		close(httpd_reserve_fd);
+		httpd_reserve_fd = -1;
+		for (int i = 0; i < HTTPD_SHED_MAX; i++) {
+			fd = accept4(evconnlistener_get_fd(lev), NULL, NULL, SOCK_CLOEXEC);
+			if (fd < 0)
+				break;
+			close(fd);
+			httpd_shed++;
+		}
+		httpd_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (httpd_warned_ms == 0 || now - httpd_warned_ms >= HTTPD_WARN_MS) {
+		log_warnx("accept_failed error=\"%s\" errors=%lu shed=%lu", strerror(err),
+		          httpd_errors, httpd_shed);
+		httpd_warned_ms = now;
+		httpd_errors = httpd_shed = 0;
+	}
+}
 
 /*
  * Splits "ADDR:PORT", "[V6]:PORT" or ":PORT" (any IPv4 address) into host and
@@ -77,13 +142,18 @@ httpd_bind(struct evhttp *http, const char *listen, char *err, size_t errlen)
 	unsigned short port;
 	int rc;
 
+	struct evhttp_bound_socket *bs;
+
 	if ((rc = listen_split(listen, host, sizeof(host), &port, err, errlen)) != 0)
 		return rc;
-	if (evhttp_bind_socket_with_handle(http, host, port) == NULL) {
+	if ((bs = evhttp_bind_socket_with_handle(http, host, port)) == NULL) {
 		rc = errno != 0 ? -errno : -EADDRNOTAVAIL;
 		snprintf(err, errlen, "cannot listen on %s: %s", listen, strerror(-rc));
 		return rc;
 	}
+	if (httpd_reserve_fd < 0)
+		httpd_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bs), httpd_accept_error);
 	return 0;
 }
 

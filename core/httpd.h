@@ -16,8 +16,14 @@ struct event_base;
 
 #define HTTPD_BODY_MAX (16 * 1024) /* default request body cap */
 
-/* Binds "ADDR:PORT" ("[::1]:80" for IPv6) on http. 0 or negative with err. */
+/*
+ * Binds "ADDR:PORT" ("[::1]:80" for IPv6) on http. 0 or negative with err.
+ * Out of descriptors, the listener sheds queued connections instead of
+ * spinning, and says so at most once per 10 s (see httpd.c).
+ */
 int httpd_bind(struct evhttp *, const char *listen, char *err, size_t errlen);
+/* Accept errors seen since the process started (the listener's health). */
+unsigned long httpd_accept_errors(void);
 /* Sends status with body (stolen) as application/json. */
 void httpd_json(struct evhttp_request *, int status, json_t *body);
 /* Sends {"error":{"code":code,"message":msg[,"field":field]}}; field may be NULL. */

@@ -13,7 +13,11 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -240,6 +244,64 @@ test_query(void **state)
 	assert_string_equal(f->body, "{\"rc\":-7,\"x\":\"\"}\n");
 }
 
+/*
+ * Out of descriptors with connections queued: the listener sheds them instead
+ * of spinning on accept() (which, unguarded, fails and is woken again at once,
+ * hundreds of thousands of times a second), and serves again afterwards.
+ */
+static void
+test_out_of_descriptors(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct rlimit old, low;
+	struct timeval run = {1, 0};
+	unsigned long before = httpd_accept_errors(), errors;
+	int fd, ready[2];
+	pid_t pid;
+	char c;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)f->port);
+	assert_int_equal(pipe(ready), 0);
+	if ((pid = fork()) == 0) {
+		/* The clients: 100 idle connections, held for 3 s. */
+		int fds[100];
+
+		for (int i = 0; i < 100; i++) {
+			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+			if (connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)) != 0)
+				_exit(1);
+		}
+		(void)!write(ready[1], "x", 1);
+		sleep(3);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	/* Leave the server a few descriptors above what it holds now. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	fd = dup(0);
+	low = old;
+	low.rlim_cur = (rlim_t)fd + 6;
+	close(fd);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	event_base_loopexit(f->base, &run);
+	event_base_dispatch(f->base);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	errors = httpd_accept_errors() - before;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* Each error sheds the queue: a handful, not a spin. */
+	if (errors == 0 || errors > 100)
+		fail_msg("accept errors in 1 s: %lu", errors);
+	/* And the server answers again. */
+	request(f, EVHTTP_REQ_GET, "/json", NULL, NULL);
+	assert_int_equal(f->status, 200);
+}
+
 int
 main(void)
 {
@@ -249,6 +311,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bearer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_out_of_descriptors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
