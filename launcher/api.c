@@ -95,6 +95,17 @@ add_header(struct evhttp_request *req, const char *name, const char *value)
 	evhttp_add_header(evhttp_request_get_output_headers(req), name, value);
 }
 
+/*
+ * The registry did not take a read or write (a lock held elsewhere past
+ * LAUNCHER_BUSY_MS, a full disk): this request pays, and may ask again.
+ */
+static void
+reply_registry_error(struct launcher *l, struct evhttp_request *req, const char *msg)
+{
+	add_header(req, "Retry-After", "1");
+	api_reply_error(l, req, 503, "registry_error", msg, NULL);
+}
+
 static const char *
 in_header(struct evhttp_request *req, const char *name)
 {
@@ -163,6 +174,37 @@ post_existing(struct launcher *l, struct evhttp_request *req, struct tenant *t, 
 		api_reply_json(l, req, 200, api_tenant_json(t));
 		return;
 	case TENANT_PROVISIONING:
+		if (p != NULL && prov_finished(p)) {
+			/* Its last state did not reach the registry: write it, look again. */
+			if (prov_flush(p) != 0 ||
+			    registry_tenant_get(l->reg, t->subdomain, t) != 0) {
+				reply_registry_error(l, req, "the tenant could not be recorded");
+				return;
+			}
+			if (t->status != TENANT_PROVISIONING) {
+				post_existing(l, req, t, async, t0);
+				return;
+			}
+			p = prov_find(l, t->subdomain);
+		}
+		if (p == NULL && prov_orphaned(l, t)) {
+			/* Left by a provision that is gone (a crash, a lost write): take it up. */
+			log_warnx("provision_takeover tenant=%s task=%s idle_ms=%lld", t->subdomain,
+			          t->task_arn[0] != '\0' ? t->task_arn : "none",
+			          (long long)(registry_now_ms() - t->updated_at));
+			if (prov_take_over(l, t, async ? NULL : req, t0, "provision_takeover") !=
+			    0) {
+				if (async)
+					api_reply_error(l, req, 502, "backend_error",
+					                "the task could not be started", NULL);
+				return;
+			}
+			if (async) {
+				set_location(req, t->subdomain);
+				api_reply_json(l, req, 202, api_tenant_json(t));
+			}
+			return;
+		}
 		/* In flight here: wait with the first request; elsewhere: as it stands. */
 		if (!async && p != NULL && !prov_finished(p) && prov_join(p, req, t0) == 0)
 			return;
@@ -185,8 +227,7 @@ post_existing(struct launcher *l, struct evhttp_request *req, struct tenant *t, 
 	t->error[0] = t->url[0] = t->host_ip[0] = t->task_arn[0] = '\0';
 	t->host_port = 0;
 	if (registry_tenant_update(l->reg, t) != 0) {
-		api_reply_error(l, req, 503, "registry_error", "the tenant could not be recorded",
-		                NULL);
+		reply_registry_error(l, req, "the tenant could not be recorded");
 		return;
 	}
 	start_and_answer(l, req, t, async, t0);
@@ -274,8 +315,7 @@ on_reserved(int err, const char *msg, json_t *existing, void *arg)
 		} else {
 			log_warnx("registry_error tenant=%s error=\"%s\"", w->t.subdomain,
 			          registry_errmsg(l->reg));
-			api_reply_error(l, w->req, 503, "registry_error",
-			                "the registry is not available", NULL);
+			reply_registry_error(l, w->req, "the registry is not available");
 		}
 	} else if (err == -EEXIST && registry_tenant_get(l->reg, w->t.subdomain, &t) == 0) {
 		/* Taken by this launcher meanwhile (the same POST twice): as an existing tenant. */
@@ -366,7 +406,7 @@ post_tenant(struct launcher *l, struct evhttp_request *req, int64_t t0)
 		return;
 	}
 	log_warnx("registry_error tenant=%s error=\"%s\"", r.subdomain, registry_errmsg(l->reg));
-	api_reply_error(l, req, 503, "registry_error", "the registry is not available", NULL);
+	reply_registry_error(l, req, "the registry is not available");
 }
 
 static void
@@ -378,8 +418,7 @@ get_tenant(struct launcher *l, struct evhttp_request *req, const char *sub)
 	if (rc == -ENOENT || rc == -EINVAL)
 		api_reply_error(l, req, 404, "not_found", "no such tenant", NULL);
 	else if (rc != 0)
-		api_reply_error(l, req, 503, "registry_error", "the registry is not available",
-		                NULL);
+		reply_registry_error(l, req, "the registry is not available");
 	else
 		api_reply_json(l, req, 200, api_tenant_json(&t));
 }
@@ -396,8 +435,7 @@ delete_tenant(struct launcher *l, struct evhttp_request *req, const char *sub)
 		return;
 	}
 	if (rc != 0) {
-		api_reply_error(l, req, 503, "registry_error", "the registry is not available",
-		                NULL);
+		reply_registry_error(l, req, "the registry is not available");
 		return;
 	}
 	p = prov_find(l, sub);
@@ -469,8 +507,7 @@ list_tenants(struct launcher *l, struct evhttp_request *req)
 	                          list_one, &c);
 	if (rc != 0 && rc != -ENOENT) {
 		json_decref(c.arr);
-		api_reply_error(l, req, 503, "registry_error", "the registry is not available",
-		                NULL);
+		reply_registry_error(l, req, "the registry is not available");
 		return;
 	}
 	api_reply_json(

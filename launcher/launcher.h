@@ -37,6 +37,8 @@ struct ratelimit;
 #define LAUNCHER_WAITERS_MAX      32           /* requests waiting on one provision */
 #define LAUNCHER_SIDECAR_BODY_MAX (256 * 1024) /* a sidecar binding answer */
 #define LAUNCHER_REG_POLL_MS      10           /* registry_changed() interval while awaiting */
+#define LAUNCHER_BUSY_MS          50 /* a registry lock held elsewhere stalls the loop this long */
+#define LAUNCHER_ORPHAN_GRACE_S   30 /* past --wait-timeout: a PROVISIONING row nobody owns */
 
 enum metric_route { MR_POST, MR_GET, MR_LIST, MR_DELETE, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };
 enum metric_class { MC_2XX, MC_4XX, MC_5XX, MC__N };
@@ -115,6 +117,24 @@ int prov_join(struct prov *, struct evhttp_request *req, int64_t t0_us);
 int prov_delete(struct launcher *, const struct tenant *t, struct evhttp_request *req);
 /* Finishes or fails every tenant left PROVISIONING by an earlier run. */
 int prov_resume(struct launcher *);
+/*
+ * 1 when t is PROVISIONING and older than any provision can be (its
+ * --wait-timeout plus LAUNCHER_ORPHAN_GRACE_S without a write): no launcher
+ * sharing this registry is working on it any more.
+ */
+int prov_orphaned(const struct launcher *, const struct tenant *t);
+/*
+ * Takes up t, left PROVISIONING by a provision that is gone: awaits its task
+ * when one is recorded, else starts it again. req (may be NULL) waits for the
+ * result. why names the log event. 0, or negative as prov_start.
+ */
+int prov_take_over(struct launcher *, const struct tenant *t, struct evhttp_request *req,
+                   int64_t t0_us, const char *why);
+/*
+ * Writes the provision's last state now if an earlier write failed. 0 when
+ * the registry has it (p may then be freed), -EBUSY when it still fails.
+ */
+int prov_flush(struct prov *);
 /* Answers every waiter with 503 and frees every provision (shutdown). */
 void prov_shutdown(struct launcher *);
 /* The registry check timer (armed while any provision awaits a binding). */

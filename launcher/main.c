@@ -198,6 +198,8 @@ main(int argc, char **argv)
 	                   sizeof(err));
 	if (rc != 0)
 		fatalx("registry %s: %s", opts_get(&o, "db"), err);
+	/* The loop never waits long on a lock held elsewhere: writes are retried instead. */
+	registry_set_busy(l->reg, LAUNCHER_BUSY_MS);
 	if ((v = opts_get(&o, "dynamodb-table")) != NULL && *v != '\0' &&
 	    launcher_ddb_open(l, v, err, sizeof(err)) != 0)
 		fatalx("%s", err);

@@ -44,6 +44,10 @@ struct prov {
 	int pending;      /* backend calls outstanding */
 	int detached;     /* shutdown: off the list, freed by the last callback */
 	int keep_task;    /* a failure that started nothing: stop nothing */
+	int unsaved;      /* p->t is not in the registry yet: save_timer retries it */
+	int save_tries;
+	int64_t save_warned_us;
+	struct event *save_timer;
 
 	struct waiter waiters[LAUNCHER_WAITERS_MAX]; /* POSTs */
 	int nwaiters;
@@ -128,19 +132,76 @@ prov_free(struct prov *p)
 	l->nprovs--;
 	if (p->deadline != NULL)
 		event_free(p->deadline);
+	if (p->save_timer != NULL)
+		event_free(p->save_timer);
 	free(p);
 }
 
-/* Writes p->t; the registry sets version and updated_at. */
+static void save_tick(evutil_socket_t, short, void *);
+
+/*
+ * Writes p->t; the registry sets version and updated_at. A write that fails
+ * (a full disk, a lock held elsewhere past LAUNCHER_BUSY_MS) is retried from
+ * a timer, 100 ms doubling to 5 s, and p stays until it lands: a tenant is
+ * never left PROVISIONING with nothing behind it.
+ */
 static int
 save(struct prov *p)
 {
 	int rc = registry_tenant_update(p->l->reg, &p->t);
+	int64_t now = launcher_mono_us();
 
-	if (rc != 0)
+	if (rc == 0) {
+		if (p->unsaved)
+			log_info("registry_write_recovered tenant=%s status=%s tries=%d",
+			         p->t.subdomain, tenant_status_str(p->t.status), p->save_tries);
+		p->unsaved = 0;
+		p->save_tries = 0;
+		return 0;
+	}
+	if (p->save_warned_us == 0 || now - p->save_warned_us >= 10 * 1000000) {
 		log_warnx("registry_update_failed tenant=%s status=%s error=\"%s\"", p->t.subdomain,
 		          tenant_status_str(p->t.status), registry_errmsg(p->l->reg));
+		p->save_warned_us = now;
+	}
+	p->unsaved = 1;
+	if (p->save_timer == NULL &&
+	    (p->save_timer = evtimer_new(p->l->base, save_tick, p)) == NULL)
+		return rc;
+	if (!evtimer_pending(p->save_timer, NULL)) {
+		long ms = 100L << (p->save_tries < 6 ? p->save_tries : 6);
+		struct timeval tv = {0, 0};
+
+		if (ms > 5000)
+			ms = 5000;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(p->save_timer, &tv);
+	}
+	p->save_tries++;
 	return rc;
+}
+
+static void
+save_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct prov *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->unsaved && save(p) == 0)
+		prov_cleanup(p);
+}
+
+int
+prov_flush(struct prov *p)
+{
+	if (!p->unsaved)
+		return 0;
+	if (save(p) != 0)
+		return -EBUSY;
+	prov_cleanup(p);
+	return 0;
 }
 
 /* Seconds as Prometheus histogram buckets: 0.01 .. 60 and +Inf. */
@@ -305,7 +366,7 @@ prov_cleanup(struct prov *p)
 			answer_deleters(p, -EIO, "the backend could not stop the task");
 		}
 	}
-	if (p->pending == 0) {
+	if (p->pending == 0 && !p->unsaved) {
 		answer_deleters(p, 0, NULL);
 		prov_free(p);
 	}
@@ -346,8 +407,15 @@ prov_running(struct prov *p)
 	snprintf(p->t.host_ip, sizeof(p->t.host_ip), "%s", p->bound_ip);
 	p->t.host_port = p->bound_port;
 	if (save(p) != 0) {
-		/* Not recorded, so not promised: the client may ask again. */
+		/*
+		 * Not recorded, so not promised: the task is stopped, the
+		 * tenant becomes FAILED (written once the registry takes it)
+		 * and the client may ask again.
+		 */
 		answer_waiters(p, 503, "registry_error", "the tenant could not be recorded");
+		p->t.status = TENANT_FAILED;
+		snprintf(p->t.error, sizeof(p->t.error), "the tenant could not be recorded");
+		p->t.url[0] = '\0';
 		p->stop_wanted = 1;
 		prov_cleanup(p);
 		return;
@@ -942,35 +1010,54 @@ prov_resume(struct launcher *l)
 		return rc;
 	}
 	for (size_t i = 0; i < c.n; i++) {
-		struct prov *p;
-
 		if (prov_find(l, c.v[i].subdomain) != NULL)
 			continue;
 		l->m.resumed++;
-		if (c.v[i].task_arn[0] == '\0') {
-			/*
-			 * The start may or may not have reached the backend.
-			 * Starting again is safe: the docker backend names the
-			 * container after the tenant (a leftover is replaced,
-			 * and a create still in flight loses the name), and
-			 * ECS takes a client token for RunTask.
-			 */
-			log_info("provision_resume tenant=%s task=none action=start",
-			         c.v[i].subdomain);
-			prov_start(l, &c.v[i], NULL, launcher_mono_us());
-			continue;
-		}
-		if ((p = prov_new(l, &c.v[i])) == NULL)
-			continue;
-		log_info("provision_resume tenant=%s task=%s action=await", p->t.subdomain,
-		         p->t.task_arn);
-		if (arm_deadline(p) != 0) {
-			prov_fail(p, 500, "internal", "out of memory");
-			continue;
-		}
-		await_begin(p);
+		prov_take_over(l, &c.v[i], NULL, launcher_mono_us(), "provision_resume");
 	}
 	free(c.v);
+	return 0;
+}
+
+int
+prov_orphaned(const struct launcher *l, const struct tenant *t)
+{
+	return t->status == TENANT_PROVISIONING &&
+	       registry_now_ms() - t->updated_at >
+	           ((int64_t)l->wait_timeout_s + LAUNCHER_ORPHAN_GRACE_S) * 1000;
+}
+
+int
+prov_take_over(struct launcher *l, const struct tenant *t, struct evhttp_request *req,
+               int64_t t0_us, const char *why)
+{
+	struct prov *p;
+
+	if (t->task_arn[0] == '\0') {
+		/*
+		 * The start may or may not have reached the backend. Starting
+		 * again is safe: the docker backend names the container after
+		 * the tenant (its own leftover is replaced, and a create still
+		 * in flight loses the name), and ECS takes a client token for
+		 * RunTask.
+		 */
+		log_info("%s tenant=%s task=none action=start", why, t->subdomain);
+		return prov_start(l, t, req, t0_us);
+	}
+	if ((p = prov_new(l, t)) == NULL)
+		return -ENOMEM;
+	if (req != NULL) {
+		p->waiters[0].req = req;
+		p->waiters[0].t0_us = t0_us;
+		p->nwaiters = 1;
+		p->t0_us = t0_us;
+	}
+	log_info("%s tenant=%s task=%s action=await", why, p->t.subdomain, p->t.task_arn);
+	if (arm_deadline(p) != 0) {
+		prov_fail(p, 500, "internal", "out of memory");
+		return -ENOMEM;
+	}
+	await_begin(p);
 	return 0;
 }
 
@@ -991,6 +1078,13 @@ prov_shutdown(struct launcher *l)
 		p->ndeleters = 0;
 		p->finished = 1;
 		p->stop_wanted = 0;
+		if (p->unsaved && save(p) != 0)
+			log_warnx("registry_write_lost tenant=%s status=%s", p->t.subdomain,
+			          tenant_status_str(p->t.status));
+		if (p->save_timer != NULL) {
+			event_free(p->save_timer);
+			p->save_timer = NULL;
+		}
 		stop_awaiting(p);
 		stop_watching(p);
 		stop_probe(p);

@@ -25,6 +25,7 @@
 #include <event2/listener.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <sqlite3.h>
 
 #include "core/evcurl.h"
 #include "core/httpd.h"
@@ -708,6 +709,110 @@ test_stops_while_probing(void **state)
 }
 
 static void
+lock_registry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	assert_int_equal(registry_begin(F.sidecar), 0); /* BEGIN IMMEDIATE: the write lock */
+}
+
+/*
+ * The final FAILED write does not land (the registry is locked elsewhere):
+ * the answer goes out, the write is retried from a timer, and the tenant is
+ * never left PROVISIONING. A POST meanwhile gets 503 with Retry-After, not a
+ * 202 for a provision that is over; once the lock goes, the row is FAILED and
+ * the next POST provisions it again.
+ */
+static void
+test_failed_write_is_retried(void **state)
+{
+	struct fx *f = *state;
+	struct reply r;
+	struct tenant t;
+	struct timeval tv = {0, 300 * 1000};
+	struct event *ev = evtimer_new(f->l.base, lock_registry, NULL);
+	int64_t t0;
+
+	registry_set_busy(f->l.reg, LAUNCHER_BUSY_MS);
+	F.describe_state = BACKEND_STOPPED;
+	f->l.wait_timeout_s = 5;
+	evtimer_add(ev, &tv);
+	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
+	assert_int_equal(r.status, 502);
+	assert_int_equal(f->l.nprovs, 1); /* held until its state is written */
+	assert_int_equal(registry_tenant_get(F.sidecar, "acme-co", &t), 0);
+	assert_int_equal(t.status, TENANT_PROVISIONING);
+	/* Asked again while the registry is still locked: 503, and quickly. */
+	t0 = launcher_mono_us();
+	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
+	if (r.status != 503)
+		fail_msg("want 503 while the registry is locked, got %d %s", r.status, r.body);
+	assert_non_null(strstr(r.body, "registry_error"));
+	assert_true(launcher_mono_us() - t0 < 2 * 1000000);
+	/* The lock goes: the retry lands FAILED, the provision is freed. */
+	assert_int_equal(registry_rollback(F.sidecar), 0);
+	run_ms(f, 800);
+	assert_int_equal(registry_tenant_get(f->l.reg, "acme-co", &t), 0);
+	assert_int_equal(t.status, TENANT_FAILED);
+	assert_int_equal(f->l.nprovs, 0);
+	/* And the same request provisions it again. */
+	F.describe_state = BACKEND_PENDING;
+	F.bind_on_start = 1;
+	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
+	if (r.status != 201)
+		fail_msg("want 201, got %d %s", r.status, r.body);
+	event_free(ev);
+}
+
+/* Ages a tenant row in the file, as if its provision had died long ago. */
+static void
+age_tenant(struct fx *f, const char *sub)
+{
+	sqlite3 *db;
+	char sql[256];
+
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 2000);
+	snprintf(sql, sizeof(sql), "UPDATE tenants SET updated_at = 1000 WHERE subdomain = '%s'",
+	         sub);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/*
+ * A PROVISIONING row that no provision owns (its launcher died without a
+ * restart, or its last write was lost) is taken up by the next request for
+ * it, once it is older than any provision can be; a young one is left to
+ * whoever provisions it (202).
+ */
+static void
+test_orphan_taken_over(void **state)
+{
+	struct fx *f = *state;
+	struct reply r;
+	struct tenant t;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.subdomain, sizeof(t.subdomain), "acme-co");
+	snprintf(t.admin_email, sizeof(t.admin_email), "a@acme.example");
+	snprintf(t.company_name, sizeof(t.company_name), "Acme");
+	t.status = TENANT_PROVISIONING;
+	assert_int_equal(registry_tenant_insert(F.sidecar, &t), 0);
+	F.bind_on_start = 1;
+	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
+	assert_int_equal(r.status, 202); /* young: someone may be on it */
+	assert_int_equal(F.starts, 0);
+	age_tenant(f, "acme-co");
+	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
+	if (r.status != 201)
+		fail_msg("want the orphan taken over (201), got %d %s", r.status, r.body);
+	assert_int_equal(F.starts, 1);
+	assert_int_equal(registry_tenant_get(f->l.reg, "acme-co", &t), 0);
+	assert_int_equal(t.status, TENANT_RUNNING);
+}
+
+static void
 test_delete_while_starting(void **state)
 {
 	struct fx *f = *state;
@@ -836,6 +941,8 @@ main(void)
 	    cmocka_unit_test(test_probe_units),
 	    cmocka_unit_test_setup_teardown(test_probe_echo_is_not_ready, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stops_while_probing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_write_is_retried, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_orphan_taken_over, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_while_starting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_joins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_async_then_get, setup, teardown),
