@@ -602,6 +602,23 @@ metrics(struct launcher *l, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
+/* Liveness, and the registry file at --db is still the one open (a stat). */
+static void
+healthz(struct launcher *l, struct evhttp_request *req)
+{
+	if (registry_check_file(l->reg) != 0) {
+		if (!l->file_warned)
+			log_warnx("registry_file_lost error=\"%s\"", registry_errmsg(l->reg));
+		l->file_warned = 1;
+		api_reply_json(l, req, 503,
+		               json_pack("{s:s, s:{s:s, s:s}}", "status", "failing", "registry",
+		                         "state", "failing", "error", registry_errmsg(l->reg)));
+		return;
+	}
+	l->file_warned = 0;
+	api_reply_json(l, req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
 static void
 cors_headers(struct launcher *l, struct evhttp_request *req)
 {
@@ -695,7 +712,7 @@ handle(struct evhttp_request *req, void *arg)
 		if (!is_get)
 			method_not_allowed(l, req, "GET");
 		else
-			api_reply_json(l, req, 200, json_pack("{s:s}", "status", "ok"));
+			healthz(l, req);
 		return;
 	}
 	if (!rate_ok(l, req))

@@ -92,6 +92,7 @@ struct launcher {
 	struct event *reg_timer;
 	int64_t started_ms;
 	int closing;              /* shutting down: new requests get 503 */
+	int file_warned;          /* registry_file_lost is logged */
 	struct launcher_ddb *ddb; /* --dynamodb-table (launcher/ddb.c), or NULL */
 };
 

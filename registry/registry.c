@@ -852,6 +852,10 @@ open:
 		goto fail;
 	if ((rc = query_int(r, "PRAGMA data_version", &r->seen_dv)) != 0)
 		goto fail;
+	if (stat(path, &sb) == 0) {
+		r->dev = sb.st_dev;
+		r->ino = sb.st_ino;
+	}
 	r->seen_writes = r->writes;
 	*out = r;
 	return 0;
@@ -859,6 +863,31 @@ fail:
 	open_fail(err, errlen, rc, "%s", r->errmsg);
 	registry_close(r);
 	return rc;
+}
+
+int
+registry_check_file(struct registry *r)
+{
+	struct stat sb;
+
+	if (r->immutable)
+		return 0;
+	if (stat(r->path, &sb) != 0) {
+		if (errno == ENOENT)
+			return reg_fail(
+			    r, -ENOENT,
+			    "%s: the registry file was deleted while open; writes go to "
+			    "the unlinked file and are lost at the next start (restore "
+			    "it, then restart)",
+			    r->path);
+		return reg_fail(r, -EIO, "%s: cannot stat: %s", r->path, strerror(errno));
+	}
+	if (sb.st_dev != r->dev || sb.st_ino != r->ino)
+		return reg_fail(r, -ESTALE,
+		                "%s: the registry file was replaced while open; this process "
+		                "still writes the old one (restart it)",
+		                r->path);
+	return 0;
 }
 
 void

@@ -176,6 +176,13 @@ int registry_set_cache(struct registry *, int kib);
  */
 void registry_set_busy(struct registry *, int busy_ms);
 const char *registry_path(const struct registry *);
+/*
+ * Whether the file at the handle's path is still the one it opened (device
+ * and inode): 0, -ENOENT when it was deleted, -ESTALE when another file
+ * took its place, with the reason in registry_errmsg. A few microseconds
+ * (one stat); the daemons' /healthz asks it.
+ */
+int registry_check_file(struct registry *);
 /* The last error text of this handle (never NULL). */
 const char *registry_errmsg(const struct registry *);
 

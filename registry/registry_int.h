@@ -6,6 +6,7 @@
 #define BERTH_REGISTRY_INT_H
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include "registry/registry.h"
 
@@ -63,6 +64,8 @@ struct registry {
 	int64_t seen_dv;     /* PRAGMA data_version as of the previous registry_changed() */
 	sqlite3_stmt *st[ST__COUNT];
 	char errmsg[REG_ERRMSG_MAX];
+	dev_t dev; /* the file opened at path (registry_check_file) */
+	ino_t ino;
 };
 
 /* The cached statement id, reset and with its bindings cleared; NULL on error (errmsg set). */

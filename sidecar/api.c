@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -20,13 +22,15 @@
 #include "sidecar/metrics.h"
 #include "sidecar/tracker.h"
 
-#define BINDINGS_PREFIX "/v1/bindings/"
+#define BINDINGS_PREFIX      "/v1/bindings/"
+#define API_WRITE_FAILING_MS 1000 /* registry writes failing this long: /healthz fails */
 
 struct waiter {
 	TAILQ_ENTRY(waiter) entry;
 	struct api *api;
 	struct evhttp_request *req;
 	struct event *timer;
+	struct event *gone; /* readable client socket: it may have closed */
 	char task[REG_ARN_MAX];
 };
 
@@ -37,6 +41,7 @@ struct api {
 	struct api_info info;
 	TAILQ_HEAD(, waiter) waiters;
 	int nwaiters;
+	int file_warned; /* registry_file_lost is logged */
 };
 
 static void
@@ -45,6 +50,8 @@ waiter_free(struct waiter *w)
 	TAILQ_REMOVE(&w->api->waiters, w, entry);
 	w->api->nwaiters--;
 	event_free(w->timer);
+	if (w->gone != NULL)
+		event_free(w->gone);
 	free(w);
 }
 
@@ -75,6 +82,28 @@ waiter_closed(struct evhttp_connection *evcon, void *arg)
 	waiter_free(arg); /* libevent frees the request */
 }
 
+/*
+ * evhttp stops reading a connection while its request is being answered, so
+ * a client that goes away mid long-poll would hold its slot until wait= ran
+ * out. The waiter watches the socket itself: end of stream (or an error)
+ * frees the connection, whose close callback frees the waiter.
+ */
+static void
+waiter_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+	char c;
+	ssize_t n;
+
+	(void)what;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+		/* Bytes (a pipelined request) or nothing yet: stop looking, the timer ends it. */
+		return;
+	}
+	evhttp_connection_free(evhttp_request_get_connection(w->req));
+}
+
 void
 api_wake(struct api *a)
 {
@@ -88,23 +117,54 @@ api_wake(struct api *a)
 	}
 }
 
+/*
+ * The registry's health: the file at --db is still the one open, and
+ * writes land (they are retried, so a short failure is not one). Sets why.
+ */
+static int
+registry_ok(struct api *a, char *why, size_t whylen)
+{
+	int64_t failing = tracker_write_failing_ms(a->tracker);
+
+	if (registry_check_file(a->reg) != 0) {
+		snprintf(why, whylen, "%s", registry_errmsg(a->reg));
+		if (!a->file_warned)
+			log_warnx("registry_file_lost error=\"%s\"", why);
+		a->file_warned = 1;
+		return 0;
+	}
+	a->file_warned = 0;
+	if (failing >= API_WRITE_FAILING_MS) {
+		snprintf(why, whylen, "registry writes have failed for %lld ms (see the log)",
+		         (long long)failing);
+		return 0;
+	}
+	why[0] = '\0';
+	return 1;
+}
+
 static void
 healthz(struct api *a, struct evhttp_request *req)
 {
 	const struct agent_metadata *m = agent_metadata(a->agent);
 	int up = tracker_connected(a->tracker);
-	char when[40];
+	char when[40], why[512];
+	int reg_ok = registry_ok(a, why, sizeof(why));
 	json_t *body;
 
 	registry_time_format(when, sizeof(when), tracker_last_event_ns(a->tracker) / 1000000);
-	body = json_pack("{s:s, s:{s:b, s:s}, s:{s:s, s:s?, s:s?}, s:s, s:s, s:s}", "status",
-	                 up ? "ok" : "unavailable", "docker", "connected", up, "state",
-	                 tracker_docker_state(a->tracker), "agent", "state", agent_state(a->agent),
-	                 "cluster", m != NULL ? m->cluster_short : NULL, "container_instance",
-	                 m != NULL && m->instance_arn[0] != '\0' ? m->instance_arn : NULL,
-	                 "host_ip", a->info.host_ip, "host_ip_source", a->info.host_ip_source,
-	                 "last_event_at", when);
-	httpd_json(req, up ? 200 : 503, body);
+	body = json_pack(
+	    "{s:s, s:{s:b, s:s}, s:{s:s, s:s?}, s:{s:s, s:s?, s:s?}, s:s, s:s, s:s}", "status",
+	    !reg_ok ? "failing"
+	    : up    ? "ok"
+	            : "unavailable",
+	    "docker", "connected", up, "state", tracker_docker_state(a->tracker), "registry",
+	    "state", reg_ok ? "ok" : "failing", "error", reg_ok ? NULL : why, "agent", "state",
+	    agent_state(a->agent), "cluster", m != NULL ? m->cluster_short : NULL,
+	    "container_instance", m != NULL && m->instance_arn[0] != '\0' ? m->instance_arn : NULL,
+	    "host_ip", a->info.host_ip, "host_ip_source", a->info.host_ip_source, "last_event_at",
+	    when);
+	httpd_json(req, up && reg_ok ? 200 : 503, body);
 }
 
 struct list_ctx {
@@ -128,11 +188,24 @@ bindings_list(struct api *a, struct evhttp_request *req)
 	struct binding_filter f = {.status = -1};
 	struct list_ctx c = {0};
 
-	if (httpd_query(req, "task", task, sizeof(task)) == 0)
+	int rt = httpd_query(req, "task", task, sizeof(task)),
+	    rn = httpd_query(req, "tenant", tenant, sizeof(tenant)),
+	    rs = httpd_query(req, "status", status, sizeof(status));
+
+	/* A value that is too long or does not parse is an error, never "no filter". */
+	if ((rt != 0 && rt != -ENOENT) || (rn != 0 && rn != -ENOENT) ||
+	    (rs != 0 && rs != -ENOENT)) {
+		httpd_error(req, 400, "bad_request", "a query value is too long or malformed",
+		            rt != 0 && rt != -ENOENT   ? "task"
+		            : rn != 0 && rn != -ENOENT ? "tenant"
+		                                       : "status");
+		return;
+	}
+	if (rt == 0)
 		f.task = task;
-	if (httpd_query(req, "tenant", tenant, sizeof(tenant)) == 0)
+	if (rn == 0)
 		f.tenant = tenant;
-	if (httpd_query(req, "status", status, sizeof(status)) == 0) {
+	if (rs == 0) {
 		for (char *p = status; *p != '\0'; p++)
 			if (*p >= 'a' && *p <= 'z')
 				*p = (char)(*p - 'a' + 'A');
@@ -182,7 +255,12 @@ binding_one(struct api *a, struct evhttp_request *req, const char *path)
 		httpd_error(req, 400, "bad_request", "bad task id", "task");
 		return;
 	}
-	if (httpd_query(req, "wait", buf, sizeof(buf)) == 0) {
+	if ((rc = httpd_query(req, "wait", buf, sizeof(buf))) != 0 && rc != -ENOENT) {
+		free(task);
+		httpd_error(req, 400, "bad_request", "wait must be 0..300 seconds", "wait");
+		return;
+	}
+	if (rc == 0) {
 		char *end;
 
 		errno = 0;
@@ -226,6 +304,22 @@ binding_one(struct api *a, struct evhttp_request *req, const char *path)
 	tv.tv_usec = 0;
 	evtimer_add(w->timer, &tv);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), waiter_closed, w);
+	{
+		struct bufferevent *bev =
+		    evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+		evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+
+		if (fd >= 0 && (w->gone = event_new(
+		                    evhttp_connection_get_base(evhttp_request_get_connection(req)),
+		                    fd, EV_READ, waiter_readable, w)) != NULL)
+			event_add(w->gone, NULL);
+	}
+}
+
+int
+api_waiters(const struct api *a)
+{
+	return a->nwaiters;
 }
 
 static void

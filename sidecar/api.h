@@ -33,6 +33,8 @@ struct api *api_new(struct event_base *, struct evhttp *, struct registry *, str
                     struct agent *, const struct api_info *);
 /* Answers every parked long-poll (404) and frees. */
 void api_free(struct api *);
+/* Long-polls parked now. */
+int api_waiters(const struct api *);
 /* A commit changed rows: wake the long-polls whose binding now exists. */
 void api_wake(struct api *);
 

@@ -274,10 +274,9 @@ flush(struct tracker *t)
 		}
 		o->changed = changed; /* counted once the commit lands */
 	}
-	if ((rc = registry_commit(t->reg)) != 0) {
-		registry_rollback(t->reg);
+	/* A failed commit has rolled the batch back itself, and its errmsg is SQLite's. */
+	if ((rc = registry_commit(t->reg)) != 0)
 		goto retry;
-	}
 	metrics.commits++;
 	now = now_ns();
 	if (t->fail_since_ms != 0) {
@@ -336,6 +335,12 @@ void
 tracker_flush(struct tracker *t)
 {
 	flush(t);
+}
+
+int64_t
+tracker_write_failing_ms(const struct tracker *t)
+{
+	return t->fail_since_ms != 0 ? now_ns() / 1000000 - t->fail_since_ms : 0;
 }
 
 /* ---- inspect ---- */

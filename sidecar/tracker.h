@@ -42,6 +42,8 @@ void tracker_set_cluster(struct tracker *, const char *cluster);
 void tracker_start(struct tracker *);
 /* 1 while the event stream is connected and the last reconcile listed Docker. */
 int tracker_connected(const struct tracker *);
+/* How long registry commits have been failing (ms; they are retried), 0 while they land. */
+int64_t tracker_write_failing_ms(const struct tracker *);
 const char *tracker_docker_state(const struct tracker *); /* a word for /healthz */
 int64_t tracker_last_event_ns(const struct tracker *);
 /* Commits the queued writes now (shutdown). */

@@ -812,6 +812,28 @@ test_orphan_taken_over(void **state)
 	assert_int_equal(t.status, TENANT_RUNNING);
 }
 
+/* /healthz fails once the file at --db is not the one the launcher has open. */
+static void
+test_healthz_file_lost(void **state)
+{
+	struct fx *f = *state;
+	struct reply r;
+	FILE *fp;
+
+	call(f, EVHTTP_REQ_GET, "/healthz", NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(unlink(f->db), 0);
+	call(f, EVHTTP_REQ_GET, "/healthz", NULL, 0, &r);
+	if (r.status != 503 || strstr(r.body, "deleted") == NULL)
+		fail_msg("healthz with the file deleted: %d %s", r.status, r.body);
+	/* Another file in its place is no better. */
+	assert_non_null(fp = fopen(f->db, "w"));
+	fclose(fp);
+	call(f, EVHTTP_REQ_GET, "/healthz", NULL, 0, &r);
+	if (r.status != 503 || strstr(r.body, "replaced") == NULL)
+		fail_msg("healthz with the file replaced: %d %s", r.status, r.body);
+}
+
 static void
 test_delete_while_starting(void **state)
 {
@@ -943,6 +965,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stops_while_probing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_write_is_retried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_orphan_taken_over, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_healthz_file_lost, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_while_starting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_joins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_async_then_get, setup, teardown),

@@ -13,6 +13,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -22,6 +25,7 @@
 #include "core/docker.h"
 #include "core/evcurl.h"
 #include "core/httpd.h"
+#include "core/log.h"
 #include "registry/registry.h"
 #include "sidecar/agent.h"
 #include "sidecar/api.h"
@@ -30,8 +34,11 @@
 #include "tests/sidecar/testutil.h"
 #include "tests/lib/testlib.h"
 
-#define ID  "3333333333333333333333333333333333333333333333333333333333333333"
-#define ARN "arn:aws:ecs:us-east-1:123456789012:task/tenants/0123456789abcdef0123456789abcdef"
+#define X64       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define X640      X64 X64 X64 X64 X64 X64 X64 X64 X64 X64
+#define LONG_TASK X640 X640 X640 X640 X640 X640 X640 X640 /* 5,120 characters */
+#define ID        "3333333333333333333333333333333333333333333333333333333333333333"
+#define ARN       "arn:aws:ecs:us-east-1:123456789012:task/tenants/0123456789abcdef0123456789abcdef"
 
 struct fx {
 	struct tu_stack s;
@@ -104,7 +111,7 @@ static void
 request(struct fx *f, const char *method, const char *path, struct reply *rp)
 {
 	struct evcurl_req req;
-	char url[256];
+	char url[8192];
 
 	memset(rp, 0, sizeof(*rp));
 	memset(&req, 0, sizeof(req));
@@ -169,6 +176,10 @@ test_routes(void **state)
 	    {"GET", "/v1/bindings/abc", 404},
 	    {"GET", "/nope", 404},
 	    {"DELETE", "/v1/bindings", 405},
+	    /* Values too long to hold are errors, never ignored. */
+	    {"GET", "/v1/bindings/abc?wait=1234567890123456789012", 400},
+	    {"GET", "/v1/bindings?task=" LONG_TASK, 400},
+	    {"GET", "/v1/bindings?tenant=" LONG_TASK, 400},
 	};
 	struct fx *f = *state;
 	struct reply r;
@@ -197,8 +208,8 @@ test_routes(void **state)
 	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
 		call(f, errors[i].method, errors[i].path, &r);
 		if (r.status != errors[i].status)
-			fail_msg("%s %s: %ld, want %ld", errors[i].method, errors[i].path, r.status,
-			         errors[i].status);
+			fail_msg("%ld, want %ld: %s %.60s", r.status, errors[i].status,
+			         errors[i].method, errors[i].path);
 	}
 	call(f, "GET", "/metrics", &r);
 	assert_int_equal(r.status, 200);
@@ -380,12 +391,99 @@ test_hostip(void **state)
 	event_base_free(base);
 }
 
+/* Long-polls whose clients go away free their slots at once, not when wait= runs out. */
+static void
+test_long_poll_client_gone(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	static const char req[] = "GET /v1/bindings/abc?wait=60 HTTP/1.1\r\nHost: x\r\n\r\n";
+	int fds[100];
+
+	tracker_start(f->s.t);
+	tu_wait_connected(&f->s);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)f->port);
+	for (int i = 0; i < 100; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)), 0);
+		assert_int_equal(write(fds[i], req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+	}
+	TU_UNTIL(f->s.base, api_waiters(f->api) == 100);
+	assert_int_equal(api_waiters(f->api), 100);
+	for (int i = 0; i < 100; i++)
+		close(fds[i]);
+	TU_UNTIL(f->s.base, api_waiters(f->api) == 0);
+	if (api_waiters(f->api) != 0)
+		fail_msg("%d long-polls still parked after their clients left",
+		         api_waiters(f->api));
+}
+
+/* Reads the log file written since the test began. */
+static char *
+log_text(const char *path)
+{
+	char *t = tl_read_file(path, NULL);
+
+	assert_non_null(t);
+	return t;
+}
+
+/*
+ * /healthz fails while registry writes fail (here: a lock held by another
+ * process) and once the file at --db is not the one open; the log carries
+ * SQLite's own reason.
+ */
+static void
+test_health_registry(void **state)
+{
+	struct fx *f = *state;
+	struct registry *other;
+	struct reply r;
+	char err[256], logpath[400], *text;
+
+	snprintf(logpath, sizeof(logpath), "%s/log", f->s.dir);
+	assert_int_equal(log_init("test", LOG_LEVEL_INFO, LOG_FORMAT_TEXT, logpath), 0);
+	registry_set_busy(f->s.reg, 50);
+	tracker_start(f->s.t);
+	tu_wait_connected(&f->s);
+	call(f, "GET", "/healthz", &r);
+	assert_int_equal(r.status, 200);
+	/* Another process holds the write lock: the container's binding cannot land. */
+	assert_int_equal(registry_open(&other, f->s.db, REGISTRY_RDWR, err, sizeof(err)), 0);
+	assert_int_equal(registry_begin(other), 0);
+	start_container(f);
+	tu_spin(f->s.base, 1300);
+	call(f, "GET", "/healthz", &r);
+	if (r.status != 503 || strstr(r.body, "\"failing\"") == NULL)
+		fail_msg("healthz while writes fail: %ld %s", r.status, r.body);
+	text = log_text(logpath);
+	assert_non_null(strstr(text, "registry_commit_failed"));
+	assert_null(strstr(text, "rollback without a batch"));
+	assert_non_null(strstr(text, "locked"));
+	free(text);
+	/* The lock goes: the write lands and health comes back. */
+	assert_int_equal(registry_rollback(other), 0);
+	registry_close(other);
+	TU_UNTIL(f->s.base, tracker_write_failing_ms(f->s.t) == 0);
+	call(f, "GET", "/healthz", &r);
+	assert_int_equal(r.status, 200);
+	/* The file is deleted underneath. */
+	assert_int_equal(unlink(f->s.db), 0);
+	call(f, "GET", "/healthz", &r);
+	if (r.status != 503 || strstr(r.body, "deleted") == NULL)
+		fail_msg("healthz with the file deleted: %ld %s", r.status, r.body);
+	log_init("test", LOG_LEVEL_INFO, LOG_FORMAT_TEXT, NULL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_long_poll, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_poll_client_gone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_health_registry, setup, teardown),
 	    cmocka_unit_test(test_hostip),
 	};
 
