@@ -8,8 +8,9 @@
  *   GET    /healthz                 liveness (no auth, no rate limit)
  *   GET    /metrics                 Prometheus text
  *
- * Every request but /healthz passes the per-client token bucket, then the
- * bearer check when a token is set. CORS headers go on every answer when
+ * Every request but /healthz passes the bearer check when a token is set,
+ * then the per-client token bucket (failed checks have buckets of their
+ * own). CORS headers go on every answer when
  * --cors-origin is set, and OPTIONS preflights are answered for that origin.
  */
 #include <errno.h>
@@ -660,11 +661,17 @@ method_not_allowed(struct launcher *l, struct evhttp_request *req, const char *a
 	                NULL);
 }
 
+/*
+ * The client's token bucket. Requests with a valid token (or when auth is
+ * off) and requests without one draw from separate buckets of the same
+ * client (unauth is 1: the key gets a "!" prefix), so callers that fail auth
+ * can never spend the budget of the ones that pass it.
+ */
 static int
-rate_ok(struct launcher *l, struct evhttp_request *req)
+rate_ok(struct launcher *l, struct evhttp_request *req, int unauth)
 {
 	struct evhttp_connection *c = evhttp_request_get_connection(req);
-	char *addr = NULL, ra[16], key[RATELIMIT_KEY_MAX];
+	char *addr = NULL, ra[16], key[RATELIMIT_KEY_MAX + 1];
 	const char *fwd = NULL;
 	ev_uint16_t port;
 	int retry = 1;
@@ -676,8 +683,9 @@ rate_ok(struct launcher *l, struct evhttp_request *req)
 	/* Behind a load balancer the peer is the balancer: trust its header if told to. */
 	if (l->client_ip_header != NULL && *l->client_ip_header != '\0')
 		fwd = in_header(req, l->client_ip_header);
-	ratelimit_client_key(addr, fwd, key, sizeof(key));
-	if (ratelimit_take(l->rl, key, launcher_mono_us() / 1000, &retry))
+	key[0] = '!';
+	ratelimit_client_key(addr, fwd, key + 1, sizeof(key) - 1);
+	if (ratelimit_take(l->rl, unauth ? key : key + 1, launcher_mono_us() / 1000, &retry))
 		return 1;
 	l->m.rate_limited++;
 	snprintf(ra, sizeof(ra), "%d", retry);
@@ -715,15 +723,18 @@ handle(struct evhttp_request *req, void *arg)
 			healthz(l, req);
 		return;
 	}
-	if (!rate_ok(l, req))
-		return;
+	/* Authenticate first: a caller without the token never spends anyone's budget. */
 	if (l->token[0] != '\0' && !httpd_bearer_ok(req, l->token)) {
+		if (!rate_ok(l, req, 1))
+			return;
 		l->m.unauthorized++;
 		add_header(req, "WWW-Authenticate", "Bearer");
 		api_reply_error(l, req, 401, "unauthorized", "a valid bearer token is required",
 		                NULL);
 		return;
 	}
+	if (!rate_ok(l, req, 0))
+		return;
 	if (strcmp(path, "/metrics") == 0) {
 		if (!is_get)
 			method_not_allowed(l, req, "GET");
