@@ -559,31 +559,35 @@ metrics(struct launcher *l, struct evhttp_request *req)
 			    "berth_launcher_requests_total{route=\"%s\",code=\"%s\"} "
 			    "%lu\n",
 			    routes[r], classes[c], m->requests[r][c]);
-	evbuffer_add_printf(b,
-	                    "# TYPE berth_launcher_rate_limited_total counter\n"
-	                    "berth_launcher_rate_limited_total %lu\n"
-	                    "# TYPE berth_launcher_unauthorized_total counter\n"
-	                    "berth_launcher_unauthorized_total %lu\n"
-	                    "# TYPE berth_launcher_provisions_total counter\n"
-	                    "berth_launcher_provisions_total{result=\"started\"} %lu\n"
-	                    "berth_launcher_provisions_total{result=\"running\"} %lu\n"
-	                    "berth_launcher_provisions_total{result=\"failed\"} %lu\n"
-	                    "berth_launcher_provisions_total{result=\"timed_out\"} %lu\n"
-	                    "berth_launcher_provisions_total{result=\"resumed\"} %lu\n"
-	                    "# TYPE berth_launcher_tenants_stopped_total counter\n"
-	                    "berth_launcher_tenants_stopped_total %lu\n"
-	                    "# TYPE berth_launcher_inflight gauge\n"
-	                    "berth_launcher_inflight %d\n"
-	                    "# TYPE berth_launcher_registry_checks_total counter\n"
-	                    "berth_launcher_registry_checks_total %lu\n"
-	                    "berth_launcher_registry_changes_total %lu\n"
-	                    "# HELP berth_launcher_bindings_total Bindings learned, by the source "
-	                    "that answered first.\n"
-	                    "# TYPE berth_launcher_bindings_total counter\n",
-	                    m->rate_limited, m->unauthorized, m->provisions_started,
-	                    m->provisions_running, m->provisions_failed, m->provisions_timed_out,
-	                    m->resumed, m->tenants_stopped, l->nprovs, m->registry_checks,
-	                    m->registry_changes);
+	evbuffer_add_printf(
+	    b,
+	    "# TYPE berth_launcher_rate_limited_total counter\n"
+	    "berth_launcher_rate_limited_total %lu\n"
+	    "# TYPE berth_launcher_unauthorized_total counter\n"
+	    "berth_launcher_unauthorized_total %lu\n"
+	    "# TYPE berth_launcher_provisions_total counter\n"
+	    "berth_launcher_provisions_total{result=\"started\"} %lu\n"
+	    "berth_launcher_provisions_total{result=\"running\"} %lu\n"
+	    "berth_launcher_provisions_total{result=\"failed\"} %lu\n"
+	    "berth_launcher_provisions_total{result=\"timed_out\"} %lu\n"
+	    "berth_launcher_provisions_total{result=\"resumed\"} %lu\n"
+	    "# TYPE berth_launcher_tenants_stopped_total counter\n"
+	    "berth_launcher_tenants_stopped_total %lu\n"
+	    "# HELP berth_launcher_tenants_task_stopped_total RUNNING tenants whose "
+	    "task stopped without a DELETE.\n"
+	    "# TYPE berth_launcher_tenants_task_stopped_total counter\n"
+	    "berth_launcher_tenants_task_stopped_total %lu\n"
+	    "# TYPE berth_launcher_inflight gauge\n"
+	    "berth_launcher_inflight %d\n"
+	    "# TYPE berth_launcher_registry_checks_total counter\n"
+	    "berth_launcher_registry_checks_total %lu\n"
+	    "berth_launcher_registry_changes_total %lu\n"
+	    "# HELP berth_launcher_bindings_total Bindings learned, by the source "
+	    "that answered first.\n"
+	    "# TYPE berth_launcher_bindings_total counter\n",
+	    m->rate_limited, m->unauthorized, m->provisions_started, m->provisions_running,
+	    m->provisions_failed, m->provisions_timed_out, m->resumed, m->tenants_stopped,
+	    m->tenants_task_stopped, l->nprovs, m->registry_checks, m->registry_changes);
 	for (int s = 0; s < BS__N; s++)
 		evbuffer_add_printf(b, "berth_launcher_bindings_total{source=\"%s\"} %lu\n",
 		                    sources[s], m->bound_by[s]);

@@ -51,6 +51,7 @@ struct launcher_metrics {
 	unsigned long rate_limited, unauthorized;
 	unsigned long provisions_started, provisions_running, provisions_failed,
 	    provisions_timed_out, tenants_stopped, resumed;
+	unsigned long tenants_task_stopped; /* RUNNING tenants whose task stopped (watch.c) */
 	unsigned long bound_by[BS__N];
 	unsigned long registry_checks, registry_changes;
 	/* seconds from POST to RUNNING, and the launcher's own share (minus backend start) */
@@ -91,9 +92,11 @@ struct launcher {
 	int nawait; /* provisions awaiting a binding */
 	struct event *reg_timer;
 	int64_t started_ms;
-	int closing;              /* shutting down: new requests get 503 */
-	int file_warned;          /* registry_file_lost is logged */
-	struct launcher_ddb *ddb; /* --dynamodb-table (launcher/ddb.c), or NULL */
+	int closing;               /* shutting down: new requests get 503 */
+	int file_warned;           /* registry_file_lost is logged */
+	struct event *watch_timer; /* launcher/watch.c */
+	int reg_news;              /* the registry changed since the watch last looked */
+	struct launcher_ddb *ddb;  /* --dynamodb-table (launcher/ddb.c), or NULL */
 };
 
 /* provision.c */

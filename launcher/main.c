@@ -21,6 +21,7 @@
 #include "launcher/launcher.h"
 #include "launcher/ratelimit.h"
 #include "launcher/template.h"
+#include "launcher/watch.h"
 
 #define RATELIMIT_SLOTS 4096
 
@@ -221,6 +222,8 @@ main(int argc, char **argv)
 	         l->sidecar_url != NULL ? l->sidecar_url : "none", l->wait_timeout_s);
 	if ((rc = prov_resume(l)) != 0)
 		log_warnx("resume_failed error=\"%s\"", registry_errmsg(l->reg));
+	if (watch_start(l) != 0)
+		fatalx("out of memory");
 
 	event_base_dispatch(l->base);
 
@@ -232,6 +235,7 @@ main(int argc, char **argv)
 	evhttp_foreach_bound_socket(l->http, collect_bound, &bound);
 	for (int i = 0; i < bound.n; i++)
 		evhttp_del_accept_socket(l->http, bound.v[i]);
+	watch_stop(l);
 	prov_shutdown(l);
 	{
 		struct timeval flush = {0, 200 * 1000};

@@ -618,6 +618,7 @@ prov_registry_tick(int fd, short what, void *arg)
 	l->m.registry_checks++;
 	if (registry_changed(l->reg, &changed) == 0 && changed) {
 		l->m.registry_changes++;
+		l->reg_news = 1; /* for the watch of RUNNING tenants */
 		for (p = TAILQ_FIRST(&l->provs); p != NULL; p = next) {
 			next = TAILQ_NEXT(p, entry);
 			if (p->watching && !p->finished)

@@ -220,6 +220,42 @@ test_never_touches_strangers(void **state)
 	free(r);
 }
 
+/* A tenant whose container is killed (no DELETE) becomes FAILED with the exit code. */
+static void
+test_tenant_follows_container(void **state)
+{
+	struct h_resp *r = resp_new();
+	char sub[64], body[512], path[128], task[128];
+	json_t *j;
+	int k;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s-killed", E.prefix);
+	tenant_body(body, sizeof(body), sub, "k@killed.example", "Killed Co");
+	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
+	if (r->status != 201)
+		fail_msg("POST: %ld %s", r->status, r->body);
+	j = parse(r);
+	snprintf(task, sizeof(task), "%s", jstr(j, "task_arn"));
+	json_decref(j);
+	assert_int_equal(dsh(NULL, 0, "docker kill %s >/dev/null", task), 0);
+	snprintf(path, sizeof(path), "/v1/tenants/%s", sub);
+	for (k = 0; k < 50; k++) {
+		assert_int_equal(h_http(L.port, "GET", path, NULL, NULL, 0, r), 0);
+		if (strstr(r->body, "\"status\":\"RUNNING\"") == NULL)
+			break;
+		usleep(100 * 1000);
+	}
+	j = parse(r);
+	if (strcmp(jstr(j, "status"), "FAILED") != 0)
+		fail_msg("after the kill: %s", r->body);
+	assert_non_null(strstr(jstr(j, "error"), "exit code 137"));
+	json_decref(j);
+	assert_int_equal(h_http(L.port, "DELETE", path, NULL, NULL, 0, r), 0);
+	assert_int_equal(r->status, 200);
+	free(r);
+}
+
 /* Provision -> the URL's port serves the page; DELETE -> container gone, STOPPED. */
 static void
 test_provision_and_delete(void **state)
@@ -998,6 +1034,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_provision_and_delete),
 	    cmocka_unit_test(test_never_touches_strangers),
+	    cmocka_unit_test(test_tenant_follows_container),
 	    cmocka_unit_test(test_bad_requests),
 	    cmocka_unit_test(test_duplicate),
 	    cmocka_unit_test(test_concurrent_50),

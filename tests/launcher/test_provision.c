@@ -31,6 +31,7 @@
 #include "core/httpd.h"
 #include "launcher/launcher.h"
 #include "launcher/probe.h"
+#include "launcher/watch.h"
 #include "tests/lib/testlib.h"
 
 /* What the fake backend does, set per case. */
@@ -834,6 +835,41 @@ test_healthz_file_lost(void **state)
 		fail_msg("healthz with the file replaced: %d %s", r.status, r.body);
 }
 
+/*
+ * A RUNNING tenant whose container exits (no DELETE) follows it: FAILED with
+ * the exit code, or STOPPED for exit code 0; the same POST then provisions it
+ * again.
+ */
+static void
+test_tenant_follows_task(void **state)
+{
+	struct fx *f = *state;
+	struct reply r;
+	struct tenant t;
+	int n = 0;
+
+	F.bind_on_start = 1;
+	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
+	assert_int_equal(r.status, 201);
+	assert_int_equal(watch_scan(&f->l), 0); /* running: nothing to do */
+	assert_int_equal(registry_container_stopped(F.sidecar, "fake-acme-co", 1, 137, 0, &n), 0);
+	assert_int_equal(watch_scan(&f->l), 1);
+	assert_int_equal(registry_tenant_get(f->l.reg, "acme-co", &t), 0);
+	assert_int_equal(t.status, TENANT_FAILED);
+	assert_string_equal(t.error, "the task stopped: exit code 137");
+	call(f, EVHTTP_REQ_GET, "/v1/tenants/acme-co", NULL, 0, &r);
+	assert_non_null(strstr(r.body, "\"status\":\"FAILED\""));
+	/* Asked again: provisioned again (the fake binds the same task id anew). */
+	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
+	if (r.status != 201)
+		fail_msg("want 201 again, got %d %s", r.status, r.body);
+	/* A clean exit is STOPPED. */
+	assert_int_equal(registry_container_stopped(F.sidecar, "fake-acme-co", 1, 0, 0, &n), 0);
+	assert_int_equal(watch_scan(&f->l), 1);
+	assert_int_equal(registry_tenant_get(f->l.reg, "acme-co", &t), 0);
+	assert_int_equal(t.status, TENANT_STOPPED);
+}
+
 static void
 test_delete_while_starting(void **state)
 {
@@ -966,6 +1002,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_failed_write_is_retried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_orphan_taken_over, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_healthz_file_lost, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tenant_follows_task, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_while_starting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_joins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_async_then_get, setup, teardown),
