@@ -271,3 +271,20 @@ ddb_describe_table(struct aws *a, const char *table, aws_call_cb cb, void *arg)
 
 	return req != NULL ? aws_call(a, AWS_DYNAMODB, "DescribeTable", req, cb, arg) : NULL;
 }
+
+struct aws_call *
+ddb_enable_ttl(struct aws *a, const char *table, const char *attr, aws_call_cb cb, void *arg)
+{
+	json_t *req = json_pack("{s:s, s:{s:s, s:b}}", "TableName", table,
+	                        "TimeToLiveSpecification", "AttributeName", attr, "Enabled", 1);
+
+	return req != NULL ? aws_call(a, AWS_DYNAMODB, "UpdateTimeToLive", req, cb, arg) : NULL;
+}
+
+struct aws_call *
+ddb_describe_ttl(struct aws *a, const char *table, aws_call_cb cb, void *arg)
+{
+	json_t *req = json_pack("{s:s}", "TableName", table);
+
+	return req != NULL ? aws_call(a, AWS_DYNAMODB, "DescribeTimeToLive", req, cb, arg) : NULL;
+}

@@ -49,5 +49,10 @@ struct aws_call *ddb_batch_write(struct aws *, const char *table, json_t *reques
 struct aws_call *ddb_create_table(struct aws *, const char *table, const char *hash_key,
                                   aws_call_cb, void *arg);
 struct aws_call *ddb_describe_table(struct aws *, const char *table, aws_call_cb, void *arg);
+/* Turns DynamoDB TTL on for attribute attr (epoch seconds) of table. */
+struct aws_call *ddb_enable_ttl(struct aws *, const char *table, const char *attr, aws_call_cb,
+                                void *arg);
+/* The table's TTL: {"TimeToLiveDescription":{"TimeToLiveStatus","AttributeName"}}. */
+struct aws_call *ddb_describe_ttl(struct aws *, const char *table, aws_call_cb, void *arg);
 
 #endif

@@ -43,7 +43,7 @@ launcher_ddb_open(struct launcher *l, const char *table, char *err, size_t errle
 		free(d);
 		return -1;
 	}
-	if ((d->service = sync_service_start(l->base, l->curl, l->reg, table, err, errlen)) ==
+	if ((d->service = sync_service_start(l->base, l->curl, l->reg, table, NULL, err, errlen)) ==
 	    NULL) {
 		aws_free(d->aws);
 		free(d);

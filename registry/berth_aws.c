@@ -157,7 +157,8 @@ berth_cmd_init_table(struct berth_ctx *c)
 	struct aws *aws = NULL;
 	struct call k;
 	char err[256];
-	int created = 0, seeded = 0, rc = BERTH_EXIT_REMOTE;
+	int created = 0, seeded = 0, ttl_changed = 0, rc = BERTH_EXIT_REMOTE;
+	const char *ttl_status, *ttl_attr;
 	int64_t end;
 	json_t *item, *out;
 
@@ -221,9 +222,48 @@ berth_cmd_init_table(struct berth_ctx *c)
 		goto out;
 	}
 	seeded = k.error == 0;
+	/*
+	 * TTL on expires_at, so the items of gone containers expire (the
+	 * sidecar's --tombstone-ttl). A table with TTL on another attribute is
+	 * an error: DynamoDB allows one, and berth's items would never expire.
+	 */
+	json_decref(k.body);
+	memset(&k, 0, sizeof(k));
+	if (call_wait(&l, &k, ddb_describe_ttl(aws, table, call_done, &k), CMD_TIMEOUT_MS) != 0) {
+		fprintf(stderr, "berth: %s\n", k.text);
+		goto out;
+	}
+	ttl_status = json_string_value(
+	    json_object_get(json_object_get(k.body, "TimeToLiveDescription"), "TimeToLiveStatus"));
+	ttl_attr = json_string_value(
+	    json_object_get(json_object_get(k.body, "TimeToLiveDescription"), "AttributeName"));
+	if (ttl_status != NULL &&
+	    (strcmp(ttl_status, "ENABLED") == 0 || strcmp(ttl_status, "ENABLING") == 0) &&
+	    (ttl_attr == NULL || strcmp(ttl_attr, SYNC_TTL_ATTR) != 0)) {
+		fprintf(stderr,
+		        "berth: table %s has TTL on \"%s\", not %s: berth's items would never "
+		        "expire (disable it there, then run init-table again)\n",
+		        table, ttl_attr != NULL ? ttl_attr : "?", SYNC_TTL_ATTR);
+		goto out;
+	}
+	if (ttl_status == NULL ||
+	    (strcmp(ttl_status, "ENABLED") != 0 && strcmp(ttl_status, "ENABLING") != 0)) {
+		json_decref(k.body);
+		memset(&k, 0, sizeof(k));
+		call_wait(&l, &k, ddb_enable_ttl(aws, table, SYNC_TTL_ATTR, call_done, &k),
+		          CMD_TIMEOUT_MS);
+		/* "TimeToLive is already enabled": another init-table got there first. */
+		if (k.error != 0 && strstr(k.text, "already enabled") == NULL) {
+			fprintf(stderr, "berth: %s\n", k.text);
+			goto out;
+		}
+		ttl_changed = k.error == 0;
+	}
 	if (c->json) {
-		out = json_pack("{s:s, s:b, s:b, s:s}", "table", table, "table_created", created,
-		                "system_config_created", seeded, "region", aws_region(aws));
+		out = json_pack("{s:s, s:b, s:b, s:s, s:b, s:s}", "table", table, "table_created",
+		                created, "system_config_created", seeded, "ttl_attribute",
+		                SYNC_TTL_ATTR, "ttl_enabled_now", ttl_changed, "region",
+		                aws_region(aws));
 		berth_print_json(out);
 		json_decref(out);
 	} else {
@@ -231,6 +271,7 @@ berth_cmd_init_table(struct berth_ctx *c)
 		       aws_region(aws));
 		printf("%s: %s\n", SYNC_SYSTEM_CONFIG_KEY,
 		       seeded ? "created (lastAssignedPort 7999)" : "exists (left as it is)");
+		printf("TTL on %s: %s\n", SYNC_TTL_ATTR, ttl_changed ? "enabled" : "already on");
 	}
 	rc = 0;
 out:

@@ -86,7 +86,7 @@ sync_item_key(const char *kind, const char *key, char *out, size_t outlen)
 }
 
 json_t *
-sync_item(const struct outbox_row *row, char *err, size_t errlen)
+sync_item(const struct outbox_row *row, int64_t tombstone_expires_s, char *err, size_t errlen)
 {
 	json_t *body, *plain, *item, *v;
 	json_error_t jerr;
@@ -116,6 +116,14 @@ sync_item(const struct outbox_row *row, char *err, size_t errlen)
 	json_object_set_new(plain, SYNC_KEY_ATTR, json_string(key));
 	json_object_set_new(plain, "kind", json_string(row->kind));
 	json_object_set_new(plain, "version", json_integer(row->version));
+	if (tombstone_expires_s > 0 && strcmp(row->kind, "binding") == 0) {
+		const char *st = json_string_value(json_object_get(plain, "status"));
+
+		/* A gone container's item expires (DynamoDB TTL); a live one never does. */
+		if (st != NULL && (strcmp(st, "STOPPED") == 0 || strcmp(st, "REMOVED") == 0))
+			json_object_set_new(plain, SYNC_TTL_ATTR,
+			                    json_integer(tombstone_expires_s));
+	}
 	item = ddb_item_from_json(plain);
 	json_decref(plain);
 	if (item == NULL)
@@ -460,7 +468,10 @@ collect(const struct outbox_row *row, void *arg)
 	it->row_id = row->id;
 	it->is_binding = strcmp(row->kind, "binding") == 0;
 	if (sync_item_key(row->kind, row->key, it->key, sizeof(it->key)) != 0 ||
-	    (it->av = sync_item(row, err, sizeof(err))) == NULL) {
+	    (it->av = sync_item(
+	         row,
+	         s->opt.tombstone_ttl_s > 0 ? registry_now_ms() / 1000 + s->opt.tombstone_ttl_s : 0,
+	         err, sizeof(err))) == NULL) {
 		/* A row that cannot be stored stays pending with its reason. */
 		registry_outbox_fail(s->reg, row->id, "cannot be converted to a DynamoDB item");
 		return 0;
@@ -554,6 +565,8 @@ sync_new(struct event_base *base, struct registry *reg, struct aws *aws, const c
 	snprintf(s->table, sizeof(s->table), "%s", table);
 	if (opt != NULL)
 		s->opt = *opt;
+	else
+		s->opt.tombstone_ttl_s = SYNC_TOMBSTONE_TTL_S;
 	if ((s->timer = evtimer_new(base, timer_cb, s)) == NULL) {
 		free(s);
 		snprintf(err, errlen, "out of memory");
@@ -653,7 +666,7 @@ struct sync_service {
 
 void *
 sync_service_start(struct event_base *base, struct evcurl *ec, struct registry *reg,
-                   const char *table, char *err, size_t errlen)
+                   const char *table, const struct sync_options *opt, char *err, size_t errlen)
 {
 	struct sync_service *sv;
 	char aerr[256];
@@ -667,7 +680,7 @@ sync_service_start(struct event_base *base, struct evcurl *ec, struct registry *
 		free(sv);
 		return NULL;
 	}
-	if ((sv->sync = sync_new(base, reg, sv->aws, table, NULL, err, errlen)) == NULL) {
+	if ((sv->sync = sync_new(base, reg, sv->aws, table, opt, err, errlen)) == NULL) {
 		aws_free(sv->aws);
 		free(sv);
 		return NULL;

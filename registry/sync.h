@@ -6,7 +6,8 @@
  * SYNC_ITEM_VERSION when they change): every item has the partition key
  * userId (S), kind ("tenant" or "binding"), version (N) and the fields of
  * the row's JSON (DESIGN.md shape, snake_case; empty strings and nulls left
- * out). A tenant's userId is its subdomain; a binding's is
+ * out); a binding of a gone container also expires_at (N, epoch seconds),
+ * the table's TTL attribute. A tenant's userId is its subdomain; a binding's is
  * "binding#<task_arn>#<container>#<port>/<proto>". The old system's
  * SYSTEM_CONFIG item (lastAssignedPort) shares the table.
  *
@@ -49,6 +50,8 @@ struct tenant;
 #define SYNC_POLL_MS           500 /* outbox check when nothing kicks */
 #define SYNC_BACKOFF_MAX_MS    30000
 #define SYNC_UNPROCESSED_TRIES 8
+#define SYNC_TTL_ATTR          "expires_at"    /* DynamoDB TTL attribute: epoch seconds */
+#define SYNC_TOMBSTONE_TTL_S   (7 * 24 * 3600) /* a gone container's item: 7 days */
 
 struct sync;
 
@@ -56,6 +59,12 @@ struct sync_options {
 	int no_batch; /* conditional PutItem for every row (no BatchWriteItem) */
 	int poll_ms;  /* 0 = SYNC_POLL_MS */
 	int no_lock;  /* skip the single-drainer lock (tests with one process) */
+	/*
+	 * Seconds a STOPPED or REMOVED binding's item lives in the table after
+	 * it is written (its expires_at, for DynamoDB TTL); 0 keeps it forever.
+	 * Without options: SYNC_TOMBSTONE_TTL_S.
+	 */
+	int64_t tombstone_ttl_s;
 };
 
 struct sync_stats {
@@ -96,15 +105,17 @@ int sync_flush(struct sync *, long deadline_ms);
 #define SYNC_STOP_FLUSH_MS 5000
 struct evcurl;
 void *sync_service_start(struct event_base *, struct evcurl *, struct registry *, const char *table,
-                         char *err, size_t errlen);
+                         const struct sync_options *, char *err, size_t errlen);
 void sync_service_kick(void *);
 void sync_service_stop(void *);
 
 /*
  * The DynamoDB item for an outbox row (new reference), or NULL with err
- * filled when the row's body is not a JSON object. Exposed for tests.
+ * filled when the row's body is not a JSON object. A binding that is
+ * STOPPED or REMOVED gets expires_at = tombstone_expires_s (epoch seconds)
+ * when that is not 0. Exposed for tests.
  */
-json_t *sync_item(const struct outbox_row *, char *err, size_t errlen);
+json_t *sync_item(const struct outbox_row *, int64_t tombstone_expires_s, char *err, size_t errlen);
 /* The partition key for an outbox row's kind and key; -E2BIG when it does not fit. */
 int sync_item_key(const char *kind, const char *key, char *out, size_t outlen);
 

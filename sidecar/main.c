@@ -57,6 +57,9 @@ static const struct opt sidecar_opts[] = {
      "seconds between reconciles with Docker and the agent's /v1/tasks"},
     {"dynamodb-table", "BERTH_DYNAMODB_TABLE", NULL, OPT_STRING, "NAME", NULL, 0, 0,
      "sync the registry to this DynamoDB table (no sync when unset)"},
+    {"tombstone-ttl", "BERTH_TOMBSTONE_TTL", NULL, OPT_INT, "SECONDS", "604800", 0, 315360000,
+     "a stopped or removed container's item expires this long after it is written (DynamoDB "
+     "TTL on expires_at); 0 keeps it"},
     DAEMON_LOG_OPTS,
     {"log-file", "BERTH_LOG_FILE", NULL, OPT_STRING, "PATH", NULL, 0, 0,
      "append the log here (reopened on SIGHUP) instead of stderr"},
@@ -113,6 +116,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct daemon_signals sig;
 	const char *v, *table;
+	struct sync_options sopt = {0};
 	char err[512];
 	int rc;
 
@@ -160,10 +164,11 @@ main(int argc, char **argv)
 		fatalx("api_failed");
 	tracker_on_commit(s->tracker, on_commit, s);
 	table = opts_get(&o, "dynamodb-table");
+	sopt.tombstone_ttl_s = opts_int(&o, "tombstone-ttl");
 	if (table != NULL && *table != '\0') {
 		if (sidecar_sync == NULL || sidecar_sync->start == NULL)
 			log_warnx("dynamodb_sync_unavailable table=%s outbox=kept", table);
-		else if ((s->sync = sidecar_sync->start(s->base, s->ec, s->reg, table, err,
+		else if ((s->sync = sidecar_sync->start(s->base, s->ec, s->reg, table, &sopt, err,
 		                                        sizeof(err))) == NULL)
 			fatalx("dynamodb_sync_failed table=%s error=\"%s\"", table, err);
 	}

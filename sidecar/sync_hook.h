@@ -16,11 +16,12 @@
 struct event_base;
 struct evcurl;
 struct registry;
+struct sync_options;
 
 struct sidecar_sync {
 	/* Returns the engine's handle, or NULL with err filled (the sidecar exits 1). */
 	void *(*start)(struct event_base *, struct evcurl *, struct registry *, const char *table,
-	               char *err, size_t errlen);
+	               const struct sync_options *, char *err, size_t errlen);
 	void (*kick)(void *handle);
 	void (*stop)(void *handle); /* pushes what it can within its own deadline, frees */
 };

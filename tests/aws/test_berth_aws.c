@@ -72,12 +72,15 @@ test_init_table(void **state)
 	assert_non_null(j);
 	assert_true(json_is_true(json_object_get(j, "table_created")));
 	assert_true(json_is_true(json_object_get(j, "system_config_created")));
+	assert_true(json_is_true(json_object_get(j, "ttl_enabled_now")));
+	assert_string_equal(json_string_value(json_object_get(j, "ttl_attribute")), "expires_at");
 	json_decref(j);
 	/* Again: nothing to do. */
 	assert_int_equal(berth(args, out, sizeof(out)), 0);
 	j = json_loads(out, 0, &jerr);
 	assert_true(json_is_false(json_object_get(j, "table_created")));
 	assert_true(json_is_false(json_object_get(j, "system_config_created")));
+	assert_true(json_is_false(json_object_get(j, "ttl_enabled_now")));
 	json_decref(j);
 	/* The seed the old system wrote. */
 	a = ddbt_aws(base, ec, tl_need_env("BERTH_TEST_DYNAMODB_URL"));
@@ -86,6 +89,16 @@ test_init_table(void **state)
 	                                                    "lastAssignedPort")),
 	                 7999);
 	json_decref(items);
+	/* A table made before berth had TTL (or by hand): init-table turns TTL on. */
+	snprintf(table, sizeof(table), "berth-cli-old-%d", (int)getpid());
+	assert_int_equal(ddbt_create_table(base, a, table), 0);
+	snprintf(args, sizeof(args), "--json init-table --dynamodb-table %s", table);
+	assert_int_equal(berth(args, out, sizeof(out)), 0);
+	j = json_loads(out, 0, &jerr);
+	assert_non_null(j);
+	assert_true(json_is_false(json_object_get(j, "table_created")));
+	assert_true(json_is_true(json_object_get(j, "ttl_enabled_now")));
+	json_decref(j);
 	aws_free(a);
 	evcurl_free(ec);
 	event_base_free(base);

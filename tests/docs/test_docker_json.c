@@ -429,6 +429,7 @@ test_cross_references(void **state)
 	                                       "dynamodb:BatchWriteItem"};
 	/* registry/berth_aws.c: init-table and doctor. */
 	static const char *ops_calls[] = {"dynamodb:CreateTable", "dynamodb:DescribeTable",
+	                                  "dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive",
 	                                  "dynamodb:PutItem"};
 
 	(void)state;
@@ -465,6 +466,9 @@ test_cross_references(void **state)
 	table = env_of(lc, "BERTH_DYNAMODB_TABLE");
 	assert_non_null(table);
 	assert_string_equal(env_of(sc, "BERTH_DYNAMODB_TABLE"), table);
+	/* The host's sidecar tracks (and syncs) ECS tasks' containers only, not the host's own. */
+	assert_non_null(env_of(sc, "BERTH_LABEL_FILTER"));
+	assert_string_equal(env_of(sc, "BERTH_LABEL_FILTER"), "com.amazonaws.ecs.task-arn");
 	snprintf(arn, sizeof(arn), "arn:aws:dynamodb:us-east-1:123456789012:table/%s", table);
 	for (size_t i = 0; i < sizeof(launcher_items) / sizeof(launcher_items[0]); i++)
 		if (!allows(lp, launcher_items[i], arn))
