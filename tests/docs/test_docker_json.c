@@ -429,8 +429,8 @@ test_cross_references(void **state)
 	                                       "dynamodb:BatchWriteItem"};
 	/* registry/berth_aws.c: init-table and doctor. */
 	static const char *ops_calls[] = {"dynamodb:CreateTable", "dynamodb:DescribeTable",
-	                                  "dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive",
-	                                  "dynamodb:PutItem"};
+	                                  "dynamodb:DescribeTimeToLive",
+	                                  "dynamodb:UpdateTimeToLive", "dynamodb:PutItem"};
 
 	(void)state;
 	/* The launcher runs the tenant family and its container. */
