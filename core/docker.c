@@ -353,7 +353,8 @@ docker_list(struct docker *d, int all, const char *filters, docker_list_cb cb, v
 }
 
 struct evcurl_xfer *
-docker_create(struct docker *d, const char *name, json_t *config, docker_create_cb cb, void *arg)
+docker_create(struct docker *d, const char *name, json_t *config, long timeout_ms,
+              docker_create_cb cb, void *arg)
 {
 	struct dreq *q;
 	struct evcurl_xfer *x;
@@ -371,7 +372,7 @@ docker_create(struct docker *d, const char *name, json_t *config, docker_create_
 	q->cb.create = cb;
 	snprintf(path, sizeof(path), "/containers/create%s%s", name != NULL ? "?name=" : "",
 	         name != NULL ? name : "");
-	x = dreq_start(d, q, "POST", path, body, 0, 0);
+	x = dreq_start(d, q, "POST", path, body, timeout_ms, 0);
 	free(body);
 	return x;
 }
@@ -392,9 +393,16 @@ simple(struct docker *d, const char *method, const char *fmt, const char *id, in
 }
 
 struct evcurl_xfer *
-docker_start(struct docker *d, const char *id, docker_done_cb cb, void *arg)
+docker_start(struct docker *d, const char *id, long timeout_ms, docker_done_cb cb, void *arg)
 {
-	return simple(d, "POST", "/containers/%s/start", id, 0, cb, arg);
+	struct dreq *q;
+	char path[DOCKER_NAME_MAX + 64];
+
+	if (!ref_ok(id) || (q = dreq_new(d, DREQ_RAW, arg)) == NULL)
+		return NULL;
+	q->cb.raw = cb;
+	snprintf(path, sizeof(path), "/containers/%s/start", id);
+	return dreq_start(d, q, "POST", path, NULL, timeout_ms, 0);
 }
 
 struct evcurl_xfer *

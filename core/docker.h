@@ -128,11 +128,15 @@ struct evcurl_xfer *docker_inspect(struct docker *, const char *id, docker_inspe
 /* GET /containers/json; all adds stopped ones; filters is a JSON object text or NULL. */
 struct evcurl_xfer *docker_list(struct docker *, int all, const char *filters, docker_list_cb,
                                 void *arg);
-/* POST /containers/create?name=; config is the create body (borrowed). name may be NULL. */
+/*
+ * POST /containers/create?name=; config is the create body (borrowed). name may be NULL.
+ * timeout_ms bounds the call (0: 30 s).
+ */
 struct evcurl_xfer *docker_create(struct docker *, const char *name, json_t *config,
-                                  docker_create_cb, void *arg);
-/* POST /containers/{id}/start; 204 started, 304 already running. */
-struct evcurl_xfer *docker_start(struct docker *, const char *id, docker_done_cb, void *arg);
+                                  long timeout_ms, docker_create_cb, void *arg);
+/* POST /containers/{id}/start; 204 started, 304 already running. timeout_ms as create. */
+struct evcurl_xfer *docker_start(struct docker *, const char *id, long timeout_ms, docker_done_cb,
+                                 void *arg);
 /* POST /containers/{id}/stop?t=; 204 stopped, 304 already stopped. */
 struct evcurl_xfer *docker_stop(struct docker *, const char *id, int timeout_s, docker_done_cb,
                                 void *arg);

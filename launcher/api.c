@@ -561,33 +561,47 @@ metrics(struct launcher *l, struct evhttp_request *req)
 			    routes[r], classes[c], m->requests[r][c]);
 	evbuffer_add_printf(
 	    b,
+	    "# HELP berth_launcher_rate_limited_total Requests answered 429.\n"
 	    "# TYPE berth_launcher_rate_limited_total counter\n"
 	    "berth_launcher_rate_limited_total %lu\n"
+	    "# HELP berth_launcher_unauthorized_total Requests answered 401.\n"
 	    "# TYPE berth_launcher_unauthorized_total counter\n"
 	    "berth_launcher_unauthorized_total %lu\n"
+	    "# HELP berth_launcher_provisions_total Provisions, by result.\n"
 	    "# TYPE berth_launcher_provisions_total counter\n"
 	    "berth_launcher_provisions_total{result=\"started\"} %lu\n"
 	    "berth_launcher_provisions_total{result=\"running\"} %lu\n"
 	    "berth_launcher_provisions_total{result=\"failed\"} %lu\n"
 	    "berth_launcher_provisions_total{result=\"timed_out\"} %lu\n"
 	    "berth_launcher_provisions_total{result=\"resumed\"} %lu\n"
+	    "berth_launcher_provisions_total{result=\"refused\"} %lu\n"
+	    "# HELP berth_launcher_tenants_stopped_total Tenants stopped by DELETE.\n"
 	    "# TYPE berth_launcher_tenants_stopped_total counter\n"
 	    "berth_launcher_tenants_stopped_total %lu\n"
 	    "# HELP berth_launcher_tenants_task_stopped_total RUNNING tenants whose "
 	    "task stopped without a DELETE.\n"
 	    "# TYPE berth_launcher_tenants_task_stopped_total counter\n"
 	    "berth_launcher_tenants_task_stopped_total %lu\n"
+	    "# HELP berth_launcher_inflight Provisions in progress.\n"
 	    "# TYPE berth_launcher_inflight gauge\n"
 	    "berth_launcher_inflight %d\n"
+	    "# HELP berth_launcher_start_queue Provisions waiting for a backend start slot.\n"
+	    "# TYPE berth_launcher_start_queue gauge\n"
+	    "berth_launcher_start_queue %d\n"
+	    "# HELP berth_launcher_registry_checks_total Looks at the registry while waiting.\n"
 	    "# TYPE berth_launcher_registry_checks_total counter\n"
 	    "berth_launcher_registry_checks_total %lu\n"
+	    "# HELP berth_launcher_registry_changes_total Looks that found the registry "
+	    "changed.\n"
+	    "# TYPE berth_launcher_registry_changes_total counter\n"
 	    "berth_launcher_registry_changes_total %lu\n"
 	    "# HELP berth_launcher_bindings_total Bindings learned, by the source "
 	    "that answered first.\n"
 	    "# TYPE berth_launcher_bindings_total counter\n",
 	    m->rate_limited, m->unauthorized, m->provisions_started, m->provisions_running,
-	    m->provisions_failed, m->provisions_timed_out, m->resumed, m->tenants_stopped,
-	    m->tenants_task_stopped, l->nprovs, m->registry_checks, m->registry_changes);
+	    m->provisions_failed, m->provisions_timed_out, m->resumed, m->provisions_refused,
+	    m->tenants_stopped, m->tenants_task_stopped, l->nprovs, l->nqueued, m->registry_checks,
+	    m->registry_changes);
 	for (int s = 0; s < BS__N; s++)
 		evbuffer_add_printf(b, "berth_launcher_bindings_total{source=\"%s\"} %lu\n",
 		                    sources[s], m->bound_by[s]);
@@ -596,7 +610,8 @@ metrics(struct launcher *l, struct evhttp_request *req)
 	hist(b, "berth_launcher_provision_own_seconds",
 	     "POST to RUNNING minus the backend's start call.", m->share_hist, m->share_sum);
 	if (registry_stats(l->reg, &st) == 0) {
-		evbuffer_add_printf(b, "# TYPE berth_launcher_tenants gauge\n");
+		evbuffer_add_printf(b, "# HELP berth_launcher_tenants Tenants in the registry, by "
+		                       "status.\n# TYPE berth_launcher_tenants gauge\n");
 		for (int s = 0; s < 4; s++)
 			evbuffer_add_printf(b, "berth_launcher_tenants{status=\"%s\"} %ld\n",
 			                    tenant_status_str((enum tenant_status)s),

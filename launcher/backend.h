@@ -53,6 +53,8 @@ struct backend_spec {
 	 * containers from those of an earlier tenant of the same subdomain.
 	 */
 	long long tenant_created_ms;
+	/* What is left of the provision's --wait-timeout (ms): no backend call waits longer. */
+	long timeout_ms;
 };
 
 enum backend_state {

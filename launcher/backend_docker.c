@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -57,6 +58,7 @@ struct dk_op {
 	char id[DOCKER_ID_MAX];     /* the created container */
 	json_t *config;             /* create body; owned */
 	int container_port;
+	int64_t deadline_ms;         /* the provision's --wait-timeout: no call waits past it */
 	int retried;                 /* creates retried after a name conflict */
 	struct event *timer;         /* the gap before the next try */
 	int (*next)(struct dk_op *); /* what runs once the version is negotiated */
@@ -66,6 +68,20 @@ struct dk_op {
 	backend_describe_cb on_describe;
 	void *arg;
 };
+
+/* What is left of op's time (ms), at least 1 s; 0 (the default) without a deadline. */
+static long
+op_left_ms(const struct dk_op *op)
+{
+	struct timespec ts;
+	int64_t now;
+
+	if (op->deadline_ms == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return op->deadline_ms - now > 1000 ? (long)(op->deadline_ms - now) : 1000;
+}
 
 static void
 op_free(struct dk_op *op)
@@ -264,7 +280,8 @@ dk_retry_create(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (docker_create(op->dk->docker, op->name, op->config, dk_create_done, op) == NULL)
+	if (docker_create(op->dk->docker, op->name, op->config, op_left_ms(op), dk_create_done,
+	                  op) == NULL)
 		op_fail(op, -EIO, "docker create could not start");
 }
 
@@ -359,7 +376,8 @@ dk_create_done(const struct docker_resp *r, const char *id, void *arg)
 
 	if (r->error == 0 && r->status == 201 && id[0] != '\0') {
 		snprintf(op->id, sizeof(op->id), "%s", id);
-		if (docker_start(op->dk->docker, op->id, dk_start_done, op) == NULL) {
+		if (docker_start(op->dk->docker, op->id, op_left_ms(op), dk_start_done, op) ==
+		    NULL) {
 			op->on_start(-EIO, NULL, "docker start could not start", op->arg);
 			op_free(op);
 		}
@@ -384,7 +402,8 @@ dk_create_done(const struct docker_resp *r, const char *id, void *arg)
 static int
 dk_do_create(struct dk_op *op)
 {
-	return docker_create(op->dk->docker, op->name, op->config, dk_create_done, op) != NULL
+	return docker_create(op->dk->docker, op->name, op->config, op_left_ms(op), dk_create_done,
+	                     op) != NULL
 	           ? 0
 	           : -EIO;
 }
@@ -401,6 +420,13 @@ dk_start(void *state, const struct backend_spec *spec, backend_start_cb cb, void
 	snprintf(op->name, sizeof(op->name), DK_NAME_PREFIX "%s", spec->subdomain);
 	snprintf(op->subdomain, sizeof(op->subdomain), "%s", spec->subdomain);
 	snprintf(op->created, sizeof(op->created), "%lld", spec->tenant_created_ms);
+	if (spec->timeout_ms > 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		op->deadline_ms =
+		    (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + spec->timeout_ms;
+	}
 	if ((op->config = dk_config(dk, spec)) == NULL) {
 		op_free(op);
 		return -ENOMEM;

@@ -39,6 +39,8 @@ struct ratelimit;
 #define LAUNCHER_REG_POLL_MS      10           /* registry_changed() interval while awaiting */
 #define LAUNCHER_BUSY_MS          50 /* a registry lock held elsewhere stalls the loop this long */
 #define LAUNCHER_ORPHAN_GRACE_S   30 /* past --wait-timeout: a PROVISIONING row nobody owns */
+#define LAUNCHER_BACKEND_MAX      16 /* default --backend-concurrency */
+#define LAUNCHER_AFTER_START_MS   1000 /* kept for binding and probe when judging the queue */
 
 enum metric_route { MR_POST, MR_GET, MR_LIST, MR_DELETE, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };
 enum metric_class { MC_2XX, MC_4XX, MC_5XX, MC__N };
@@ -52,6 +54,7 @@ struct launcher_metrics {
 	unsigned long provisions_started, provisions_running, provisions_failed,
 	    provisions_timed_out, tenants_stopped, resumed;
 	unsigned long tenants_task_stopped; /* RUNNING tenants whose task stopped (watch.c) */
+	unsigned long provisions_refused; /* 503 at once: the start queue could not serve in time */
 	unsigned long bound_by[BS__N];
 	unsigned long registry_checks, registry_changes;
 	/* seconds from POST to RUNNING, and the launcher's own share (minus backend start) */
@@ -85,11 +88,16 @@ struct launcher {
 	const char *sidecar_url;
 	const char *client_ip_header; /* e.g. X-Forwarded-For; NULL: the peer address */
 	int container_port, wait_timeout_s, ready_http, max_inflight;
+	int backend_max; /* backend starts in flight at once (--backend-concurrency); 0: 16 */
 	int describe_ms; /* backend describe fallback interval; 0: off */
 
 	struct prov_list provs;
 	int nprovs;
-	int nawait; /* provisions awaiting a binding */
+	/* Provisions waiting for a backend start slot, oldest first (provision.c). */
+	TAILQ_HEAD(, prov) startq;
+	int nqueued, nstarting;
+	double start_ewma_ms; /* how long a backend start takes, smoothed */
+	int nawait;           /* provisions awaiting a binding */
 	struct event *reg_timer;
 	int64_t started_ms;
 	int closing;               /* shutting down: new requests get 503 */

@@ -73,6 +73,8 @@ static const struct opt launcher_opts[] = {
      "requests a client may make at once"},
     {"client-ip-header", "BERTH_CLIENT_IP_HEADER", NULL, OPT_STRING, "NAME", NULL, 0, 0,
      "rate-limit by the last address in this header (set behind a load balancer)"},
+    {"backend-concurrency", "BERTH_BACKEND_CONCURRENCY", NULL, OPT_INT, "N", "16", 1, 1024,
+     "backend starts in flight at once; more wait in a queue"},
     {"max-inflight", "BERTH_MAX_INFLIGHT", NULL, OPT_INT, "N", "256", 1, 100000,
      "provisions at once before 503"},
     DAEMON_LOG_OPTS,
@@ -151,6 +153,7 @@ main(int argc, char **argv)
 		return rc;
 
 	TAILQ_INIT(&l->provs);
+	TAILQ_INIT(&l->startq);
 	l->url_template = opts_get(&o, "url-template");
 	l->dburl_template = opts_get(&o, "database-url-template");
 	l->host_ip = opts_get(&o, "host-ip");
@@ -160,6 +163,7 @@ main(int argc, char **argv)
 	l->container_port = (int)opts_int(&o, "container-port");
 	l->wait_timeout_s = (int)opts_int(&o, "wait-timeout");
 	l->max_inflight = (int)opts_int(&o, "max-inflight");
+	l->backend_max = (int)opts_int(&o, "backend-concurrency");
 	l->describe_ms = (int)opts_int(&o, "describe-interval") * 1000;
 	v = opts_get(&o, "ready-check");
 	if (strcmp(v, "http") == 0)

@@ -30,7 +30,13 @@
 struct prov {
 	struct launcher *l;
 	TAILQ_ENTRY(prov) entry;
-	struct tenant t; /* the row as last written */
+	struct tenant t;          /* the row as last written */
+	TAILQ_ENTRY(prov) qentry; /* in l->startq while queued */
+	int queued;
+	int retry_after_s; /* a 503 busy: when to ask again */
+	int64_t start_begun_us;
+	/* The task's environment, kept for a start that waits in the queue. */
+	char dbname[REG_SUBDOMAIN_MAX], dburl[LAUNCHER_DBURL_MAX], token[BACKEND_TOKEN_MAX];
 
 	int finished;     /* the result is written and answered */
 	int starting;     /* backend start outstanding */
@@ -68,6 +74,8 @@ struct prov {
 
 static void prov_cleanup(struct prov *);
 static void prov_fail(struct prov *, int status, const char *code, const char *reason);
+static void start_pump(struct launcher *);
+static void unqueue(struct prov *);
 static void await_begin(struct prov *);
 static void sidecar_poll(struct prov *);
 
@@ -248,6 +256,14 @@ answer_waiters(struct prov *p, int status, const char *code, const char *msg)
 			                  timing);
 			api_reply_json(l, req, status, api_tenant_json(&p->t));
 		} else {
+			if (status == 503) {
+				char ra[16];
+
+				snprintf(ra, sizeof(ra), "%d",
+				         p->retry_after_s > 0 ? p->retry_after_s : 1);
+				evhttp_add_header(evhttp_request_get_output_headers(req),
+				                  "Retry-After", ra);
+			}
 			api_reply_error(l, req, status, code, msg, NULL);
 		}
 	}
@@ -346,6 +362,7 @@ prov_cleanup(struct prov *p)
 
 	if (!p->finished)
 		return;
+	unqueue(p);
 	stop_awaiting(p);
 	stop_watching(p);
 	stop_probe(p);
@@ -441,6 +458,15 @@ on_deadline(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (p->queued) {
+		/* Never started: nothing to stop, and worth asking again. */
+		unqueue(p);
+		p->retry_after_s = 1;
+		prov_fail(
+		    p, 503, "busy",
+		    "too many tenants are being started to start this one in time; ask again");
+		return;
+	}
 	snprintf(reason, sizeof(reason), "%s within %d s",
 	         p->probing    ? "the host port did not answer"
 	         : p->starting ? "the backend did not start the task"
@@ -822,7 +848,16 @@ on_started(int error, const char *task, const char *errmsg, void *arg)
 		return;
 	p->pending--;
 	p->starting = 0;
+	p->l->nstarting--;
 	p->start_us = launcher_mono_us() - p->t0_us;
+	if (error == 0) {
+		double ms = (double)(launcher_mono_us() - p->start_begun_us) / 1000.0;
+
+		/* Smoothed, for judging how long the start queue takes. */
+		p->l->start_ewma_ms =
+		    p->l->start_ewma_ms > 0 ? 0.8 * p->l->start_ewma_ms + 0.2 * ms : ms;
+	}
+	start_pump(p->l);
 	if (error == 0) {
 		snprintf(p->t.task_arn, sizeof(p->t.task_arn), "%s", task);
 		log_info("task_started tenant=%s task=%s ms=%.1f", p->t.subdomain, task,
@@ -865,16 +900,115 @@ arm_deadline(struct prov *p)
 	return 0;
 }
 
+/* Starts p's task now (a start slot is free). 0, or negative with p failed. */
+static int
+backend_start(struct prov *p)
+{
+	struct launcher *l = p->l;
+	struct backend_env env[BACKEND_ENV_MAX];
+	struct backend_spec spec;
+	int64_t left_ms =
+	    (p->t0_us + (int64_t)l->wait_timeout_s * 1000000 - launcher_mono_us()) / 1000;
+	size_t n = 0;
+	int rc;
+
+	env[n++] = (struct backend_env){"DB_NAME", p->dbname};
+	if (p->dburl[0] != '\0')
+		env[n++] = (struct backend_env){"DATABASE_URL", p->dburl};
+	env[n++] = (struct backend_env){"BERTH_TENANT", p->t.subdomain};
+	env[n++] = (struct backend_env){"BERTH_COMPANY_NAME", p->t.company_name};
+	spec = (struct backend_spec){p->t.subdomain,
+	                             env,
+	                             n,
+	                             l->container_port,
+	                             p->token,
+	                             (long long)p->t.created_at,
+	                             left_ms > 1000 ? (long)left_ms : 1000};
+	p->starting = 1;
+	p->start_begun_us = launcher_mono_us();
+	l->nstarting++;
+	if ((rc = l->bops->start(l->bstate, &spec, on_started, p)) != 0) {
+		p->starting = 0;
+		l->nstarting--;
+		prov_fail(p, 502, "backend_error", "the backend could not start the task");
+		return rc;
+	}
+	p->pending++;
+	return 0;
+}
+
+static int
+backend_max(const struct launcher *l)
+{
+	return l->backend_max > 0 ? l->backend_max : LAUNCHER_BACKEND_MAX;
+}
+
+/* Starts queued provisions while start slots are free. */
+static void
+start_pump(struct launcher *l)
+{
+	struct prov *p;
+
+	while (l->nstarting < backend_max(l) && (p = TAILQ_FIRST(&l->startq)) != NULL) {
+		TAILQ_REMOVE(&l->startq, p, qentry);
+		p->queued = 0;
+		l->nqueued--;
+		backend_start(p);
+	}
+}
+
+/* Takes p out of the start queue (it finished while waiting): nothing was started. */
+static void
+unqueue(struct prov *p)
+{
+	if (!p->queued)
+		return;
+	TAILQ_REMOVE(&p->l->startq, p, qentry);
+	p->queued = 0;
+	p->l->nqueued--;
+	p->keep_task = 1;
+}
+
+/*
+ * Starts p's task, or queues it behind --backend-concurrency starts in
+ * flight. A provision that the queue cannot start in time (the starts ahead
+ * of it, at the smoothed start time, leave too little of --wait-timeout) is
+ * answered 503 with Retry-After at once instead of timing out later.
+ */
+static int
+start_or_queue(struct prov *p)
+{
+	struct launcher *l = p->l;
+	int64_t left_ms, est_ms;
+
+	if (l->nstarting < backend_max(l) && TAILQ_EMPTY(&l->startq))
+		return backend_start(p);
+	left_ms = (p->t0_us + (int64_t)l->wait_timeout_s * 1000000 - launcher_mono_us()) / 1000;
+	est_ms = (int64_t)((double)(l->nqueued / backend_max(l) + 1) * l->start_ewma_ms);
+	if (est_ms > left_ms - LAUNCHER_AFTER_START_MS) {
+		p->keep_task = 1;
+		p->retry_after_s = (int)(est_ms / 1000) + 1;
+		log_info(
+		    "provision_refused tenant=%s queued=%d starting=%d est_ms=%lld left_ms=%lld",
+		    p->t.subdomain, l->nqueued, l->nstarting, (long long)est_ms,
+		    (long long)left_ms);
+		l->m.provisions_refused++;
+		prov_fail(
+		    p, 503, "busy",
+		    "too many tenants are being started to start this one in time; ask again");
+		return -EBUSY;
+	}
+	TAILQ_INSERT_TAIL(&l->startq, p, qentry);
+	p->queued = 1;
+	l->nqueued++;
+	return 0;
+}
+
 int
 prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *req, int64_t t0_us)
 {
 	struct prov *p = prov_new(l, t);
-	char dbname[REG_SUBDOMAIN_MAX], dburl[LAUNCHER_DBURL_MAX], err[160],
-	    token[BACKEND_TOKEN_MAX];
-	struct backend_env env[BACKEND_ENV_MAX];
-	struct backend_spec spec;
-	size_t n = 0;
-	int rc;
+	char err[160];
 
 	if (p == NULL) {
 		struct tenant f = *t;
@@ -894,24 +1028,20 @@ prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *re
 		p->t0_us = t0_us;
 	}
 	/* DB_NAME: the subdomain with '-' as '_', a valid SQL identifier. */
-	snprintf(dbname, sizeof(dbname), "%s", t->subdomain);
-	for (char *c = dbname; *c != '\0'; c++)
+	snprintf(p->dbname, sizeof(p->dbname), "%s", t->subdomain);
+	for (char *c = p->dbname; *c != '\0'; c++)
 		if (*c == '-')
 			*c = '_';
-	env[n++] = (struct backend_env){"DB_NAME", dbname};
 	if (l->dburl_template != NULL && *l->dburl_template != '\0') {
 		const struct template_var vars[] = {
-		    {"db_name", dbname}, {"subdomain", t->subdomain}, {NULL, NULL}};
+		    {"db_name", p->dbname}, {"subdomain", t->subdomain}, {NULL, NULL}};
 
-		if (template_expand(l->dburl_template, vars, dburl, sizeof(dburl), err,
+		if (template_expand(l->dburl_template, vars, p->dburl, sizeof(p->dburl), err,
 		                    sizeof(err)) != 0) {
 			prov_fail(p, 500, "internal", "the database URL template does not fit");
 			return -E2BIG;
 		}
-		env[n++] = (struct backend_env){"DATABASE_URL", dburl};
 	}
-	env[n++] = (struct backend_env){"BERTH_TENANT", t->subdomain};
-	env[n++] = (struct backend_env){"BERTH_COMPANY_NAME", t->company_name};
 	/*
 	 * The attempt's token: the subdomain's hash, its creation time and the
 	 * row version written with PROVISIONING, none of which a resume changes.
@@ -921,24 +1051,15 @@ prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *re
 
 		for (const char *c = t->subdomain; *c != '\0'; c++)
 			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-		snprintf(token, sizeof(token), "berth-%016llx-%lld-%lld", (unsigned long long)h,
-		         (long long)t->created_at, (long long)t->version);
+		snprintf(p->token, sizeof(p->token), "berth-%016llx-%lld-%lld",
+		         (unsigned long long)h, (long long)t->created_at, (long long)t->version);
 	}
-	spec = (struct backend_spec){t->subdomain,      env,   n,
-	                             l->container_port, token, (long long)t->created_at};
 	if (arm_deadline(p) != 0) {
 		prov_fail(p, 500, "internal", "out of memory");
 		return -ENOMEM;
 	}
 	l->m.provisions_started++;
-	p->starting = 1;
-	if ((rc = l->bops->start(l->bstate, &spec, on_started, p)) != 0) {
-		p->starting = 0;
-		prov_fail(p, 502, "backend_error", "the backend could not start the task");
-		return rc;
-	}
-	p->pending++;
-	return 0;
+	return start_or_queue(p);
 }
 
 int
@@ -1086,6 +1207,7 @@ prov_shutdown(struct launcher *l)
 			event_free(p->save_timer);
 			p->save_timer = NULL;
 		}
+		unqueue(p);
 		stop_awaiting(p);
 		stop_watching(p);
 		stop_probe(p);

@@ -273,11 +273,11 @@ test_list_and_lifecycle_calls(void **state)
 	run(f, 1);
 	assert_string_equal(f->last, "GET /v1.44/containers/json?all=1&filters="
 	                             "%7B%22label%22%3A%5B%22a%3Db%20c%22%5D%7D");
-	assert_non_null(docker_create(f->d, "t1", cfg, on_create, f));
+	assert_non_null(docker_create(f->d, "t1", cfg, 0, on_create, f));
 	run(f, 2);
 	assert_string_equal(f->last, "POST /v1.44/containers/create?name=t1");
 	assert_string_equal(f->last_body, "{\"Image\":\"berth-test/busybox:latest\"}");
-	assert_non_null(docker_start(f->d, ID, on_raw, f));
+	assert_non_null(docker_start(f->d, ID, 0, on_raw, f));
 	run(f, 3);
 	assert_string_equal(f->last, "POST /v1.44/containers/" ID "/start");
 	assert_int_equal(last_status, 204);
@@ -287,7 +287,7 @@ test_list_and_lifecycle_calls(void **state)
 	assert_non_null(docker_remove(f->d, ID, 1, on_raw, f));
 	run(f, 5);
 	assert_string_equal(f->last, "DELETE /v1.44/containers/" ID "?force=1");
-	assert_null(docker_create(f->d, "bad/name", cfg, on_create, f));
+	assert_null(docker_create(f->d, "bad/name", cfg, 0, on_create, f));
 	assert_non_null(docker_request(f->d, "GET", "/info", NULL, 0, on_raw, f));
 	run(f, 6);
 	assert_string_equal(f->last, "GET /v1.44/info");

@@ -44,6 +44,7 @@ struct fake {
 	int bind_port;      /* the port that binding (or describe) gives */
 	int describe_state; /* -1: describe fails; else enum backend_state */
 	int starts, stops, describes;
+	int starting, max_starting; /* starts in flight now, and at most */
 	char last_stop_task[REG_ARN_MAX];
 	char env[4][256];
 };
@@ -69,6 +70,7 @@ fake_fire(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->kind == 0) {
+		F.starting--;
 		if (F.start_error != 0) {
 			c->on_start(F.start_error, NULL, "fake start failed", c->arg);
 		} else {
@@ -144,6 +146,9 @@ fake_start(void *state, const struct backend_spec *spec, backend_start_cb cb, vo
 
 	(void)state;
 	F.starts++;
+	if (++F.starting > F.max_starting)
+		F.max_starting = F.starting;
+	assert_true(spec->timeout_ms >= 1000);
 	for (size_t i = 0; i < spec->n_env && i < 4; i++)
 		snprintf(F.env[i], sizeof(F.env[i]), "%s=%s", spec->env[i].name,
 		         spec->env[i].value);
@@ -255,6 +260,7 @@ setup(void **state)
 	F.describe_state = BACKEND_PENDING;
 
 	TAILQ_INIT(&f->l.provs);
+	TAILQ_INIT(&f->l.startq);
 	f->l.base = event_base_new();
 	F.base = f->l.base;
 	f->l.curl = evcurl_new(f->l.base);
@@ -870,6 +876,54 @@ test_tenant_follows_task(void **state)
 	assert_int_equal(t.status, TENANT_STOPPED);
 }
 
+/*
+ * Backend starts are bounded by --backend-concurrency; the rest wait in a
+ * queue, and what the queue cannot start within --wait-timeout is answered
+ * 503 with Retry-After at once.
+ */
+static void
+test_start_queue(void **state)
+{
+	struct fx *f = *state;
+	struct reply warm, r[5], *rs[5];
+	struct evhttp_connection *c[5];
+	char body[256];
+	int created = 0, busy = 0;
+
+	f->l.backend_max = 1;
+	f->l.wait_timeout_s = 3;
+	F.start_delay_ms = 500;
+	F.bind_on_start = 1;
+	call(f, EVHTTP_REQ_POST, "/v1/tenants",
+	     "{\"subdomain\":\"warm\",\"admin_email\":\"a@b.example\",\"company_name\":\"W\"}", 0,
+	     &warm);
+	assert_int_equal(warm.status, 201);
+	for (int i = 0; i < 5; i++) {
+		snprintf(body, sizeof(body),
+		         "{\"subdomain\":\"queued-%d\",\"admin_email\":\"a@b.example\","
+		         "\"company_name\":\"Q\"}",
+		         i);
+		rs[i] = &r[i];
+		c[i] = send_req(f, EVHTTP_REQ_POST, "/v1/tenants", body, 0, &r[i]);
+	}
+	wait_all(f, rs, 5);
+	for (int i = 0; i < 5; i++) {
+		if (r[i].status == 201)
+			created++;
+		else if (r[i].status == 503 && strstr(r[i].body, "\"busy\"") != NULL)
+			busy++;
+		else
+			fail_msg("q%d: %d %s", i, r[i].status, r[i].body);
+		evhttp_connection_free(c[i]);
+	}
+	/* 500 ms a start, one at a time, 3 s each: some fit, the rest are told at once. */
+	assert_true(created >= 2);
+	assert_true(busy >= 1);
+	assert_int_equal(created + busy, 5);
+	assert_int_equal(F.max_starting, 1);
+	assert_int_equal(f->l.nqueued, 0);
+}
+
 static void
 test_delete_while_starting(void **state)
 {
@@ -1003,6 +1057,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_orphan_taken_over, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_healthz_file_lost, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tenant_follows_task, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_start_queue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_while_starting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_joins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_async_then_get, setup, teardown),
