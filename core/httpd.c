@@ -182,8 +182,53 @@ httpd_json(struct evhttp_request *req, int status, json_t *body)
 	evhttp_remove_header(h, "Content-Type");
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_send_reply(req, status, NULL, buf);
+	httpd_send(req, status, buf);
 	evbuffer_free(buf);
+}
+
+/*
+ * evhttp leaves Content-Length out of the answer to a HEAD but still sends
+ * the body after the headers, where a keep-alive client reads it as the start
+ * of the next answer. A HEAD gets the headers of the GET, body dropped.
+ */
+void
+httpd_send(struct evhttp_request *req, int status, struct evbuffer *body)
+{
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD && body != NULL) {
+		char len[32];
+
+		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+		evhttp_remove_header(evhttp_request_get_output_headers(req), "Content-Length");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
+		evbuffer_drain(body, evbuffer_get_length(body));
+	}
+	evhttp_send_reply(req, status, NULL, body);
+}
+
+/* Content-Length values: digits only, and two of them must agree (RFC 9112 6.3). */
+int
+httpd_framing_ok(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	const char *first = NULL;
+	int bad = 0;
+
+	TAILQ_FOREACH(kv, h, next)
+	{
+		if (strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		if (kv->value[0] == '\0' || strspn(kv->value, "0123456789") != strlen(kv->value) ||
+		    (first != NULL && strcmp(first, kv->value) != 0))
+			bad = 1;
+		first = kv->value;
+	}
+	if (!bad)
+		return 1;
+	/* Where this request ends is not known: answer, and close the connection. */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+	httpd_error(req, 400, "bad_request", "the Content-Length is malformed or ambiguous", NULL);
+	return 0;
 }
 
 void

@@ -15,6 +15,10 @@ struct evhttp_request;
 struct event_base;
 
 #define HTTPD_BODY_MAX (16 * 1024) /* default request body cap */
+/* evhttp_set_allowed_methods: all of them, so the handler answers 405 itself (JSON). */
+#define HTTPD_ALL_METHODS                                                                          \
+	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
+	 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
 
 /*
  * Binds "ADDR:PORT" ("[::1]:80" for IPv6) on http. 0 or negative with err.
@@ -29,6 +33,15 @@ void httpd_json(struct evhttp_request *, int status, json_t *body);
 /* Sends {"error":{"code":code,"message":msg[,"field":field]}}; field may be NULL. */
 void httpd_error(struct evhttp_request *, int status, const char *code, const char *msg,
                  const char *field);
+/* Sends status with body (borrowed; may be NULL); a HEAD gets the headers alone. */
+struct evbuffer;
+void httpd_send(struct evhttp_request *, int status, struct evbuffer *body);
+/*
+ * 1 when the request's framing is sound (Content-Length digits only, copies
+ * equal); else answers 400, closes the connection and returns 0. Every
+ * handler asks it first.
+ */
+int httpd_framing_ok(struct evhttp_request *);
 /* Copies the request body into a NUL-terminated malloc'd buffer; -E2BIG over cap. */
 int httpd_body(struct evhttp_request *, size_t cap, char **out, size_t *outlen);
 /* 1 when "Authorization: Bearer <token>" matches (constant time), else 0. */

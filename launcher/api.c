@@ -618,7 +618,7 @@ metrics(struct launcher *l, struct evhttp_request *req)
 			                    st.tenants[s]);
 	}
 	add_header(req, "Content-Type", "text/plain; version=0.0.4");
-	evhttp_send_reply(req, 200, NULL, b);
+	httpd_send(req, 200, b);
 	evbuffer_free(b);
 }
 
@@ -726,6 +726,10 @@ handle(struct evhttp_request *req, void *arg)
 	if (path == NULL || *path == '\0')
 		path = "/";
 	cors_headers(l, req);
+	if (!httpd_framing_ok(req)) {
+		count(l, req, 400);
+		return;
+	}
 	if (cmd == EVHTTP_REQ_OPTIONS) {
 		preflight(l, req);
 		return;
@@ -796,9 +800,8 @@ api_init(struct launcher *l, char *err, size_t errlen)
 	evhttp_set_gencb(l->http, handle, l);
 	evhttp_set_max_body_size(l->http, API_TRANSPORT_BODY_MAX);
 	evhttp_set_max_headers_size(l->http, API_HEADERS_MAX);
-	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-	                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-	                                        EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH);
+	/* Every method reaches the handler, so a 405 is JSON like every other error. */
+	evhttp_set_allowed_methods(l->http, HTTPD_ALL_METHODS);
 	/* A POST waits up to --wait-timeout for its answer; idle clients go sooner. */
 	evhttp_set_timeout(l->http, l->wait_timeout_s + 30);
 	return 0;

@@ -332,7 +332,7 @@ metrics_page(struct api *a, struct evhttp_request *req)
 	metrics_render(b, have ? &st : NULL, tracker_connected(a->tracker));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	                  "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, 200, "OK", b);
+	httpd_send(req, 200, b);
 	evbuffer_free(b);
 }
 
@@ -347,7 +347,11 @@ route(struct evhttp_request *req, void *arg)
 		httpd_error(req, 400, "bad_request", "bad request URI", NULL);
 		return;
 	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+	if (!httpd_framing_ok(req))
+		return;
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
 		httpd_error(req, 405, "method_not_allowed", "only GET is served", NULL);
 		return;
 	}
@@ -377,8 +381,8 @@ api_new(struct event_base *base, struct evhttp *http, struct registry *reg, stru
 	a->agent = agent;
 	a->info = *info;
 	TAILQ_INIT(&a->waiters);
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-	                                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	/* Every method reaches route(), so a 405 is JSON like every other error. */
+	evhttp_set_allowed_methods(http, HTTPD_ALL_METHODS);
 	evhttp_set_max_body_size(http, HTTPD_BODY_MAX);
 	evhttp_set_gencb(http, route, a);
 	return a;

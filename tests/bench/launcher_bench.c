@@ -8,7 +8,11 @@
  * into those waits (from Server-Timing "bind" and "ready"); "the rest" is the
  * launcher's own work: HTTP, validation, registry writes, loop latency.
  *
- *   launcher_bench [N [WINDOW]]    (defaults 100 and 20)
+ * Then a burst: BURST provisions sent at once (a landing page's launch day),
+ * with --wait-timeout 600, so the start queue (--backend-concurrency) serves
+ * them all; it prints how they ended and the sustained provisions per minute.
+ *
+ *   launcher_bench [N [WINDOW [BURST]]]    (defaults 100, 20 and 200)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,15 +32,76 @@ report(const char *what, double *v, size_t n)
 	       s.p99, s.mean, s.max);
 }
 
+/* BURST provisions at once; prints how they ended and provisions per minute. 0 when all 201. */
+static int
+burst_run(struct h_env *e, struct h_proc *l, size_t burst)
+{
+	static const char *const ct[] = {"Content-Type: application/json", NULL};
+	struct h_resp *resp = calloc(burst, sizeof(*resp)), r;
+	char **bodies = calloc(burst, sizeof(*bodies));
+	size_t created = 0, busy = 0, other = 0;
+	struct timespec t0, t1;
+	double secs;
+	int rc = 1;
+
+	if (resp == NULL || bodies == NULL)
+		goto out;
+	for (size_t i = 0; i < burst; i++) {
+		if ((bodies[i] = malloc(256)) == NULL)
+			goto out;
+		snprintf(bodies[i], 256,
+		         "{\"subdomain\":\"%s-s%03zu\",\"admin_email\":\"b@bench.example\","
+		         "\"company_name\":\"Burst %zu\"}",
+		         e->prefix, i, i);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	h_post_many(l->port, (const char *const *)bodies, burst, 0, ct, resp, 600);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (size_t i = 0; i < burst; i++) {
+		if (resp[i].status == 201)
+			created++;
+		else if (resp[i].status == 503)
+			busy++;
+		else if (other++ < 3)
+			fprintf(stderr, "burst %zu: %ld %.200s\n", i, resp[i].status, resp[i].body);
+	}
+	printf("launcher_bench: burst of %zu at once (--wait-timeout 600)\n", burst);
+	printf("  %zu x 201, %zu x 503, %zu other, in %.1f s: %.0f provisions per minute\n",
+	       created, busy, other, secs, secs > 0 ? (double)created * 60.0 / secs : 0.0);
+	rc = created == burst ? 0 : 1;
+	for (size_t i = 0; i < burst; i++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "/v1/tenants/%s-s%03zu", e->prefix, i);
+		h_http(l->port, "DELETE", path, NULL, NULL, 0, &r);
+	}
+out:
+	for (size_t i = 0; bodies != NULL && i < burst; i++)
+		free(bodies[i]);
+	free(bodies);
+	free(resp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const char *const ct[] = {"Content-Type: application/json", NULL};
-	const char *const extra[] = {
-	    "--image", "berth-demo/tenant:latest", "--rate-limit", "0", "--log-level", "info",
-	    NULL};
+	const char *const extra[] = {"--image",
+	                             "berth-demo/tenant:latest",
+	                             "--rate-limit",
+	                             "0",
+	                             "--log-level",
+	                             "info",
+	                             "--wait-timeout",
+	                             "600",
+	                             "--max-inflight",
+	                             "1000",
+	                             NULL};
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 100;
 	size_t window = argc > 2 ? strtoul(argv[2], NULL, 10) : 20;
+	size_t burst = argc > 3 ? strtoul(argv[3], NULL, 10) : 200;
 	struct h_env e;
 	struct h_proc l = {0};
 	struct h_resp *resp, *r;
@@ -49,6 +114,8 @@ main(int argc, char **argv)
 
 	if (n < 1 || n > 1000 || window < 1)
 		n = 100, window = 20;
+	if (burst > 1000)
+		burst = 200;
 	setenv("BERTH_SOURCE_DIR", BENCH_SOURCE_DIR, 0);
 	setenv("BERTH_BINARY_DIR", BENCH_BINARY_DIR, 0);
 	if ((why = h_env_init(&e, "launcher-bench")) != NULL) {
@@ -138,6 +205,8 @@ main(int argc, char **argv)
 		}
 	}
 	rc = ok == n ? 0 : 1;
+	if (burst > 0 && burst_run(&e, &l, burst) != 0)
+		rc = 1;
 out:
 	for (size_t i = 0; i < n; i++)
 		free(bodies[i]);

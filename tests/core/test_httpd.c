@@ -46,6 +46,8 @@ handler(struct evhttp_request *req, void *arg)
 	int rc;
 
 	(void)arg;
+	if (!httpd_framing_ok(req))
+		return;
 	if (strcmp(path, "/json") == 0) {
 		httpd_json(req, 200, json_pack("{s:i}", "n", 42));
 	} else if (strcmp(path, "/error") == 0) {
@@ -302,6 +304,92 @@ test_out_of_descriptors(void **state)
 	assert_int_equal(f->status, 200);
 }
 
+/* Sends raw bytes on a new connection; what came back within ms (or until EOF) into out. */
+static size_t
+raw(struct fixture *f, const char *req, char *out, size_t outlen, int ms, int *eof)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	size_t n = 0;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	*eof = 0;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)f->port);
+	connect(s, (struct sockaddr *)&sin, sizeof(sin));
+	for (int i = 0; i < 50; i++) {
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		if (send(s, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req))
+			break;
+		usleep(1000);
+	}
+	for (int i = 0; i < ms && n < outlen - 1; i++) {
+		ssize_t got;
+
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		got = recv(s, out + n, outlen - 1 - n, 0);
+		if (got == 0) {
+			*eof = 1;
+			break;
+		}
+		if (got > 0)
+			n += (size_t)got;
+		else
+			usleep(1000);
+	}
+	out[n] = '\0';
+	close(s);
+	return n;
+}
+
+static int
+count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/*
+ * Framing: a HEAD answer has the GET's Content-Length and no body, so the
+ * next answer on the connection is read whole; a request whose end is
+ * ambiguous (two different Content-Lengths, a signed one) is a JSON 400 and
+ * the connection closes, so no rest of it is taken for another request.
+ */
+static void
+test_framing(void **state)
+{
+	struct fixture *f = *state;
+	char out[8192];
+	const char *p;
+	int eof;
+
+	raw(f, "HEAD /json HTTP/1.1\r\nHost: x\r\n\r\nGET /json HTTP/1.1\r\nHost: x\r\n\r\n", out,
+	    sizeof(out), 500, &eof);
+	assert_int_equal(count_of(out, "HTTP/1.1 200"), 2);
+	assert_non_null(strstr(out, "Content-Length: 9"));
+	/* Right after the HEAD answer's headers comes the GET's status line. */
+	p = strstr(out, "\r\n\r\n");
+	assert_non_null(p);
+	if (strncmp(p + 4, "HTTP/1.1 200", 12) != 0)
+		fail_msg("bytes after the HEAD answer: %.40s", p + 4);
+
+	raw(f,
+	    "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\n"
+	    "abcGET /json HTTP/1.1\r\nHost: x\r\n\r\n",
+	    out, sizeof(out), 500, &eof);
+	assert_int_equal(count_of(out, "HTTP/1.1 "), 1);
+	assert_non_null(strstr(out, "HTTP/1.1 400"));
+	assert_non_null(strstr(out, "\"bad_request\""));
+	assert_true(eof);
+
+	raw(f, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\nab", out, sizeof(out),
+	    500, &eof);
+	assert_non_null(strstr(out, "HTTP/1.1 400"));
+	assert_non_null(strstr(out, "application/json"));
+}
+
 int
 main(void)
 {
@@ -312,6 +400,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_bearer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_out_of_descriptors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_framing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
