@@ -15,6 +15,8 @@ struct evhttp_request;
 struct event_base;
 
 #define HTTPD_BODY_MAX (16 * 1024) /* default request body cap */
+/* Seconds a client may take between bytes of its request, or stay idle between requests. */
+#define HTTPD_IO_TIMEOUT_S 10
 /* evhttp_set_allowed_methods: all of them, so the handler answers 405 itself (JSON). */
 #define HTTPD_ALL_METHODS                                                                          \
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \

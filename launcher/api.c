@@ -802,7 +802,10 @@ api_init(struct launcher *l, char *err, size_t errlen)
 	evhttp_set_max_headers_size(l->http, API_HEADERS_MAX);
 	/* Every method reaches the handler, so a 405 is JSON like every other error. */
 	evhttp_set_allowed_methods(l->http, HTTPD_ALL_METHODS);
-	/* A POST waits up to --wait-timeout for its answer; idle clients go sooner. */
-	evhttp_set_timeout(l->http, l->wait_timeout_s + 30);
+	/*
+	 * evhttp's time-out bounds reading a request and idle keep-alive, not
+	 * the time a handler takes to answer (a POST waits --wait-timeout).
+	 */
+	evhttp_set_timeout(l->http, HTTPD_IO_TIMEOUT_S);
 	return 0;
 }

@@ -381,6 +381,8 @@ api_new(struct event_base *base, struct evhttp *http, struct registry *reg, stru
 	a->agent = agent;
 	a->info = *info;
 	TAILQ_INIT(&a->waiters);
+	/* Idle and stalled clients go; a long-poll's wait is not bounded by this. */
+	evhttp_set_timeout(http, HTTPD_IO_TIMEOUT_S);
 	/* Every method reaches route(), so a 405 is JSON like every other error. */
 	evhttp_set_allowed_methods(http, HTTPD_ALL_METHODS);
 	evhttp_set_max_body_size(http, HTTPD_BODY_MAX);
