@@ -214,6 +214,7 @@ httpd_framing_ok(struct evhttp_request *req)
 	const char *first = NULL;
 	int bad = 0;
 
+	httpd_guard_begin(req);
 	TAILQ_FOREACH(kv, h, next)
 	{
 		if (strcasecmp(kv->key, "Content-Length") != 0)

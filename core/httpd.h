@@ -17,6 +17,9 @@ struct event_base;
 #define HTTPD_BODY_MAX (16 * 1024) /* default request body cap */
 /* Seconds a client may take between bytes of its request, or stay idle between requests. */
 #define HTTPD_IO_TIMEOUT_S 10
+/* Seconds a connection may take to send a whole request (httpd_guard), however it trickles. */
+#define HTTPD_REQUEST_DEADLINE_S 30
+#define HTTPD_CONN_MAX           4096 /* connections at once, at most (httpd_guard) */
 /* evhttp_set_allowed_methods: all of them, so the handler answers 405 itself (JSON). */
 #define HTTPD_ALL_METHODS                                                                          \
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
@@ -44,6 +47,22 @@ void httpd_send(struct evhttp_request *, int status, struct evbuffer *body);
  * handler asks it first.
  */
 int httpd_framing_ok(struct evhttp_request *);
+/*
+ * httpd_guard (httpd_guard.c): caps http's connections: max_total at once (0:
+ * HTTPD_CONN_MAX, less when the descriptor limit is lower), max_client from
+ * one address (0: a quarter of that, at least 16); a connection over a cap,
+ * or one that has not sent a whole request HTTPD_REQUEST_DEADLINE_S after
+ * it opened or its last answer, is shut down. One set of caps per process
+ * (the first call's); base is the loop. 0 or -ENOMEM.
+ */
+int httpd_guard(struct evhttp *, struct event_base *, int max_total, int max_client);
+void httpd_guard_free(void);
+/* Sets the whole-request deadline (ms), for tests. */
+void httpd_guard_deadline(int ms);
+/* Connections the guard knows open now. */
+size_t httpd_guard_open(void);
+/* Marks req's connection busy until its answer is sent (httpd_framing_ok calls it). */
+void httpd_guard_begin(struct evhttp_request *);
 /* Copies the request body into a NUL-terminated malloc'd buffer; -E2BIG over cap. */
 int httpd_body(struct evhttp_request *, size_t cap, char **out, size_t *outlen);
 /* 1 when "Authorization: Bearer <token>" matches (constant time), else 0. */

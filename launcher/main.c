@@ -219,6 +219,8 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (httpd_bind(l->http, opts_get(&o, "listen"), err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	if (httpd_guard(l->http, l->base, 0, 0) != 0)
+		fatalx("out of memory");
 	daemon_signals_add(&sig, l->base);
 	log_info("start listen=%s backend=%s db=%s auth=%s sidecar=%s wait_timeout=%d",
 	         opts_get(&o, "listen"), l->bops->name, opts_get(&o, "db"),
@@ -248,6 +250,7 @@ main(int argc, char **argv)
 		event_base_dispatch(l->base);
 	}
 	evhttp_free(l->http);
+	httpd_guard_free();
 	launcher_ddb_close(l); /* pushes the last tenant rows to DynamoDB */
 	evcurl_free(l->curl);  /* cancels what is in flight; callbacks let go of their provisions */
 	l->bops->free(l->bstate);

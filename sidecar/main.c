@@ -158,6 +158,8 @@ main(int argc, char **argv)
 		fatalx("evhttp_failed");
 	if (httpd_bind(s->http, opts_get(&o, "listen"), err, sizeof(err)) != 0)
 		fatalx("listen_failed addr=%s error=\"%s\"", opts_get(&o, "listen"), err);
+	if (httpd_guard(s->http, s->base, 0, 0) != 0)
+		fatalx("out of memory");
 	s->info.host_ip = s->host_ip;
 	s->info.host_ip_source = s->host_ip_source;
 	if ((s->api = api_new(s->base, s->http, s->reg, s->tracker, s->agent, &s->info)) == NULL)
@@ -188,6 +190,7 @@ main(int argc, char **argv)
 		sidecar_sync->stop(s->sync);
 	daemon_signals_free(&sig);
 	evhttp_free(s->http);
+	httpd_guard_free();
 	docker_free(s->docker);
 	evcurl_free(s->ec);
 	event_base_free(s->base);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -36,6 +37,14 @@ struct fixture {
 	char ctype[64];
 };
 
+static void
+slow_reply(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	httpd_json(arg, 200, json_pack("{s:s}", "slow", "done"));
+}
+
 /* The handler: GET /json, /error, /auth (token "s3cret"), /query?x=..; POST /body (cap 8). */
 static void
 handler(struct evhttp_request *req, void *arg)
@@ -60,6 +69,12 @@ handler(struct evhttp_request *req, void *arg)
 	} else if (strcmp(path, "/query") == 0) {
 		rc = httpd_query(req, "x", q, sizeof(q));
 		httpd_json(req, 200, json_pack("{s:i, s:s}", "rc", rc, "x", q));
+	} else if (strcmp(path, "/slow") == 0) {
+		/* Answered 1.5 s later: a handler at work (a long-poll, a provision). */
+		struct timeval tv = {1, 500 * 1000};
+
+		event_base_once(evhttp_connection_get_base(evhttp_request_get_connection(req)), -1,
+		                EV_TIMEOUT, slow_reply, req, &tv);
 	} else if (strcmp(path, "/body") == 0) {
 		rc = httpd_body(req, 8, &body, &len);
 		if (rc == -E2BIG) {
@@ -106,6 +121,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	evhttp_free(f->http);
+	httpd_guard_free();
 	event_base_free(f->base);
 	free(f);
 	return 0;
@@ -390,6 +406,103 @@ test_framing(void **state)
 	assert_non_null(strstr(out, "application/json"));
 }
 
+/* A socket to the fixture from local address src (127.0.0.x), not yet sending. */
+static int
+client_from(struct fixture *f, const char *src)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET}, me = {.sin_family = AF_INET};
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, src, &me.sin_addr);
+	assert_int_equal(bind(s, (struct sockaddr *)&me, sizeof(me)), 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)f->port);
+	assert_int_equal(connect(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return s;
+}
+
+static void
+spin(struct fixture *f, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_base_loopexit(f->base, &tv);
+	event_base_dispatch(f->base);
+}
+
+/* 1 when the server has closed s (end of stream), 0 when it is still open. */
+static int
+closed(int s)
+{
+	char c;
+	ssize_t n = recv(s, &c, 1, MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN);
+}
+
+/*
+ * The guard: at most 3 connections from one address and 8 in all; over a
+ * cap a connection is shut at once, and others still get in.
+ */
+static void
+test_guard_caps(void **state)
+{
+	struct fixture *f = *state;
+	int a[5], b[5], shut = 0;
+
+	assert_int_equal(httpd_guard(f->http, f->base, 8, 3), 0);
+	for (int i = 0; i < 5; i++) {
+		a[i] = client_from(f, "127.0.0.2");
+		spin(f, 20);
+	}
+	spin(f, 100);
+	for (int i = 0; i < 5; i++)
+		shut += closed(a[i]);
+	assert_int_equal(shut, 2);
+	assert_int_equal(httpd_guard_open(), 3);
+	for (int i = 0; i < 5; i++) {
+		b[i] = client_from(f, "127.0.0.3");
+		spin(f, 20);
+	}
+	spin(f, 100);
+	assert_int_equal(httpd_guard_open(), 6);
+	/* Someone else is served. */
+	request(f, EVHTTP_REQ_GET, "/json", NULL, NULL);
+	assert_int_equal(f->status, 200);
+	for (int i = 0; i < 5; i++) {
+		close(a[i]);
+		close(b[i]);
+	}
+}
+
+/*
+ * A client that trickles its request is cut at the deadline; a handler that
+ * takes longer than that to answer is not.
+ */
+static void
+test_guard_deadline(void **state)
+{
+	struct fixture *f = *state;
+	static const char req[] = "GET /json HTTP/1.1\r\nHost: x\r\n\r\n";
+	int s, cut = 0;
+
+	assert_int_equal(httpd_guard(f->http, f->base, 0, 0), 0);
+	httpd_guard_deadline(1000);
+	s = client_from(f, "127.0.0.4");
+	for (size_t i = 0; i < sizeof(req) - 1 && !cut; i++) {
+		(void)!send(s, req + i, 1, MSG_NOSIGNAL);
+		spin(f, 150);
+		cut = closed(s);
+	}
+	if (!cut)
+		fail_msg("a trickled request was not cut at the deadline");
+	close(s);
+	/* A slow handler (1.5 s) is not cut by a 1 s deadline. */
+	request(f, EVHTTP_REQ_GET, "/slow", NULL, NULL);
+	assert_int_equal(f->status, 200);
+	assert_non_null(strstr(f->body, "done"));
+}
+
 int
 main(void)
 {
@@ -401,6 +514,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_query, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_out_of_descriptors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_framing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_guard_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_guard_deadline, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
