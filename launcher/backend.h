@@ -55,6 +55,8 @@ struct backend_spec {
 	long long tenant_created_ms;
 	/* What is left of the provision's --wait-timeout (ms): no backend call waits longer. */
 	long timeout_ms;
+	/* The tenant's details, for a backend that records them with the task (list). */
+	const char *admin_email, *company_name;
 };
 
 enum backend_state {
@@ -83,6 +85,17 @@ typedef void (*backend_done_cb)(int error, const char *errmsg, void *arg);
 typedef void (*backend_describe_cb)(int error, const struct backend_task *task, const char *errmsg,
                                     void *arg);
 
+/* A tenant's task as the backend finds it, without the registry (recovery). Borrowed. */
+struct backend_found {
+	const char *subdomain, *admin_email, *company_name; /* untrusted: validate */
+	const char *task;                                   /* the task ARN or container ID */
+	long long created_ms;                               /* the tenant row's created_at */
+	int running;
+};
+/* v holds n tasks when error is 0. */
+typedef void (*backend_found_cb)(int error, const struct backend_found *v, size_t n,
+                                 const char *errmsg, void *arg);
+
 struct backend_ops {
 	const char *name;
 	/*
@@ -105,6 +118,12 @@ struct backend_ops {
 	            const char *task, backend_done_cb, void *arg);
 	int (*describe)(void *state, const char *task, int container_port, backend_describe_cb,
 	                void *arg);
+	/*
+	 * Optional (NULL when the backend cannot): every tenant task it runs or
+	 * ran, with the tenant's details as it recorded them at start, so a
+	 * registry that lost its tenant rows gets them back.
+	 */
+	int (*list)(void *state, backend_found_cb, void *arg);
 };
 
 /* The backend called name, or NULL. */

@@ -13,6 +13,9 @@
  * tenant row's created_at (a running container of an earlier tenant of that
  * subdomain, one the registry no longer knows, is never replaced). Anything
  * else holding the name is a conflict (-EEXIST).
+ *
+ * The admin e-mail and company name are labels too, so that a registry that
+ * lost its tenant rows can get them back from the containers (list).
  */
 #include "launcher/backend.h"
 
@@ -35,6 +38,8 @@
 #define DK_TARGET_MAX     (REG_ARN_MAX > DOCKER_NAME_MAX ? REG_ARN_MAX : DOCKER_NAME_MAX)
 #define DK_LABEL_TENANT   "berth.tenant"
 #define DK_LABEL_CREATED  "berth.tenant-created"
+#define DK_LABEL_EMAIL    "berth.admin-email"
+#define DK_LABEL_COMPANY  "berth.company-name"
 
 struct dk {
 	struct docker *docker;
@@ -66,6 +71,7 @@ struct dk_op {
 	backend_start_cb on_start;
 	backend_done_cb on_done;
 	backend_describe_cb on_describe;
+	backend_found_cb on_list;
 	void *arg;
 };
 
@@ -227,10 +233,13 @@ dk_config(const struct dk *dk, const struct backend_spec *spec)
 		free(kv);
 	}
 	snprintf(port, sizeof(port), "%lld", spec->tenant_created_ms);
-	labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", DK_LABEL_TENANT, spec->subdomain,
-	                   DK_LABEL_CREATED, port, "com.amazonaws.ecs.container-name",
-	                   dk->container_name, "com.amazonaws.ecs.task-definition-family",
-	                   dk->family, "com.amazonaws.ecs.cluster", dk->cluster);
+	labels = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", DK_LABEL_TENANT, spec->subdomain,
+	                   DK_LABEL_CREATED, port, DK_LABEL_EMAIL,
+	                   spec->admin_email != NULL ? spec->admin_email : "", DK_LABEL_COMPANY,
+	                   spec->company_name != NULL ? spec->company_name : "",
+	                   "com.amazonaws.ecs.container-name", dk->container_name,
+	                   "com.amazonaws.ecs.task-definition-family", dk->family,
+	                   "com.amazonaws.ecs.cluster", dk->cluster);
 	if (labels != NULL && dk->revision[0] != '\0')
 		json_object_set_new(labels, "com.amazonaws.ecs.task-definition-version",
 		                    json_string(dk->revision));
@@ -589,6 +598,61 @@ dk_describe(void *state, const char *task, int container_port, backend_describe_
 	return op_run(op, dk_do_describe);
 }
 
+/* --- list: the tenants' containers, for a registry that lost its rows ----- */
+
+static void
+dk_listed(const struct docker_resp *r, const struct docker_container *v, size_t n, void *arg)
+{
+	struct dk_op *op = arg;
+	struct backend_found *f = n > 0 ? calloc(n, sizeof(*f)) : NULL;
+	size_t k = 0;
+
+	if (v == NULL || (n > 0 && f == NULL)) {
+		op->on_list(r->error != 0 ? r->error : -EIO, NULL, 0,
+		            r->message[0] != '\0' ? r->message : "docker list failed", op->arg);
+		free(f);
+		op_free(op);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *created = label_of(&v[i], DK_LABEL_CREATED);
+		char *end;
+		long long ms = strtoll(created, &end, 10);
+
+		if (*label_of(&v[i], DK_LABEL_TENANT) == '\0' || *created == '\0' || *end != '\0')
+			continue;
+		f[k++] = (struct backend_found){label_of(&v[i], DK_LABEL_TENANT),
+		                                label_of(&v[i], DK_LABEL_EMAIL),
+		                                label_of(&v[i], DK_LABEL_COMPANY),
+		                                v[i].id,
+		                                ms,
+		                                strcmp(v[i].state, "running") == 0};
+	}
+	op->on_list(0, f, k, "", op->arg);
+	free(f);
+	op_free(op);
+}
+
+static int
+dk_do_list(struct dk_op *op)
+{
+	return docker_list(op->dk->docker, 1, "{\"label\":[\"" DK_LABEL_TENANT "\"]}", dk_listed,
+	                   op) != NULL
+	           ? 0
+	           : -EIO;
+}
+
+static int
+dk_list(void *state, backend_found_cb cb, void *arg)
+{
+	struct dk_op *op = op_new(state, arg);
+
+	if (op == NULL)
+		return -ENOMEM;
+	op->on_list = cb;
+	return op_run(op, dk_do_list);
+}
+
 /* Ends op with an error through whichever callback it carries. */
 static void
 op_fail(struct dk_op *op, int error, const char *msg)
@@ -597,6 +661,8 @@ op_fail(struct dk_op *op, int error, const char *msg)
 		op->on_start(error, NULL, msg, op->arg);
 	else if (op->on_done != NULL)
 		op->on_done(error, msg, op->arg);
+	else if (op->on_list != NULL)
+		op->on_list(error, NULL, 0, msg, op->arg);
 	else
 		op->on_describe(error, NULL, msg, op->arg);
 	op_free(op);
@@ -610,4 +676,5 @@ const struct backend_ops backend_docker = {
     .start = dk_start,
     .stop = dk_stop,
     .describe = dk_describe,
+    .list = dk_list,
 };

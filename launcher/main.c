@@ -21,6 +21,7 @@
 #include "launcher/launcher.h"
 #include "launcher/ratelimit.h"
 #include "launcher/template.h"
+#include "launcher/recover.h"
 #include "launcher/watch.h"
 
 #define RATELIMIT_SLOTS 4096
@@ -230,6 +231,8 @@ main(int argc, char **argv)
 		log_warnx("resume_failed error=\"%s\"", registry_errmsg(l->reg));
 	if (watch_start(l) != 0)
 		fatalx("out of memory");
+	if (recover_start(l) != 0)
+		log_warnx("recover_failed error=\"the backend could not be asked\"");
 
 	event_base_dispatch(l->base);
 

@@ -923,7 +923,9 @@ backend_start(struct prov *p)
 	                             l->container_port,
 	                             p->token,
 	                             (long long)p->t.created_at,
-	                             left_ms > 1000 ? (long)left_ms : 1000};
+	                             left_ms > 1000 ? (long)left_ms : 1000,
+	                             p->t.admin_email,
+	                             p->t.company_name};
 	p->starting = 1;
 	p->start_begun_us = launcher_mono_us();
 	l->nstarting++;

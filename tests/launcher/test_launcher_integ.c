@@ -256,6 +256,59 @@ test_tenant_follows_container(void **state)
 	free(r);
 }
 
+/*
+ * A registry that lost its tenants (here: a launcher on an empty file) gets
+ * them back from the containers' labels, so a POST for a live tenant's
+ * subdomain with other details is a 409, not a new tenant in its place.
+ */
+static void
+test_recover_from_containers(void **state)
+{
+	struct h_proc T = {0};
+	struct h_resp *r = resp_new();
+	char sub[64], body[512], path[128], db[400], task[128];
+	const char *extra[] = {
+	    "--image", "berth-demo/tenant:latest", "--rate-limit", "0", "--db", db, NULL};
+	json_t *j;
+	int k;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s-recov", E.prefix);
+	tenant_body(body, sizeof(body), sub, "r@recov.example", "Recov Co");
+	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
+	if (r->status != 201)
+		fail_msg("POST: %ld %s", r->status, r->body);
+	j = parse(r);
+	snprintf(task, sizeof(task), "%s", jstr(j, "task_arn"));
+	json_decref(j);
+	snprintf(db, sizeof(db), "%s/lost.db", E.dir);
+	assert_int_equal(h_launcher_start(&E, &T, extra, NULL), 0);
+	snprintf(path, sizeof(path), "/v1/tenants/%s", sub);
+	for (k = 0; k < 50; k++) {
+		assert_int_equal(h_http(T.port, "GET", path, NULL, NULL, 0, r), 0);
+		if (r->status == 200)
+			break;
+		usleep(100 * 1000);
+	}
+	if (r->status != 200)
+		fail_msg("not recovered: %ld %s", r->status, r->body);
+	j = parse(r);
+	assert_string_equal(jstr(j, "status"), "RUNNING");
+	assert_string_equal(jstr(j, "admin_email"), "r@recov.example");
+	assert_string_equal(jstr(j, "company_name"), "Recov Co");
+	assert_string_equal(jstr(j, "task_arn"), task);
+	json_decref(j);
+	tenant_body(body, sizeof(body), sub, "thief@other.example", "Other Co");
+	assert_int_equal(h_http(T.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
+	if (r->status != 409)
+		fail_msg("want 409, got %ld %s", r->status, r->body);
+	assert_non_null(strstr(r->body, "admin_email"));
+	h_proc_stop(&T, 0);
+	assert_int_equal(h_http(L.port, "DELETE", path, NULL, NULL, 0, r), 0);
+	assert_int_equal(r->status, 200);
+	free(r);
+}
+
 /* Provision -> the URL's port serves the page; DELETE -> container gone, STOPPED. */
 static void
 test_provision_and_delete(void **state)
@@ -1035,6 +1088,7 @@ main(void)
 	    cmocka_unit_test(test_provision_and_delete),
 	    cmocka_unit_test(test_never_touches_strangers),
 	    cmocka_unit_test(test_tenant_follows_container),
+	    cmocka_unit_test(test_recover_from_containers),
 	    cmocka_unit_test(test_bad_requests),
 	    cmocka_unit_test(test_duplicate),
 	    cmocka_unit_test(test_concurrent_50),
