@@ -458,8 +458,19 @@ op_done(const struct aws_result *r, void *arg)
 		goto out;
 	}
 	if (op->kind == ECS_LIST) {
+		const char *tok = json_string_value(json_object_get(r->body, "nextToken"));
+
 		res.error = ecs_parse_task_arns(r->body, &res.task_arns, &res.n_task_arns,
 		                                res.errmsg, sizeof(res.errmsg));
+		if (res.error == 0 && tok != NULL) {
+			if (strlen(tok) >= sizeof(res.next_token)) {
+				res.error = -EPROTO;
+				snprintf(res.errmsg, sizeof(res.errmsg),
+				         "ECS answer: nextToken too long");
+			} else {
+				memcpy(res.next_token, tok, strlen(tok) + 1);
+			}
+		}
 		goto out;
 	}
 	res.error = ecs_parse_tasks(r->body, &res.tasks, &res.n_tasks, &res.failures,
@@ -534,13 +545,16 @@ aws_ecs_stop_task(struct aws *a, const char *cluster, const char *task, const ch
 }
 
 struct ecs_op *
-aws_ecs_list_tasks(struct aws *a, const char *cluster, const char *started_by, ecs_cb cb, void *arg)
+aws_ecs_list_tasks(struct aws *a, const char *cluster, const char *started_by,
+                   const char *next_token, ecs_cb cb, void *arg)
 {
-	return op_start(a, ECS_LIST, "ListTasks",
-	                json_pack("{s:s, s:s, s:s, s:i}", "cluster", cluster, "startedBy",
-	                          started_by, "desiredStatus", "RUNNING", "maxResults",
-	                          ECS_LIST_MAX),
-	                cb, arg);
+	/* startedBy must be the only filter: RUNNING is the desired status ECS lists by default. */
+	json_t *req = json_pack("{s:s, s:s, s:i}", "cluster", cluster, "startedBy", started_by,
+	                        "maxResults", ECS_LIST_MAX);
+
+	if (req != NULL && next_token != NULL && next_token[0] != '\0')
+		json_object_set_new(req, "nextToken", json_string(next_token));
+	return op_start(a, ECS_LIST, "ListTasks", req, cb, arg);
 }
 
 struct ecs_op *

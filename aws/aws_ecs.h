@@ -21,8 +21,10 @@
 #define ECS_REASON_MAX       256
 #define ECS_BINDINGS_MAX     8
 #define ECS_CONTAINERS_MAX   10
-#define ECS_DESCRIBE_MAX     100 /* tasks per DescribeTasks */
-#define ECS_LIST_MAX         100 /* task ARNs per ListTasks page */
+#define ECS_DESCRIBE_MAX     100  /* tasks per DescribeTasks */
+#define ECS_LIST_MAX         100  /* task ARNs per ListTasks page */
+#define ECS_TOKEN_MAX        2048 /* a ListTasks nextToken */
+#define ECS_LIST_PAGES_MAX   10   /* pages a caller follows */
 #define ECS_OVERRIDES_MAX    8192
 #define ECS_STARTED_BY_MAX   128
 #define ECS_CLIENT_TOKEN_MAX 64
@@ -88,8 +90,9 @@ struct ecs_result {
 	struct ecs_failure *failures; /* RunTask, DescribeTasks */
 	int n_failures;
 	json_t *task_definition;        /* DescribeTaskDefinition; borrowed */
-	char (*task_arns)[ECS_ARN_MAX]; /* ListTasks (its first page) */
+	char (*task_arns)[ECS_ARN_MAX]; /* ListTasks: this page */
 	int n_task_arns;
+	char next_token[ECS_TOKEN_MAX]; /* ListTasks: the next page's token, "" when last */
 };
 
 struct ecs_op;
@@ -122,9 +125,13 @@ struct ecs_op *aws_ecs_describe_tasks(struct aws *, const char *cluster, const c
                                       size_t n, ecs_cb, void *arg);
 struct ecs_op *aws_ecs_stop_task(struct aws *, const char *cluster, const char *task,
                                  const char *reason, ecs_cb, void *arg);
-/* ListTasks: the cluster's tasks with desired status RUNNING started by started_by (first page). */
-struct ecs_op *aws_ecs_list_tasks(struct aws *, const char *cluster, const char *started_by, ecs_cb,
-                                  void *arg);
+/*
+ * ListTasks: the cluster's tasks started by started_by whose desired status
+ * is RUNNING (ECS's default: startedBy must be the only filter). next_token
+ * is "" or NULL for the first page, else the previous page's next_token.
+ */
+struct ecs_op *aws_ecs_list_tasks(struct aws *, const char *cluster, const char *started_by,
+                                  const char *next_token, ecs_cb, void *arg);
 struct ecs_op *aws_ecs_describe_task_definition(struct aws *, const char *task_definition, ecs_cb,
                                                 void *arg);
 void ecs_cancel(struct ecs_op *);

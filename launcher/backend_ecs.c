@@ -66,6 +66,7 @@ struct eb_op {
 	/* stop with no task ARN: what ListTasks found by startedBy */
 	char (*orphans)[ECS_ARN_MAX];
 	int n_orphans, orphan_i, orphan_error;
+	int pages; /* ListTasks pages read after the first */
 	char orphan_msg[BACKEND_REASON_MAX];
 	backend_start_cb on_start;
 	backend_done_cb on_done;
@@ -509,23 +510,42 @@ orphans_listed(const struct ecs_result *r, void *arg)
 	if (r->error != 0) {
 		log_warnx("ecs_orphan_lookup_failed tenant=%s error=\"%s\"", op->subdomain,
 		          r->errmsg);
+		if (op->n_orphans > 0) { /* the pages read so far are stopped all the same */
+			orphan_next(op);
+			return;
+		}
 		op->on_done(r->error, r->errmsg, op->arg);
 		op_end(op);
 		return;
 	}
-	if (r->n_task_arns == 0) {
+	if (r->n_task_arns > 0) {
+		void *v = realloc(op->orphans,
+		                  (size_t)(op->n_orphans + r->n_task_arns) * sizeof(*op->orphans));
+
+		if (v == NULL) {
+			op->on_done(-ENOMEM, "out of memory", op->arg);
+			op_end(op);
+			return;
+		}
+		op->orphans = v;
+		memcpy(op->orphans + op->n_orphans, r->task_arns,
+		       (size_t)r->n_task_arns * sizeof(*op->orphans));
+		op->n_orphans += r->n_task_arns;
+	}
+	/* Every page first: stopping changes what a later page would hold. */
+	if (r->next_token[0] != '\0' && ++op->pages < ECS_LIST_PAGES_MAX) {
+		if ((op->call = aws_ecs_list_tasks(op->eb->aws, op->eb->cluster, op->subdomain,
+		                                   r->next_token, orphans_listed, op)) != NULL)
+			return;
+		log_warnx("ecs_orphan_lookup_failed tenant=%s error=\"cannot start ListTasks\"",
+		          op->subdomain);
+	}
+	if (op->n_orphans == 0) {
 		log_info("ecs_stop_no_task tenant=%s", op->subdomain);
 		op->on_done(0, "", op->arg);
 		op_end(op);
 		return;
 	}
-	if ((op->orphans = calloc((size_t)r->n_task_arns, sizeof(*op->orphans))) == NULL) {
-		op->on_done(-ENOMEM, "out of memory", op->arg);
-		op_end(op);
-		return;
-	}
-	memcpy(op->orphans, r->task_arns, (size_t)r->n_task_arns * sizeof(*op->orphans));
-	op->n_orphans = r->n_task_arns;
 	orphan_next(op);
 }
 
@@ -543,7 +563,7 @@ eb_stop(void *state, const char *subdomain, long long created_ms, const char *ta
 	snprintf(op->subdomain, sizeof(op->subdomain), "%s", subdomain != NULL ? subdomain : "");
 	if (task == NULL || task[0] == '\0') {
 		if (op->subdomain[0] == '\0' ||
-		    (op->call = aws_ecs_list_tasks(eb->aws, eb->cluster, op->subdomain,
+		    (op->call = aws_ecs_list_tasks(eb->aws, eb->cluster, op->subdomain, NULL,
 		                                   orphans_listed, op)) == NULL) {
 			op_end(op);
 			return -ENOMEM;

@@ -423,6 +423,9 @@ class Ecs {
   // by default; startedBy, family). nextToken is the index of the next task.
   async ListTasks(p) {
     const cluster = this.cluster(p.cluster);
+    // As ECS: "When you specify startedBy as the filter, it must be the only filter that you use."
+    if (p.startedBy !== undefined && ['containerInstance', 'family', 'serviceName', 'desiredStatus', 'launchType'].some((k) => p[k] !== undefined))
+      throw paramErr('startedBy cannot be combined with other filters; it must be the only filter.');
     const desired = p.desiredStatus === undefined ? 'RUNNING' : p.desiredStatus;
     if (!['RUNNING', 'PENDING', 'STOPPED'].includes(desired)) throw paramErr(`desiredStatus ${desired} is not valid.`);
     const max = p.maxResults === undefined ? 100 : p.maxResults;
