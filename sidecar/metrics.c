@@ -21,6 +21,11 @@ metrics_event_kind(const char *action)
 	for (int i = 0; i < ME_OTHER; i++)
 		if (strcmp(action, event_names[i]) == 0)
 			return (enum metrics_event)i;
+	/* Podman's Docker-compatible API says "died" and "remove". */
+	if (strcmp(action, "died") == 0)
+		return ME_DIE;
+	if (strcmp(action, "remove") == 0)
+		return ME_DESTROY;
 	return ME_OTHER;
 }
 

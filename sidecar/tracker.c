@@ -653,12 +653,16 @@ on_end(int error, const char *message, void *arg)
 	schedule_connect(t);
 }
 
-/* The events filter: container lifecycle actions, narrowed by --label-filter. */
+/*
+ * The events filter: container lifecycle actions, narrowed by --label-filter.
+ * Podman's Docker-compatible API names two of them "died" and "remove", and
+ * matches its filter by its own names: both spellings are asked for.
+ */
 static char *
 events_filter(struct tracker *t)
 {
-	json_t *f = json_pack("{s:[s], s:[s,s,s,s]}", "type", "container", "event", "create",
-	                      "start", "die", "destroy");
+	json_t *f = json_pack("{s:[s], s:[s,s,s,s,s,s]}", "type", "container", "event", "create",
+	                      "start", "die", "destroy", "died", "remove");
 	char *s;
 
 	if (f == NULL)

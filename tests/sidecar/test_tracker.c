@@ -228,6 +228,43 @@ test_recorded_lifecycle(void **state)
 	free(lines);
 }
 
+/*
+ * Podman's Docker-compatible API says "died" and "remove" where Docker says
+ * "die" and "destroy": the binding still stops and goes at once, not at the
+ * next reconcile.
+ */
+static void
+test_podman_names(void **state)
+{
+	static const char *const lines[] = {
+	    "{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"" ID "\"},"
+	    "\"time\":1767225600,\"timeNano\":1767225600000000000}",
+	    "{\"Type\":\"container\",\"Action\":\"died\",\"Actor\":{\"ID\":\"" ID "\","
+	    "\"Attributes\":{\"exitCode\":\"3\"}},\"time\":1767225601,"
+	    "\"timeNano\":1767225601000000000}",
+	    "{\"Type\":\"container\",\"Action\":\"remove\",\"Actor\":{\"ID\":\"" ID "\"},"
+	    "\"time\":1767225602,\"timeNano\":1767225602000000000}",
+	};
+	struct fx *f = *state;
+	struct binding b;
+
+	tracker_start(f->s.t);
+	tu_wait_connected(&f->s);
+	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
+	fake_docker_event(f->s.fake, lines[0]);
+	TU_UNTIL(f->s.base, status_of(f, ARN) == BINDING_RUNNING);
+	assert_int_equal(status_of(f, ARN), BINDING_RUNNING);
+	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-exited.json", NULL));
+	fake_docker_event(f->s.fake, lines[1]);
+	TU_UNTIL(f->s.base, status_of(f, ARN) == BINDING_STOPPED);
+	assert_int_equal(get(f, ARN, &b), 0);
+	assert_int_equal(b.status, BINDING_STOPPED);
+	fake_docker_del(f->s.fake, ID);
+	fake_docker_event(f->s.fake, lines[2]);
+	TU_UNTIL(f->s.base, status_of(f, ARN) == BINDING_REMOVED);
+	assert_int_equal(status_of(f, ARN), BINDING_REMOVED);
+}
+
 static void
 test_api152_ipv6_and_skips(void **state)
 {
@@ -482,6 +519,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_recorded_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_podman_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_api152_ipv6_and_skips, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gone_before_inspect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_provisional_on_create, setup, teardown),
