@@ -207,19 +207,21 @@ say "provisioned $sub at $url (task ${arn##*/})"
 curl -sS --noproxy '*' -m 10 --resolve "$sub.127.0.0.1.sslip.io:$port:127.0.0.1" "$url" |
 	grep -q "Deploy $sub" || fail "$url does not serve the tenant's page"
 
-# The binding (from the sidecar) and the tenant (from the launcher) in DynamoDB.
+# The binding (from the sidecar) and the tenant (from the launcher) in DynamoDB, each waited for in
+# the state it must reach (the tenant item first exists as PROVISIONING, and its RUNNING version
+# is synced a moment after the 201).
 bkey="binding#$arn#app#8000/tcp"
 for key in "$bkey" "$sub"; do
 	item=
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 100); do
 		item=$(aws_call dynamodb GetItem \
 			"{\"TableName\":\"$table\",\"Key\":{\"userId\":{\"S\":\"$key\"}},\"ConsistentRead\":true}")
-		printf '%s' "$item" | grep -q '"Item"' && break
+		printf '%s' "$item" | grep -Eq '"status": *\{"S": *"RUNNING"\}' && break
 		sleep 0.2
 	done
-	printf '%s' "$item" | grep -q '"Item"' || fail "no item $key in DynamoDB: $item"
+	printf '%s' "$item" | grep -Eq '"status": *\{"S": *"RUNNING"\}' ||
+		fail "item $key is not RUNNING in DynamoDB after 20 s: $item"
 done
-printf '%s' "$item" | grep -q '"RUNNING"' || fail "the tenant item is not RUNNING: $item"
 
 # berth doctor, pointed at the same services.
 "$bin/registry/berth" --db "$tmp/sidecar/registry.db" doctor --dynamodb-table "$table" \
