@@ -3,7 +3,7 @@
 # HTTP 200. Uses bash's /dev/tcp so the image needs no HTTP client; a wildcard
 # listen address (0.0.0.0, ::, or none) is probed on loopback.
 set -u
-listen=${BERTH_LISTEN:-127.0.0.1:51680}
+listen=${BERTH_LISTEN:-127.0.0.1:9680}
 port=${listen##*:}
 host=${listen%:*}
 case $host in

@@ -59,7 +59,7 @@ static const struct opt launcher_opts[] = {
     {"dynamodb-table", "BERTH_DYNAMODB_TABLE", NULL, OPT_STRING, "NAME", NULL, 0, 0,
      "DynamoDB table: reserve subdomains there (conditional put) and sync tenant rows to it"},
     {"sidecar-url", "BERTH_SIDECAR_URL", NULL, OPT_STRING, "URL", NULL, 0, 0,
-     "the sidecar's API, long-polled for bindings (e.g. http://127.0.0.1:51680)"},
+     "the sidecar's API, long-polled for bindings (e.g. http://127.0.0.1:9680)"},
     {"host-ip", "BERTH_HOST_IP", NULL, OPT_STRING, "ADDR", NULL, 0, 0,
      "host IP for tenant URLs (default: the binding's)"},
     {"describe-interval", "BERTH_DESCRIBE_INTERVAL", NULL, OPT_INT, "SECONDS", "1", 0, 60,

@@ -49,7 +49,7 @@ static const struct opt sidecar_opts[] = {
      "the address written into bindings (default: IMDSv2, then the first non-loopback IPv4)"},
     {"imds-url", "BERTH_IMDS_URL", NULL, OPT_STRING, "URL", "http://169.254.169.254", 0, 0,
      "the IMDSv2 endpoint asked for the host IP; \"none\" skips it"},
-    {"listen", "BERTH_LISTEN", NULL, OPT_STRING, "ADDR:PORT", "127.0.0.1:51680", 0, 0,
+    {"listen", "BERTH_LISTEN", NULL, OPT_STRING, "ADDR:PORT", "127.0.0.1:9680", 0, 0,
      "where the HTTP API listens"},
     {"label-filter", "BERTH_LABEL_FILTER", NULL, OPT_STRING, "K[=V]", NULL, 0, 0,
      "track only containers with this label (default: every container that publishes a port)"},

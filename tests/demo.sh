@@ -10,14 +10,14 @@
 #
 # Binaries come from build/ (BERTH_BUILD_DIR overrides); state, logs and pids
 # live in .state/demo. Ports: BERTH_DEMO_PORT (launcher, 8080) and
-# BERTH_DEMO_SIDECAR_PORT (51680), both on 127.0.0.1.
+# BERTH_DEMO_SIDECAR_PORT (9680), both on 127.0.0.1.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BERTH_BUILD_DIR:-$top/build}
 dir=$top/.state/demo
 lport=${BERTH_DEMO_PORT:-8080}
-sport=${BERTH_DEMO_SIDECAR_PORT:-51680}
+sport=${BERTH_DEMO_SIDECAR_PORT:-9680}
 bridge=berth-demo0
 cidr=10.213.200.1/24
 image=berth-demo/tenant:latest

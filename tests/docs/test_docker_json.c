@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "tests/lib/testlib.h"
+
 #define PATH_CAP  1024
 #define FILES_MAX 64
 
@@ -233,7 +235,7 @@ static const struct fact facts[] = {
     {"ecs/berth-sidecar-service.json", "launchType", "EC2", 0},
     /* The launcher: the ecs backend, non-root. */
     {"ecs/berth-launcher.json", "requiresCompatibilities.0", "EC2", 0},
-    /* Host network: it reaches the sidecar's 127.0.0.1:51680 on the same host. */
+    /* Host network: it reaches the sidecar's 127.0.0.1:9680 on the same host. */
     {"ecs/berth-launcher.json", "networkMode", "host", 0},
     {"ecs/berth-launcher.json", "containerDefinitions.0.command.0", "berth-launcher", 0},
     {"ecs/berth-launcher.json", "containerDefinitions.0.user", "10001:10001", 0},
@@ -441,9 +443,12 @@ test_cross_references(void **state)
 	static const char *launcher_items[] = {"dynamodb:GetItem", "dynamodb:PutItem",
 	                                       "dynamodb:BatchWriteItem"};
 	/* registry/berth_aws.c: init-table and doctor. */
-	static const char *ops_calls[] = {"dynamodb:CreateTable", "dynamodb:DescribeTable",
+	static const char *ops_calls[] = {"dynamodb:CreateTable",
+	                                  "dynamodb:DescribeTable",
 	                                  "dynamodb:DescribeTimeToLive",
-	                                  "dynamodb:UpdateTimeToLive", "dynamodb:PutItem"};
+	                                  "dynamodb:UpdateTimeToLive",
+	                                  "dynamodb:PutItem",
+	                                  "dynamodb:UpdateContinuousBackups"};
 
 	(void)state;
 	/* The launcher runs the tenant family and its container. */
@@ -505,6 +510,27 @@ test_cross_references(void **state)
 	for (size_t i = 0; i < sizeof(sidecar_writes) / sizeof(sidecar_writes[0]); i++)
 		if (!allows(sp, sidecar_writes[i], arn))
 			fail_msg("sidecar policy lacks %s on %s", sidecar_writes[i], arn);
+	/* berth doctor runs in the sidecar's container, with its role: it describes the table. */
+	assert_true(allows(sp, "dynamodb:DescribeTable", arn));
+	/* A tenant must never act as the host: IMDS is kept from bridge containers. */
+	{
+		char path[PATH_CAP], *dep;
+
+		pjoin(path, docker_dir, "../docs/deploy.md");
+		dep = tl_read_file_max(path, 1 << 20, NULL);
+		assert_non_null(dep);
+		assert_non_null(strstr(dep, "HttpPutResponseHopLimit=1"));
+		assert_null(strstr(dep, "HttpPutResponseHopLimit=2"));
+		assert_null(strstr(dep, "hop-limit 2"));
+		assert_non_null(strstr(dep, "--destination 169.254.169.254/32 --jump DROP"));
+		/* Steps that fail now and then on a fresh account, or on another machine. */
+		assert_non_null(strstr(dep, "--platform linux/amd64"));
+		assert_non_null(strstr(dep, "aws iam wait instance-profile-exists"));
+		assert_non_null(strstr(dep, "AmazonSSMManagedInstanceCore"));
+		assert_non_null(strstr(dep, "berth-ops-policy.json"));
+		assert_non_null(strstr(dep, "attach-user-policy"));
+		free(dep);
+	}
 	for (size_t i = 0; i < sizeof(ops_calls) / sizeof(ops_calls[0]); i++)
 		if (!allows(op, ops_calls[i], arn))
 			fail_msg("ops policy lacks %s on %s", ops_calls[i], arn);

@@ -159,7 +159,7 @@ lport=$(free_port)
 token=deploy-test-$RANDOM$RANDOM
 (
 	eval "$(task_env "$src/docker/ecs/berth-launcher.json")"
-	[ "$BERTH_SIDECAR_URL" = "http://127.0.0.1:51680" ] ||
+	[ "$BERTH_SIDECAR_URL" = "http://127.0.0.1:9680" ] ||
 		echo "unexpected BERTH_SIDECAR_URL $BERTH_SIDECAR_URL" >&2
 	export BERTH_SIDECAR_URL=http://127.0.0.1:$sport BERTH_LISTEN=127.0.0.1:$lport
 	export BERTH_DB=$tmp/launcher/registry.db BERTH_DYNAMODB_TABLE=$table

@@ -309,6 +309,26 @@ test_recover_from_containers(void **state)
 	free(r);
 }
 
+/* Both daemons' /metrics pass Prometheus' own linter (promtool, Debian's prometheus). */
+static void
+test_metrics_lint(void **state)
+{
+	char cmd[1024], out[4096];
+	const int ports[] = {L.port, E.sidecar.port};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd),
+		         "command -v promtool >/dev/null || { echo 'promtool is not installed "
+		         "(./dev deps installs prometheus)'; exit 1; }; "
+		         "curl -sS --noproxy '*' -m 10 http://127.0.0.1:%d/metrics | "
+		         "promtool check metrics 2>&1",
+		         ports[i]);
+		if (tl_run(cmd, out, sizeof(out)) != 0)
+			fail_msg("promtool check metrics on port %d: %s", ports[i], out);
+	}
+}
+
 /* Provision -> the URL's port serves the page; DELETE -> container gone, STOPPED. */
 static void
 test_provision_and_delete(void **state)
@@ -1089,6 +1109,7 @@ main(void)
 	    cmocka_unit_test(test_never_touches_strangers),
 	    cmocka_unit_test(test_tenant_follows_container),
 	    cmocka_unit_test(test_recover_from_containers),
+	    cmocka_unit_test(test_metrics_lint),
 	    cmocka_unit_test(test_bad_requests),
 	    cmocka_unit_test(test_duplicate),
 	    cmocka_unit_test(test_concurrent_50),
