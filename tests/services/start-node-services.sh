@@ -57,8 +57,11 @@ start)
 	fi
 	if ! alive "$dir/dynalite.pid"; then
 		rm -f "$dir/dynamodb.url"
+		# Signatures are checked as DynamoDB does: the shared test key, the keys the C tests
+		# use, and whatever the ECS emulator knows (session keys, keys tests register).
 		setsid node "$here/dynalite.js" --path "$dir/dynalite-data" --url-file "$dir/dynamodb.url" \
-			>"$dir/dynalite.log" 2>&1 </dev/null &
+			--key "$akid:$secret" --key AKIDCLITEST:cli-secret --key AKIDDDBTEST:ddb-test-secret \
+			--keys-url-file "$dir/ecs.url" >"$dir/dynalite.log" 2>&1 </dev/null &
 		echo $! >"$dir/dynalite.pid"
 	fi
 	if ! alive "$dir/ecs.pid"; then

@@ -569,6 +569,12 @@ class Ecs {
       else this.faults.set(k, p);
       return send(200, { ok: true });
     }
+    if (req.method === 'GET' && path.startsWith('/_emulator/keys/')) {
+      // The test DynamoDB (dynalite.js) checks signatures with the same keys, session ones included.
+      const k = this.keys.get(decodeURIComponent(path.slice('/_emulator/keys/'.length)));
+      if (!k) return send(404, { error: 'no such key' });
+      return send(200, { secret_access_key: k.secret, session_token: k.token, expires_at_ms: k.expiresAt });
+    }
     if (req.method === 'GET' && path === '/_emulator/stats') return send(200, this.stats);
     if (req.method === 'GET' && path === '/_emulator/tasks') {
       return send(200, {
