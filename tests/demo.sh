@@ -142,11 +142,10 @@ start_demo() {
 	say "berth ls"
 	"$build/registry/berth" --db "$dir/registry.db" ls
 
+	printf '\nberth is running:\n'
+	printf '  %-9s %-24s (log %s)\n' launcher "http://127.0.0.1:$lport" "$dir/launcher.log" \
+		sidecar "http://127.0.0.1:$sport" "$dir/sidecar.log"
 	cat <<EOF
-
-berth is running:
-  launcher  http://127.0.0.1:$lport   (log $dir/launcher.log)
-  sidecar   http://127.0.0.1:$sport  (log $dir/sidecar.log)
   docker    $dh
 Try:  curl -s http://127.0.0.1:$lport/v1/tenants
       $build/registry/berth --db $dir/registry.db ls
