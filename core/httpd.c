@@ -7,7 +7,6 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -15,6 +14,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 #define HTTPD_LISTEN_MAX 300 /* "[v6 address]:port" */
@@ -39,20 +39,11 @@ httpd_accept_errors(void)
 	return httpd_errors_total;
 }
 
-static int64_t
-httpd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 httpd_accept_error(struct evconnlistener *lev, void *arg)
 {
 	int err = EVUTIL_SOCKET_ERROR(), fd;
-	int64_t now = httpd_now_ms();
+	int64_t now = clock_mono_ms();
 
 	(void)arg;
 	httpd_errors++;

@@ -26,12 +26,12 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 #define GUARD_FRESH_MAX 256 /* connections accepted in one turn of the loop */
@@ -56,15 +56,6 @@ static struct {
 	int64_t warned_ms;
 } G;
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 alive(const struct gconn *c)
 {
@@ -86,7 +77,7 @@ find(int fd)
 static void
 warn(const char *what, const char *addr)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 
 	if (G.warned_ms != 0 && now - G.warned_ms < 10000)
 		return;
@@ -157,7 +148,7 @@ static void
 sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = {1, 0};
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 
 	(void)fd;
 	(void)what;
@@ -239,7 +230,7 @@ httpd_guard_deadline(int ms)
 size_t
 httpd_guard_open(void)
 {
-	prune(now_ms());
+	prune(clock_mono_ms());
 	return G.n;
 }
 
@@ -259,7 +250,7 @@ on_complete(struct evhttp_request *req, void *arg)
 
 	(void)arg;
 	if (c != NULL && c->busy > 0 && --c->busy == 0)
-		c->idle_ms = now_ms();
+		c->idle_ms = clock_mono_ms();
 }
 
 void

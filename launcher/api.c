@@ -149,9 +149,12 @@ differs(const struct tenant *t, const struct tenant_req *r)
  */
 static void
 start_and_answer(struct launcher *l, struct evhttp_request *req, const struct tenant *t, int async,
-                 int64_t t0)
+                 int64_t t0, int takeover)
 {
-	if (prov_start(l, t, async ? NULL : req, t0) != 0) {
+	struct evhttp_request *waiter = async ? NULL : req;
+
+	if ((takeover ? prov_take_over(l, t, waiter, t0, "provision_takeover")
+	              : prov_start(l, t, waiter, t0)) != 0) {
 		if (async)
 			api_reply_error(l, req, 502, "backend_error",
 			                "the task could not be started", NULL);
@@ -193,17 +196,7 @@ post_existing(struct launcher *l, struct evhttp_request *req, struct tenant *t, 
 			log_warnx("provision_takeover tenant=%s task=%s idle_ms=%lld", t->subdomain,
 			          t->task_arn[0] != '\0' ? t->task_arn : "none",
 			          (long long)(registry_now_ms() - t->updated_at));
-			if (prov_take_over(l, t, async ? NULL : req, t0, "provision_takeover") !=
-			    0) {
-				if (async)
-					api_reply_error(l, req, 502, "backend_error",
-					                "the task could not be started", NULL);
-				return;
-			}
-			if (async) {
-				set_location(req, t->subdomain);
-				api_reply_json(l, req, 202, api_tenant_json(t));
-			}
+			start_and_answer(l, req, t, async, t0, 1);
 			return;
 		}
 		/* In flight here: wait with the first request; elsewhere: as it stands. */
@@ -231,7 +224,7 @@ post_existing(struct launcher *l, struct evhttp_request *req, struct tenant *t, 
 		reply_registry_error(l, req, "the tenant could not be recorded");
 		return;
 	}
-	start_and_answer(l, req, t, async, t0);
+	start_and_answer(l, req, t, async, t0, 0);
 }
 
 /* A new tenant waiting for its DynamoDB reservation (--dynamodb-table). */
@@ -312,7 +305,7 @@ on_reserved(int err, const char *msg, json_t *existing, void *arg)
 		rc = registry_tenant_insert(l->reg, &w->t);
 		if (rc == 0) {
 			log_info("provision_begin tenant=%s reserved=dynamodb", w->t.subdomain);
-			start_and_answer(l, w->req, &w->t, w->async, w->t0);
+			start_and_answer(l, w->req, &w->t, w->async, w->t0, 0);
 		} else {
 			log_warnx("registry_error tenant=%s error=\"%s\"", w->t.subdomain,
 			          registry_errmsg(l->reg));
@@ -403,7 +396,7 @@ post_tenant(struct launcher *l, struct evhttp_request *req, int64_t t0)
 		if (rc != 0)
 			break;
 		log_info("provision_begin tenant=%s", t.subdomain);
-		start_and_answer(l, req, &t, async, t0);
+		start_and_answer(l, req, &t, async, t0, 0);
 		return;
 	}
 	log_warnx("registry_error tenant=%s error=\"%s\"", r.subdomain, registry_errmsg(l->reg));

@@ -23,11 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "core/clock.h"
 #include "core/docker.h"
 #include "core/log.h"
 #include "core/opts.h"
@@ -79,13 +79,10 @@ struct dk_op {
 static long
 op_left_ms(const struct dk_op *op)
 {
-	struct timespec ts;
-	int64_t now;
+	int64_t now = clock_mono_ms();
 
 	if (op->deadline_ms == 0)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	return op->deadline_ms - now > 1000 ? (long)(op->deadline_ms - now) : 1000;
 }
 
@@ -429,13 +426,8 @@ dk_start(void *state, const struct backend_spec *spec, backend_start_cb cb, void
 	snprintf(op->name, sizeof(op->name), DK_NAME_PREFIX "%s", spec->subdomain);
 	snprintf(op->subdomain, sizeof(op->subdomain), "%s", spec->subdomain);
 	snprintf(op->created, sizeof(op->created), "%lld", spec->tenant_created_ms);
-	if (spec->timeout_ms > 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		op->deadline_ms =
-		    (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + spec->timeout_ms;
-	}
+	if (spec->timeout_ms > 0)
+		op->deadline_ms = clock_mono_ms() + spec->timeout_ms;
 	if ((op->config = dk_config(dk, spec)) == NULL) {
 		op_free(op);
 		return -ENOMEM;

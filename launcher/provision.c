@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
 
+#include "core/clock.h"
 #include "core/evcurl.h"
 #include "core/log.h"
 #include "launcher/launcher.h"
@@ -82,10 +82,7 @@ static void sidecar_poll(struct prov *);
 int64_t
 launcher_mono_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return clock_mono_us();
 }
 
 struct prov *
@@ -118,6 +115,18 @@ prov_new(struct launcher *l, const struct tenant *t)
 	TAILQ_INSERT_TAIL(&l->provs, p, entry);
 	l->nprovs++;
 	return p;
+}
+
+/* req (may be NULL) waits for p's result; the provision's clock starts when it came. */
+static void
+first_waiter(struct prov *p, struct evhttp_request *req, int64_t t0_us)
+{
+	if (req == NULL)
+		return;
+	p->waiters[0].req = req;
+	p->waiters[0].t0_us = t0_us;
+	p->nwaiters = 1;
+	p->t0_us = t0_us;
 }
 
 /* At shutdown a callback may still arrive (-ECANCELED): it only lets go of p. */
@@ -1023,12 +1032,7 @@ prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *re
 			api_reply_error(l, req, 503, "internal", "out of memory", NULL);
 		return -ENOMEM;
 	}
-	if (req != NULL) {
-		p->waiters[0].req = req;
-		p->waiters[0].t0_us = t0_us;
-		p->nwaiters = 1;
-		p->t0_us = t0_us;
-	}
+	first_waiter(p, req, t0_us);
 	/* DB_NAME: the subdomain with '-' as '_', a valid SQL identifier. */
 	snprintf(p->dbname, sizeof(p->dbname), "%s", t->subdomain);
 	for (char *c = p->dbname; *c != '\0'; c++)
@@ -1098,48 +1102,23 @@ prov_delete(struct launcher *l, const struct tenant *t, struct evhttp_request *r
 	return 0;
 }
 
-struct collector {
-	struct tenant *v;
-	size_t n, cap;
-};
-
-static int
-collect(const struct tenant *t, void *arg)
-{
-	struct collector *c = arg;
-
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		struct tenant *nv = realloc(c->v, cap * sizeof(*nv));
-
-		if (nv == NULL)
-			return 1;
-		c->v = nv;
-		c->cap = cap;
-	}
-	c->v[c->n++] = *t;
-	return 0;
-}
-
 int
 prov_resume(struct launcher *l)
 {
-	struct collector c = {NULL, 0, 0};
+	struct tenant *v;
+	size_t n;
 	int rc;
 
 	/* Collect first: resuming writes to the table being listed. */
-	rc = registry_tenant_list(l->reg, TENANT_PROVISIONING, NULL, 0, collect, &c);
-	if (rc != 0 && rc != -ENOENT) {
-		free(c.v);
+	if ((rc = registry_tenant_collect(l->reg, TENANT_PROVISIONING, &v, &n)) != 0)
 		return rc;
-	}
-	for (size_t i = 0; i < c.n; i++) {
-		if (prov_find(l, c.v[i].subdomain) != NULL)
+	for (size_t i = 0; i < n; i++) {
+		if (prov_find(l, v[i].subdomain) != NULL)
 			continue;
 		l->m.resumed++;
-		prov_take_over(l, &c.v[i], NULL, launcher_mono_us(), "provision_resume");
+		prov_take_over(l, &v[i], NULL, launcher_mono_us(), "provision_resume");
 	}
-	free(c.v);
+	free(v);
 	return 0;
 }
 
@@ -1170,12 +1149,7 @@ prov_take_over(struct launcher *l, const struct tenant *t, struct evhttp_request
 	}
 	if ((p = prov_new(l, t)) == NULL)
 		return -ENOMEM;
-	if (req != NULL) {
-		p->waiters[0].req = req;
-		p->waiters[0].t0_us = t0_us;
-		p->nwaiters = 1;
-		p->t0_us = t0_us;
-	}
+	first_waiter(p, req, t0_us);
 	log_info("%s tenant=%s task=%s action=await", why, p->t.subdomain, p->t.task_arn);
 	if (arm_deadline(p) != 0) {
 		prov_fail(p, 500, "internal", "out of memory");

@@ -11,29 +11,6 @@
 #include "core/log.h"
 #include "launcher/launcher.h"
 
-struct running {
-	struct tenant *v;
-	size_t n, cap;
-};
-
-static int
-collect(const struct tenant *t, void *arg)
-{
-	struct running *c = arg;
-
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct tenant *nv = realloc(c->v, cap * sizeof(*nv));
-
-		if (nv == NULL)
-			return -ENOMEM;
-		c->v = nv;
-		c->cap = cap;
-	}
-	c->v[c->n++] = *t;
-	return 0;
-}
-
 /* 1 when t's task is known here and has stopped; the reason into t. */
 static int
 task_gone(struct launcher *l, struct tenant *t)
@@ -64,17 +41,16 @@ task_gone(struct launcher *l, struct tenant *t)
 int
 watch_scan(struct launcher *l)
 {
-	struct running c = {NULL, 0, 0};
+	struct tenant *v;
+	size_t n;
 	int rc, changed = 0;
 
-	rc = registry_tenant_list(l->reg, TENANT_RUNNING, NULL, 0, collect, &c);
-	if (rc != 0 && rc != -ENOENT) {
-		free(c.v);
+	if ((rc = registry_tenant_collect(l->reg, TENANT_RUNNING, &v, &n)) != 0) {
 		l->reg_news = 1; /* look again next time */
 		return rc;
 	}
-	for (size_t i = 0; i < c.n; i++) {
-		struct tenant *t = &c.v[i];
+	for (size_t i = 0; i < n; i++) {
+		struct tenant *t = &v[i];
 
 		if (!task_gone(l, t))
 			continue;
@@ -90,7 +66,7 @@ watch_scan(struct launcher *l)
 		log_info("tenant_task_stopped tenant=%s task=%s status=%s reason=\"%s\"",
 		         t->subdomain, t->task_arn, tenant_status_str(t->status), t->error);
 	}
-	free(c.v);
+	free(v);
 	return changed;
 }
 

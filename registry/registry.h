@@ -249,6 +249,11 @@ typedef int (*registry_tenant_cb)(const struct tenant *, void *arg);
  */
 int registry_tenant_list(struct registry *, int status, const char *after, int limit,
                          registry_tenant_cb, void *arg);
+/*
+ * Every tenant of status (-1: any) as one malloc'd array *v of *n (the caller
+ * frees; NULL when none), for callers that write while they go through them.
+ */
+int registry_tenant_collect(struct registry *, int status, struct tenant **v, size_t *n);
 
 int registry_stats(struct registry *, struct registry_stats *);
 

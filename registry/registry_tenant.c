@@ -282,3 +282,43 @@ out:
 	free(chunk);
 	return rc;
 }
+
+struct collector {
+	struct tenant *v;
+	size_t n, cap;
+};
+
+static int
+collect_one(const struct tenant *t, void *arg)
+{
+	struct collector *c = arg;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct tenant *nv = reallocarray(c->v, cap, sizeof(*nv));
+
+		if (nv == NULL)
+			return -ENOMEM;
+		c->v = nv;
+		c->cap = cap;
+	}
+	c->v[c->n++] = *t;
+	return 0;
+}
+
+int
+registry_tenant_collect(struct registry *r, int status, struct tenant **v, size_t *n)
+{
+	struct collector c = {NULL, 0, 0};
+	int rc = registry_tenant_list(r, status, NULL, 0, collect_one, &c);
+
+	if (rc != 0 && rc != -ENOENT) {
+		free(c.v);
+		*v = NULL;
+		*n = 0;
+		return rc;
+	}
+	*v = c.v;
+	*n = c.n;
+	return 0;
+}

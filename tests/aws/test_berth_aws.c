@@ -103,7 +103,8 @@ test_init_table(void **state)
 	evcurl_free(ec);
 	event_base_free(base);
 
-	/* The test DynamoDB checks signatures as DynamoDB does: a wrong secret is a 403, said clearly. */
+	/* The test DynamoDB checks signatures as DynamoDB does: a wrong secret is a 403, said
+	 * clearly. */
 	aws_env(tl_need_env("BERTH_TEST_DYNAMODB_URL"));
 	setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
 	assert_int_equal(berth(args, out, sizeof(out)), 4);

@@ -220,24 +220,36 @@ test_never_touches_strangers(void **state)
 	free(r);
 }
 
+/* POSTs a tenant on L, which must answer 201; its task into task. */
+static void
+provision_ok(const char *sub, const char *email, const char *company, char *task, size_t tasklen)
+{
+	struct h_resp *r = resp_new();
+	char body[512];
+	json_t *j;
+
+	tenant_body(body, sizeof(body), sub, email, company);
+	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
+	if (r->status != 201)
+		fail_msg("POST %s: %ld %s", sub, r->status, r->body);
+	j = parse(r);
+	snprintf(task, tasklen, "%s", jstr(j, "task_arn"));
+	json_decref(j);
+	free(r);
+}
+
 /* A tenant whose container is killed (no DELETE) becomes FAILED with the exit code. */
 static void
 test_tenant_follows_container(void **state)
 {
 	struct h_resp *r = resp_new();
-	char sub[64], body[512], path[128], task[128];
+	char sub[64], path[128], task[128];
 	json_t *j;
 	int k;
 
 	(void)state;
 	snprintf(sub, sizeof(sub), "%s-killed", E.prefix);
-	tenant_body(body, sizeof(body), sub, "k@killed.example", "Killed Co");
-	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
-	if (r->status != 201)
-		fail_msg("POST: %ld %s", r->status, r->body);
-	j = parse(r);
-	snprintf(task, sizeof(task), "%s", jstr(j, "task_arn"));
-	json_decref(j);
+	provision_ok(sub, "k@killed.example", "Killed Co", task, sizeof(task));
 	assert_int_equal(dsh(NULL, 0, "docker kill %s >/dev/null", task), 0);
 	snprintf(path, sizeof(path), "/v1/tenants/%s", sub);
 	for (k = 0; k < 50; k++) {
@@ -274,13 +286,7 @@ test_recover_from_containers(void **state)
 
 	(void)state;
 	snprintf(sub, sizeof(sub), "%s-recov", E.prefix);
-	tenant_body(body, sizeof(body), sub, "r@recov.example", "Recov Co");
-	assert_int_equal(h_http(L.port, "POST", "/v1/tenants", JSON_CT, body, strlen(body), r), 0);
-	if (r->status != 201)
-		fail_msg("POST: %ld %s", r->status, r->body);
-	j = parse(r);
-	snprintf(task, sizeof(task), "%s", jstr(j, "task_arn"));
-	json_decref(j);
+	provision_ok(sub, "r@recov.example", "Recov Co", task, sizeof(task));
 	snprintf(db, sizeof(db), "%s/lost.db", E.dir);
 	assert_int_equal(h_launcher_start(&E, &T, extra, NULL), 0);
 	snprintf(path, sizeof(path), "/v1/tenants/%s", sub);
