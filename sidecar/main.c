@@ -21,7 +21,6 @@
 #include "sidecar/agent.h"
 #include "sidecar/api.h"
 #include "sidecar/hostip.h"
-#include "sidecar/sync_hook.h"
 #include "sidecar/tracker.h"
 
 /*
@@ -31,11 +30,6 @@
  */
 #define SIDECAR_CACHE_KIB 1024
 #define SIDECAR_BUSY_MS   50 /* the loop's lock wait; the tracker retries a busy commit */
-
-/* The DynamoDB sync engine (registry/sync.c) behind --dynamodb-table; see sync_hook.h. */
-static const struct sidecar_sync ddb_sync = {sync_service_start, sync_service_kick,
-                                             sync_service_stop};
-const struct sidecar_sync *sidecar_sync = &ddb_sync;
 
 static const struct opt sidecar_opts[] = {
     {"db", "BERTH_DB", NULL, OPT_STRING, "PATH", "/var/lib/berth/registry.db", 0, 0,
@@ -88,8 +82,9 @@ on_commit(void *arg)
 	struct sidecar *s = arg;
 
 	api_wake(s->api);
-	if (s->sync != NULL && sidecar_sync != NULL && sidecar_sync->kick != NULL)
-		sidecar_sync->kick(s->sync);
+	/* The outbox has new rows: the DynamoDB sync (--dynamodb-table) drains them soon. */
+	if (s->sync != NULL)
+		sync_service_kick(s->sync);
 }
 
 static void
@@ -168,10 +163,8 @@ main(int argc, char **argv)
 	table = opts_get(&o, "dynamodb-table");
 	sopt.tombstone_ttl_s = opts_int(&o, "tombstone-ttl");
 	if (table != NULL && *table != '\0') {
-		if (sidecar_sync == NULL || sidecar_sync->start == NULL)
-			log_warnx("dynamodb_sync_unavailable table=%s outbox=kept", table);
-		else if ((s->sync = sidecar_sync->start(s->base, s->ec, s->reg, table, &sopt, err,
-		                                        sizeof(err))) == NULL)
+		if ((s->sync = sync_service_start(s->base, s->ec, s->reg, table, &sopt, err,
+		                                  sizeof(err))) == NULL)
 			fatalx("dynamodb_sync_failed table=%s error=\"%s\"", table, err);
 	}
 	daemon_signals_add(&sig, s->base);
@@ -186,8 +179,8 @@ main(int argc, char **argv)
 	api_free(s->api);
 	agent_free(s->agent);
 	tracker_free(s->tracker); /* commits what is queued */
-	if (s->sync != NULL && sidecar_sync->stop != NULL)
-		sidecar_sync->stop(s->sync);
+	if (s->sync != NULL)
+		sync_service_stop(s->sync); /* pushes what it can within its own deadline */
 	daemon_signals_free(&sig);
 	evhttp_free(s->http);
 	httpd_guard_free();
