@@ -1,6 +1,9 @@
 /*
- * launcher: the state shared by berth-launcher's modules (api, provision,
- * main). Nothing outside launcher/ includes this.
+ * launcher: the state shared by berth-launcher's modules: api (HTTP),
+ * provision (the state machine below, with its start queue), await (the
+ * binding's sources), probe (readiness), watch (RUNNING tenants follow their
+ * task), recover (tenant rows back from the backend), ddb, main. Nothing
+ * outside launcher/ includes this.
  *
  * A provision ("prov") is one tenant being started, awaited, probed, failed
  * or stopped by this process; at most one per subdomain. Its steps:
@@ -9,11 +12,11 @@
  *        |                |                     |
  *        +--- error ------+---- deadline -------+--> FAILED, task stopped
  *
- * The binding comes from whichever answers first: the shared registry
- * (the sidecar writes it; checked on a short timer through the cheap
- * registry_changed()), the sidecar's long-poll route (--sidecar-url), or
- * the backend's describe as a slow fallback. While the port is probed
- * (launcher/probe.c), the registry and describe keep watching the task: one
+ * The binding comes from whichever answers first (launcher/await.c): the
+ * shared registry (the sidecar writes it; checked on a short timer through
+ * the cheap registry_changed()), the sidecar's long-poll route
+ * (--sidecar-url), or the backend's describe as a slow fallback. While the
+ * port is probed (launcher/probe.c), the await keeps watching the task: one
  * that stops fails the provision at once. Every state change is written
  * to the registry before it is answered, so a restarted launcher can finish
  * or fail what it finds PROVISIONING.
@@ -69,6 +72,7 @@ struct waiter {
 
 struct prov;
 TAILQ_HEAD(prov_list, prov);
+struct await;
 
 struct launcher {
 	struct event_base *base;
@@ -96,8 +100,9 @@ struct launcher {
 	/* Provisions waiting for a backend start slot, oldest first (provision.c). */
 	TAILQ_HEAD(, prov) startq;
 	int nqueued, nstarting;
-	double start_ewma_ms; /* how long a backend start takes, smoothed */
-	int nawait;           /* provisions awaiting a binding */
+	double start_ewma_ms;       /* how long a backend start takes, smoothed */
+	TAILQ_HEAD(, await) awaits; /* launcher/await.c */
+	int nawait;                 /* awaits running: the registry timer runs while > 0 */
 	struct event *reg_timer;
 	int64_t started_ms;
 	int closing;               /* shutting down: new requests get 503 */
@@ -149,8 +154,6 @@ int prov_take_over(struct launcher *, const struct tenant *t, struct evhttp_requ
 int prov_flush(struct prov *);
 /* Answers every waiter with 503 and frees every provision (shutdown). */
 void prov_shutdown(struct launcher *);
-/* The registry check timer (armed while any provision awaits a binding). */
-void prov_registry_tick(int fd, short what, void *arg);
 
 /* api.c */
 /* Sets up routes on l->http. */

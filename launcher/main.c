@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/opts.h"
 #include "launcher/ddb.h"
+#include "launcher/await.h"
 #include "launcher/launcher.h"
 #include "launcher/ratelimit.h"
 #include "launcher/template.h"
@@ -155,6 +156,7 @@ main(int argc, char **argv)
 
 	TAILQ_INIT(&l->provs);
 	TAILQ_INIT(&l->startq);
+	TAILQ_INIT(&l->awaits);
 	l->url_template = opts_get(&o, "url-template");
 	l->dburl_template = opts_get(&o, "database-url-template");
 	l->host_ip = opts_get(&o, "host-ip");
@@ -212,7 +214,7 @@ main(int argc, char **argv)
 	bctx = (struct backend_ctx){l->base, l->curl, &o};
 	if (l->bops->init(&bctx, &l->bstate, err, sizeof(err)) != 0)
 		fatalx("backend %s: %s", l->bops->name, err);
-	if ((l->reg_timer = evtimer_new(l->base, prov_registry_tick, l)) == NULL)
+	if ((l->reg_timer = evtimer_new(l->base, await_registry_tick, l)) == NULL)
 		fatalx("evtimer_new failed");
 	if ((l->http = evhttp_new(l->base)) == NULL)
 		fatalx("evhttp_new failed");

@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/evcurl.h"
 #include "core/log.h"
+#include "launcher/await.h"
 #include "launcher/launcher.h"
 #include "launcher/probe.h"
 #include "launcher/template.h"
@@ -41,12 +42,10 @@ struct prov {
 	int finished;     /* the result is written and answered */
 	int starting;     /* backend start outstanding */
 	int awaiting;     /* looking for the binding */
-	int watching;     /* counted in l->nawait: the registry and describe watch the task */
 	int probing;      /* readiness probe running */
 	int stop_wanted;  /* stop the task once start has answered */
 	int stopping;     /* backend stop outstanding */
 	int mark_stopped; /* a DELETE: write STOPPED when the stop succeeds */
-	int describing;   /* backend describe outstanding */
 	int pending;      /* backend calls outstanding */
 	int detached;     /* shutdown: off the list, freed by the last callback */
 	int keep_task;    /* a failure that started nothing: stop nothing */
@@ -60,10 +59,9 @@ struct prov {
 	struct evhttp_request *deleters[LAUNCHER_WAITERS_MAX]; /* DELETEs */
 	int ndeleters;
 
-	struct event *deadline, *describe_timer, *sidecar_timer;
-	struct evcurl_xfer *sidecar_xfer;
+	struct event *deadline;
+	struct await *await; /* the binding's sources and the stop watch (launcher/await.c) */
 	struct probe *probe;
-	int64_t sidecar_sent_us;
 
 	char bound_ip[REG_IP_MAX];
 	int bound_port;
@@ -77,7 +75,6 @@ static void prov_fail(struct prov *, int status, const char *code, const char *r
 static void start_pump(struct launcher *);
 static void unqueue(struct prov *);
 static void await_begin(struct prov *);
-static void sidecar_poll(struct prov *);
 
 int64_t
 launcher_mono_us(void)
@@ -291,35 +288,13 @@ answer_deleters(struct prov *p, int error, const char *msg)
 	p->ndeleters = 0;
 }
 
-/* The binding is known (or no longer wanted): the sidecar's long-poll ends. */
-static void
-stop_awaiting(struct prov *p)
-{
-	p->awaiting = 0;
-	if (p->sidecar_timer != NULL) {
-		event_free(p->sidecar_timer);
-		p->sidecar_timer = NULL;
-	}
-	if (p->sidecar_xfer != NULL) {
-		struct evcurl_xfer *x = p->sidecar_xfer;
-
-		p->sidecar_xfer = NULL;
-		evcurl_cancel(x); /* its callback sees sidecar_xfer == NULL and returns */
-	}
-}
-
-/* The task has a result: the registry and describe stop watching it. */
+/* The task has a result: its await (binding sources, stop watch) ends. */
 static void
 stop_watching(struct prov *p)
 {
-	if (p->watching) {
-		p->watching = 0;
-		p->l->nawait--;
-	}
-	if (p->describe_timer != NULL) {
-		event_free(p->describe_timer);
-		p->describe_timer = NULL;
-	}
+	p->awaiting = 0;
+	await_free(p->await);
+	p->await = NULL;
 }
 
 static void
@@ -372,7 +347,6 @@ prov_cleanup(struct prov *p)
 	if (!p->finished)
 		return;
 	unqueue(p);
-	stop_awaiting(p);
 	stop_watching(p);
 	stop_probe(p);
 	if (p->deadline != NULL) {
@@ -534,7 +508,7 @@ prov_bound(struct prov *p, const char *ip, int port, enum bind_source src)
 
 	if (p->finished || !p->awaiting)
 		return;
-	stop_awaiting(p);
+	p->awaiting = 0; /* the await watches on, for a stop */
 	p->bound_us = launcher_mono_us() - p->t0_us;
 	p->source = src;
 	l->m.bound_by[src]++;
@@ -575,275 +549,32 @@ prov_bound(struct prov *p, const char *ip, int port, enum bind_source src)
 	p->probing = 1;
 }
 
-/* --- awaiting the binding --------------------------------------------------- */
+/* --- awaiting the binding (launcher/await.c) -------------------------------- */
 
-struct bind_match {
-	int container_port;
-	struct binding found;
-	int ok;
-	int gone; /* a binding of the port that is STOPPED or REMOVED */
-};
-
-static int
-match_binding(const struct binding *b, void *arg)
-{
-	struct bind_match *m = arg;
-
-	if (b->container_port != m->container_port || strcmp(b->protocol, "tcp") != 0)
-		return 0;
-	if (b->status == BINDING_STOPPED || b->status == BINDING_REMOVED) {
-		m->gone = 1;
-		return 0;
-	}
-	if (b->host_port <= 0 || (b->status != BINDING_RUNNING && b->status != BINDING_PROVISIONAL))
-		return 0;
-	m->found = *b;
-	m->ok = 1;
-	return b->status == BINDING_RUNNING; /* prefer RUNNING; keep looking otherwise */
-}
-
-static void describe_tick(int fd, short what, void *arg);
-
-/*
- * Looks p's task up in the registry: while awaiting, for its binding; while
- * probing, for a sign that the container stopped (the sidecar marks its
- * binding STOPPED on Docker's die), which asks the backend at once why.
- */
 static void
-registry_lookup(struct prov *p)
+on_found(const struct await_found *f, void *arg)
 {
-	struct binding_filter f = {.task = p->t.task_arn, .status = -1};
-	struct bind_match m = {.container_port = p->l->container_port};
-	int rc;
-
-	/* A positive rc is match_binding stopping the walk at a RUNNING binding. */
-	rc = registry_binding_list(p->l->reg, &f, match_binding, &m);
-	if (rc < 0 && rc != -ENOENT) {
-		log_warnx("registry_lookup_failed tenant=%s error=\"%s\"", p->t.subdomain,
-		          registry_errmsg(p->l->reg));
-		return;
-	}
-	if (p->awaiting && m.ok)
-		prov_bound(p, m.found.host_ip, m.found.host_port, BS_REGISTRY);
-	else if (p->probing && !m.ok && m.gone)
-		describe_tick(-1, 0, p);
-}
-
-/*
- * Why a timer: SQLite tells no other process about a commit (update hooks see
- * only their own connection), and the sidecar is another process. PRAGMA
- * data_version (registry_changed) reads a counter from the shared WAL index
- * in memory, a few microseconds with no disk I/O, so checking it every
- * LAUNCHER_REG_POLL_MS while something awaits a binding costs nothing
- * measurable and bounds the added latency to that interval. The timer is
- * armed only while a provision awaits its binding or probes its port.
- */
-void
-prov_registry_tick(int fd, short what, void *arg)
-{
-	struct launcher *l = arg;
-	struct timeval tv = {0, LAUNCHER_REG_POLL_MS * 1000};
-	struct prov *p, *next;
-	int changed = 0;
-
-	(void)fd;
-	(void)what;
-	if (l->nawait == 0)
-		return;
-	l->m.registry_checks++;
-	if (registry_changed(l->reg, &changed) == 0 && changed) {
-		l->m.registry_changes++;
-		l->reg_news = 1; /* for the watch of RUNNING tenants */
-		for (p = TAILQ_FIRST(&l->provs); p != NULL; p = next) {
-			next = TAILQ_NEXT(p, entry);
-			if (p->watching && !p->finished)
-				registry_lookup(p);
-		}
-	}
-	if (l->nawait > 0)
-		evtimer_add(l->reg_timer, &tv);
+	prov_bound(arg, f->host_ip, f->host_port, f->source);
 }
 
 static void
-on_described(int error, const struct backend_task *t, const char *errmsg, void *arg)
+on_task_stopped(const char *reason, void *arg)
 {
-	struct prov *p = arg;
-	struct timeval tv = {p->l->describe_ms / 1000, (p->l->describe_ms % 1000) * 1000};
-
-	if (detached_done(p))
-		return;
-	p->pending--;
-	p->describing = 0;
-	if (error == 0 && !p->finished && p->watching) {
-		/* A task that stops while awaited or probed fails at once, with the reason. */
-		if (t->state == BACKEND_STOPPED ||
-		    (t->state == BACKEND_MISSING && p->l->bops->local)) {
-			char reason[BACKEND_REASON_MAX + 32];
-
-			snprintf(reason, sizeof(reason), "the task stopped: %s", t->reason);
-			prov_fail(p, 502, "task_stopped", reason);
-		} else if (p->awaiting && t->state == BACKEND_RUNNING && t->host_port > 0) {
-			prov_bound(p, t->host_ip, t->host_port, BS_DESCRIBE);
-		}
-	} else if (error != 0 && error != -ECANCELED) {
-		log_debug("describe_failed tenant=%s error=\"%s\"", p->t.subdomain, errmsg);
-	}
-	if (!p->finished && p->watching && p->describe_timer != NULL)
-		evtimer_add(p->describe_timer, &tv);
-	prov_cleanup(p);
-}
-
-static void
-describe_tick(int fd, short what, void *arg)
-{
-	struct prov *p = arg;
-
-	(void)fd;
-	(void)what;
-	if (p->finished || !p->watching || p->describing)
-		return;
-	p->describing = 1;
-	if (p->l->bops->describe(p->l->bstate, p->t.task_arn, p->l->container_port, on_described,
-	                         p) == 0) {
-		p->pending++;
-	} else {
-		struct timeval tv = {p->l->describe_ms / 1000, (p->l->describe_ms % 1000) * 1000};
-
-		p->describing = 0;
-		if (p->describe_timer != NULL)
-			evtimer_add(p->describe_timer, &tv);
-	}
-}
-
-/* The sidecar answers GET /v1/bindings/{task-id} with one binding, a list, or {"bindings":[]}. */
-static int
-sidecar_pick(const char *body, size_t len, int container_port, char *ip, size_t iplen, int *port)
-{
-	json_error_t jerr;
-	json_t *root = json_loadb(body, len, 0, &jerr), *list, *b;
-	size_t i;
-	int ok = 0;
-
-	if (root == NULL)
-		return 0;
-	if (json_is_array(root))
-		list = root;
-	else if ((list = json_object_get(root, "bindings")) == NULL || !json_is_array(list))
-		list = NULL;
-	for (i = 0; list != NULL ? i < json_array_size(list) : i < 1; i++) {
-		json_int_t cp, hp;
-		const char *proto, *hip, *st;
-
-		b = list != NULL ? json_array_get(list, i) : root;
-		if (!json_is_object(b))
-			continue;
-		cp = json_integer_value(json_object_get(b, "container_port"));
-		hp = json_integer_value(json_object_get(b, "host_port"));
-		proto = json_string_value(json_object_get(b, "protocol"));
-		hip = json_string_value(json_object_get(b, "host_ip"));
-		st = json_string_value(json_object_get(b, "status"));
-		if (cp != container_port || hp <= 0 || hp > 65535 ||
-		    (proto != NULL && strcmp(proto, "tcp") != 0) ||
-		    (st != NULL && strcmp(st, "RUNNING") != 0 && strcmp(st, "PROVISIONAL") != 0))
-			continue;
-		snprintf(ip, iplen, "%s", hip != NULL ? hip : "");
-		*port = (int)hp;
-		ok = 1;
-		break;
-	}
-	json_decref(root);
-	return ok;
-}
-
-static void
-sidecar_retry_cb(int fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	sidecar_poll(arg);
-}
-
-static void
-on_sidecar(const struct evcurl_resp *r, void *arg)
-{
-	struct prov *p = arg;
-	struct timeval tv = {0, 250 * 1000};
-	char ip[REG_IP_MAX];
-	int port;
-
-	if (p->sidecar_xfer == NULL)
-		return; /* cancelled by stop_awaiting */
-	p->sidecar_xfer = NULL;
-	if (p->finished || !p->awaiting)
-		return;
-	if (r->error == 0 && r->status == 200 &&
-	    sidecar_pick(r->body, r->body_len, p->l->container_port, ip, sizeof(ip), &port)) {
-		prov_bound(p, ip, port, BS_SIDECAR);
-		return;
-	}
-	/*
-	 * A long poll that ended empty (404) after waiting is asked again at
-	 * once; anything else (errors, a binding of another port, a quick
-	 * answer) backs off a little, so it never turns into a busy loop.
-	 */
-	if (r->error == 0 && r->status == 404 && launcher_mono_us() - p->sidecar_sent_us > 500000)
-		tv.tv_usec = 0;
-	if (p->sidecar_timer == NULL &&
-	    (p->sidecar_timer = evtimer_new(p->l->base, sidecar_retry_cb, p)) == NULL)
-		return;
-	evtimer_add(p->sidecar_timer, &tv);
-}
-
-static void
-sidecar_poll(struct prov *p)
-{
-	struct launcher *l = p->l;
-	struct evcurl_req req;
-	const char *id = strrchr(p->t.task_arn, '/');
-	char url[REG_URL_MAX + REG_ARN_MAX];
-	long left_ms;
-	int64_t deadline_us = p->t0_us + (int64_t)l->wait_timeout_s * 1000000;
-
-	if (p->finished || !p->awaiting || p->sidecar_xfer != NULL)
-		return;
-	left_ms = (long)((deadline_us - launcher_mono_us()) / 1000);
-	if (left_ms < 1000)
-		left_ms = 1000;
-	snprintf(url, sizeof(url), "%s/v1/bindings/%s?wait=%ld", l->sidecar_url,
-	         id != NULL ? id + 1 : p->t.task_arn, left_ms / 1000 > 30 ? 30 : left_ms / 1000);
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.timeout_ms = left_ms + 2000;
-	req.body_max = LAUNCHER_SIDECAR_BODY_MAX;
-	req.no_proxy = 1;
-	req.on_done = on_sidecar;
-	req.arg = p;
-	p->sidecar_sent_us = launcher_mono_us();
-	p->sidecar_xfer = evcurl_start(l->curl, &req);
-	if (p->sidecar_xfer == NULL)
-		log_debug("sidecar_poll_failed tenant=%s", p->t.subdomain);
+	prov_fail(arg, 502, "task_stopped", reason);
 }
 
 static void
 await_begin(struct prov *p)
 {
-	struct launcher *l = p->l;
-	struct timeval now = {0, 0};
-	struct timeval tv = {l->describe_ms / 1000, (l->describe_ms % 1000) * 1000};
-
 	p->awaiting = 1;
-	p->watching = 1;
-	l->nawait++;
-	/* The backend's describe is the slow fallback, and watches a probed task; 0: off. */
-	if (l->describe_ms > 0 &&
-	    (p->describe_timer = evtimer_new(l->base, describe_tick, p)) != NULL)
-		evtimer_add(p->describe_timer, &tv);
-	if (!evtimer_pending(l->reg_timer, NULL))
-		evtimer_add(l->reg_timer, &now);
-	/* The sidecar may have recorded the binding before start answered. */
-	registry_lookup(p);
-	if (p->awaiting && l->sidecar_url != NULL && *l->sidecar_url != '\0')
-		sidecar_poll(p);
+	p->await = await_start(p->l, p->t.task_arn, p->t.subdomain,
+	                       p->t0_us + (int64_t)p->l->wait_timeout_s * 1000000, on_found,
+	                       on_task_stopped, p);
+	if (p->await == NULL) {
+		prov_fail(p, 500, "internal", "out of memory");
+		return;
+	}
+	await_lookup(p->await);
 }
 
 /* --- start ------------------------------------------------------------------ */
@@ -1184,7 +915,6 @@ prov_shutdown(struct launcher *l)
 			p->save_timer = NULL;
 		}
 		unqueue(p);
-		stop_awaiting(p);
 		stop_watching(p);
 		stop_probe(p);
 		TAILQ_REMOVE(&l->provs, p, entry);
