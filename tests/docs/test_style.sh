@@ -15,7 +15,9 @@ if [ -n "$hits" ]; then
 	printf 'test_style: banned functions:\n%s\n' "$hits" >&2
 	fail=1
 fi
-outside=$(git grep -nE '\.\./shared|BERTH_SHARED_DIR' -- . ':!*.md' ':!tests/docs/test_style.sh' 2>/dev/null || true)
+# The pattern is built so that this file does not match itself.
+pattern='\.\./shar''ed|BERTH_SHAR''ED_DIR'
+outside=$(git grep -nE "$pattern" -- . ':!*.md' 2>/dev/null || true)
 if [ -n "$outside" ]; then
 	printf 'test_style: the tree reads outside itself:\n%s\n' "$outside" >&2
 	fail=1
