@@ -377,9 +377,10 @@ docker_create(struct docker *d, const char *name, json_t *config, long timeout_m
 	return x;
 }
 
+/* A bodiless request to fmt (with id and n) that may take timeout_ms. */
 static struct evcurl_xfer *
 simple(struct docker *d, const char *method, const char *fmt, const char *id, int n,
-       docker_done_cb cb, void *arg)
+       long timeout_ms, docker_done_cb cb, void *arg)
 {
 	struct dreq *q;
 	char path[DOCKER_NAME_MAX + 64];
@@ -388,21 +389,13 @@ simple(struct docker *d, const char *method, const char *fmt, const char *id, in
 		return NULL;
 	q->cb.raw = cb;
 	snprintf(path, sizeof(path), fmt, id, n);
-	/* A stop waits up to its time-out inside the daemon. */
-	return dreq_start(d, q, method, path, NULL, DOCKER_TIMEOUT_MS + n * 1000L, 0);
+	return dreq_start(d, q, method, path, NULL, timeout_ms, 0);
 }
 
 struct evcurl_xfer *
 docker_start(struct docker *d, const char *id, long timeout_ms, docker_done_cb cb, void *arg)
 {
-	struct dreq *q;
-	char path[DOCKER_NAME_MAX + 64];
-
-	if (!ref_ok(id) || (q = dreq_new(d, DREQ_RAW, arg)) == NULL)
-		return NULL;
-	q->cb.raw = cb;
-	snprintf(path, sizeof(path), "/containers/%s/start", id);
-	return dreq_start(d, q, "POST", path, NULL, timeout_ms, 0);
+	return simple(d, "POST", "/containers/%s/start", id, 0, timeout_ms, cb, arg);
 }
 
 struct evcurl_xfer *
@@ -410,13 +403,16 @@ docker_stop(struct docker *d, const char *id, int timeout_s, docker_done_cb cb, 
 {
 	if (timeout_s < 0 || timeout_s > 3600)
 		return NULL;
-	return simple(d, "POST", "/containers/%s/stop?t=%d", id, timeout_s, cb, arg);
+	/* A stop waits up to its time-out inside the daemon. */
+	return simple(d, "POST", "/containers/%s/stop?t=%d", id, timeout_s,
+	              DOCKER_TIMEOUT_MS + timeout_s * 1000L, cb, arg);
 }
 
 struct evcurl_xfer *
 docker_remove(struct docker *d, const char *id, int force, docker_done_cb cb, void *arg)
 {
-	return simple(d, "DELETE", "/containers/%s?force=%d", id, force ? 1 : 0, cb, arg);
+	return simple(d, "DELETE", "/containers/%s?force=%d", id, force ? 1 : 0,
+	              DOCKER_TIMEOUT_MS + (force ? 1000L : 0), cb, arg);
 }
 
 static void

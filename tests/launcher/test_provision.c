@@ -513,21 +513,28 @@ test_timeout_while_starting(void **state)
 	assert_int_equal(f->l.nprovs, 0);
 }
 
+/* A loopback port nobody listens on (bound, not listening) into *port; the socket to close. */
+static int
+dead_port(int *port)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sin);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &sl), 0);
+	*port = ntohs(sin.sin_port);
+	return s;
+}
+
 static void
 test_port_never_answers(void **state)
 {
 	struct fx *f = *state;
 	struct reply r;
 	struct tenant t;
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t sl = sizeof(sin);
-
-	/* A port nobody listens on: bound, not listening. */
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &sl), 0);
-	F.bind_port = ntohs(sin.sin_port);
+	int s = dead_port(&F.bind_port);
 	F.bind_on_start = 1;
 	f->l.wait_timeout_s = 1;
 	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
@@ -687,18 +694,12 @@ test_stops_while_probing(void **state)
 	struct fx *f = *state;
 	struct reply r;
 	struct tenant t;
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t sl = sizeof(sin);
+	/* The binding's port: nobody listens (the container's app is gone). */
+	int s = dead_port(&F.bind_port);
 	struct timeval tv = {0, 300 * 1000};
 	struct event *ev = evtimer_new(f->l.base, mark_stopped, NULL);
 	int64_t t0;
 
-	/* The binding's port: bound, not listening (the container's app is gone). */
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &sl), 0);
-	F.bind_port = ntohs(sin.sin_port);
 	F.bind_on_start = 1;
 	F.describe_state = BACKEND_STOPPED;
 	f->l.wait_timeout_s = 20;
