@@ -69,14 +69,14 @@ count(struct launcher *l, struct evhttp_request *req, int status)
 	l->m.requests[route_of(req)][c]++;
 }
 
-void
+static void
 api_reply_json(struct launcher *l, struct evhttp_request *req, int status, json_t *body)
 {
 	count(l, req, status);
 	httpd_json(req, status, body);
 }
 
-void
+static void
 api_reply_error(struct launcher *l, struct evhttp_request *req, int status, const char *code,
                 const char *msg, const char *field)
 {
@@ -84,7 +84,7 @@ api_reply_error(struct launcher *l, struct evhttp_request *req, int status, cons
 	httpd_error(req, status, code, msg, field != NULL && *field != '\0' ? field : NULL);
 }
 
-json_t *
+static json_t *
 api_tenant_json(const struct tenant *t)
 {
 	return tenant_to_json(t);
@@ -94,6 +94,25 @@ static void
 add_header(struct evhttp_request *req, const char *name, const char *value)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), name, value);
+}
+
+/* A provision's outcome, for the request that waited on it (l->answer). */
+static void
+answer(struct launcher *l, void *who, const struct prov_outcome *o)
+{
+	struct evhttp_request *req = who;
+	char ra[16];
+
+	if (o->server_timing != NULL)
+		add_header(req, "Server-Timing", o->server_timing);
+	if (o->retry_after_s > 0) {
+		snprintf(ra, sizeof(ra), "%d", o->retry_after_s);
+		add_header(req, "Retry-After", ra);
+	}
+	if (o->code == NULL)
+		api_reply_json(l, req, o->status, api_tenant_json(o->t));
+	else
+		api_reply_error(l, req, o->status, o->code, o->msg, NULL);
 }
 
 /*
@@ -227,41 +246,45 @@ post_existing(struct launcher *l, struct evhttp_request *req, struct tenant *t, 
 	start_and_answer(l, req, t, async, t0, 0);
 }
 
-/* A new tenant waiting for its DynamoDB reservation (--dynamodb-table). */
-struct reserving {
+/* A new tenant waiting for its subdomain's claim in DynamoDB (--dynamodb-table). */
+struct claiming {
 	struct launcher *l;
 	struct evhttp_request *req;
 	struct tenant t;
 	int async;
 	int64_t t0;
-	int took_over; /* a stale reservation was taken over (once at most) */
 };
 
-static void on_reserved(int err, const char *msg, json_t *existing, void *arg);
-
-/* The subdomain is taken in DynamoDB and not in this registry: what the item says decides. */
+/* DynamoDB's answer as HTTP: the table decides a race between launchers on different hosts. */
 static void
-reserve_taken(struct reserving *w, json_t *existing)
+on_claimed(const struct ddb_claim_result *res, void *arg)
 {
+	struct claiming *w = arg;
 	struct launcher *l = w->l;
-	struct ddb_judgement j;
-	const char *by;
+	struct tenant t;
 
-	launcher_ddb_judge(existing, &w->t, registry_now_ms(), launcher_ddb_owner(l), &j);
-	if (j.verdict == DDB_STALE && w->took_over)
-		j.verdict = DDB_IN_FLIGHT; /* another launcher took it over first */
-	switch (j.verdict) {
-	case DDB_OTHER_DETAILS:
-		log_info("provision_conflict tenant=%s reserved=elsewhere field=%s", w->t.subdomain,
-		         j.field);
-		api_reply_error(l, w->req, 409, "conflict",
-		                "the subdomain is taken with other details", j.field);
+	switch (res->outcome) {
+	case DDB_CLAIMED:
+		if (registry_tenant_insert(l->reg, &w->t) == 0) {
+			log_info("provision_begin tenant=%s reserved=dynamodb", w->t.subdomain);
+			start_and_answer(l, w->req, &w->t, w->async, w->t0, 0);
+			break;
+		}
+		log_warnx("registry_error tenant=%s error=\"%s\"", w->t.subdomain,
+		          registry_errmsg(l->reg));
+		reply_registry_error(l, w->req, "the registry is not available");
+		break;
+	case DDB_MINE:
+		if (registry_tenant_get(l->reg, w->t.subdomain, &t) == 0) {
+			post_existing(l, w->req, &t, w->async, w->t0);
+			break;
+		}
+		reply_registry_error(l, w->req, "the registry is not available");
 		break;
 	case DDB_SAME_RUNNING:
 		/* The same request, served by another launcher: as it stands. */
 		log_info("provision_existing tenant=%s reserved=elsewhere", w->t.subdomain);
-		api_reply_json(l, w->req, 200, api_tenant_json(j.tenant));
-		free(j.tenant);
+		api_reply_json(l, w->req, 200, api_tenant_json(res->tenant));
 		break;
 	case DDB_IN_FLIGHT:
 		log_info("provision_in_flight tenant=%s reserved=elsewhere", w->t.subdomain);
@@ -270,57 +293,26 @@ reserve_taken(struct reserving *w, json_t *existing)
 		                "the tenant is being provisioned by another launcher; ask again",
 		                NULL);
 		break;
-	case DDB_STALE:
-		/* Left by a launcher that stopped before it finished: take it over. */
-		by = json_string_value(json_object_get(existing, "reserved_by"));
-		log_warnx("dynamodb_item_stale tenant=%s version=%lld created_at=%s "
-		          "reserved_by=\"%s\"",
-		          w->t.subdomain, (long long)j.version, j.created, by != NULL ? by : "");
-		w->took_over = 1; /* one takeover at most per request */
-		if (launcher_ddb_reserve(l, &w->t, &(struct sync_takeover){j.version, j.created},
-		                         on_reserved, w) == 0)
-			return; /* w lives on */
-		api_reply_error(l, w->req, 500, "internal", "out of memory", NULL);
-		break;
-	case DDB_TAKEN:
-	default:
-		log_info("provision_conflict tenant=%s reserved=elsewhere", w->t.subdomain);
-		api_reply_error(l, w->req, 409, "conflict",
-		                "the subdomain is taken (reserved by another launcher)",
-		                "subdomain");
-		break;
-	}
-	free(w);
-}
-
-static void
-on_reserved(int err, const char *msg, json_t *existing, void *arg)
-{
-	struct reserving *w = arg;
-	struct launcher *l = w->l;
-	struct tenant t;
-	int rc;
-
-	if (err == 0) {
-		rc = registry_tenant_insert(l->reg, &w->t);
-		if (rc == 0) {
-			log_info("provision_begin tenant=%s reserved=dynamodb", w->t.subdomain);
-			start_and_answer(l, w->req, &w->t, w->async, w->t0, 0);
-		} else {
-			log_warnx("registry_error tenant=%s error=\"%s\"", w->t.subdomain,
-			          registry_errmsg(l->reg));
-			reply_registry_error(l, w->req, "the registry is not available");
-		}
-	} else if (err == -EEXIST && registry_tenant_get(l->reg, w->t.subdomain, &t) == 0) {
-		/* Taken by this launcher meanwhile (the same POST twice): as an existing tenant. */
-		post_existing(l, w->req, &t, w->async, w->t0);
-	} else if (err == -EEXIST) {
-		reserve_taken(w, existing); /* frees w, or tries again with it */
-		return;
-	} else {
-		log_warnx("dynamodb_reserve_failed tenant=%s error=\"%s\"", w->t.subdomain, msg);
+	case DDB_ERROR:
+		log_warnx("dynamodb_reserve_failed tenant=%s error=\"%s\"", w->t.subdomain,
+		          res->errmsg);
 		api_reply_error(l, w->req, 503, "dynamodb_error",
 		                "the subdomain could not be reserved in DynamoDB", NULL);
+		break;
+	case DDB_CONFLICT:
+	default:
+		if (res->field != NULL) {
+			log_info("provision_conflict tenant=%s reserved=elsewhere field=%s",
+			         w->t.subdomain, res->field);
+			api_reply_error(l, w->req, 409, "conflict",
+			                "the subdomain is taken with other details", res->field);
+		} else {
+			log_info("provision_conflict tenant=%s reserved=elsewhere", w->t.subdomain);
+			api_reply_error(l, w->req, 409, "conflict",
+			                "the subdomain is taken (reserved by another launcher)",
+			                "subdomain");
+		}
+		break;
 	}
 	free(w);
 }
@@ -375,15 +367,14 @@ post_tenant(struct launcher *l, struct evhttp_request *req, int64_t t0)
 		snprintf(t.company_name, sizeof(t.company_name), "%s", r.company_name);
 		t.status = TENANT_PROVISIONING;
 		if (l->ddb != NULL) {
-			/* DynamoDB decides a race between launchers on different hosts. */
-			struct reserving *w = calloc(1, sizeof(*w));
+			struct claiming *w = calloc(1, sizeof(*w));
 
 			if (w == NULL) {
 				api_reply_error(l, req, 500, "internal", "out of memory", NULL);
 				return;
 			}
-			*w = (struct reserving){l, req, t, async, t0, 0};
-			if (launcher_ddb_reserve(l, &t, NULL, on_reserved, w) != 0) {
+			*w = (struct claiming){l, req, t, async, t0};
+			if (launcher_ddb_claim(l, &t, on_claimed, w) != 0) {
 				free(w);
 				api_reply_error(l, req, 500, "internal", "out of memory", NULL);
 			}
@@ -790,6 +781,7 @@ api_init(struct launcher *l, char *err, size_t errlen)
 {
 	(void)err;
 	(void)errlen;
+	l->answer = answer;
 	evhttp_set_gencb(l->http, handle, l);
 	evhttp_set_max_body_size(l->http, API_TRANSPORT_BODY_MAX);
 	evhttp_set_max_headers_size(l->http, API_HEADERS_MAX);

@@ -228,7 +228,8 @@ static int
 sidecar_pick(const char *body, size_t len, int container_port, char *ip, size_t iplen, int *port)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(body, len, 0, &jerr), *list, *b;
+	json_t *root = json_loadb(body, len, 0, &jerr), *list;
+	struct binding b;
 	size_t i;
 	int ok = 0;
 
@@ -239,23 +240,13 @@ sidecar_pick(const char *body, size_t len, int container_port, char *ip, size_t 
 	else if ((list = json_object_get(root, "bindings")) == NULL || !json_is_array(list))
 		list = NULL;
 	for (i = 0; list != NULL ? i < json_array_size(list) : i < 1; i++) {
-		json_int_t cp, hp;
-		const char *proto, *hip, *st;
-
-		b = list != NULL ? json_array_get(list, i) : root;
-		if (!json_is_object(b))
+		if (binding_from_json(list != NULL ? json_array_get(list, i) : root, &b) != 0 ||
+		    b.container_port != container_port || b.host_port <= 0 ||
+		    strcmp(b.protocol, "tcp") != 0 ||
+		    (b.status != BINDING_RUNNING && b.status != BINDING_PROVISIONAL))
 			continue;
-		cp = json_integer_value(json_object_get(b, "container_port"));
-		hp = json_integer_value(json_object_get(b, "host_port"));
-		proto = json_string_value(json_object_get(b, "protocol"));
-		hip = json_string_value(json_object_get(b, "host_ip"));
-		st = json_string_value(json_object_get(b, "status"));
-		if (cp != container_port || hp <= 0 || hp > 65535 ||
-		    (proto != NULL && strcmp(proto, "tcp") != 0) ||
-		    (st != NULL && strcmp(st, "RUNNING") != 0 && strcmp(st, "PROVISIONAL") != 0))
-			continue;
-		snprintf(ip, iplen, "%s", hip != NULL ? hip : "");
-		*port = (int)hp;
+		snprintf(ip, iplen, "%s", b.host_ip);
+		*port = b.host_port;
 		ok = 1;
 		break;
 	}

@@ -27,6 +27,7 @@ struct backend_ctx {
 	struct event_base *base;
 	struct evcurl *curl;
 	const struct opts *opts; /* the launcher's options: each backend reads its own flags */
+	struct aws *aws;         /* the process's AWS client when the backend asks for one */
 };
 
 struct backend_env {
@@ -103,6 +104,8 @@ struct backend_ops {
 	 * 127.0.0.1 whatever the advertised host IP is.
 	 */
 	int local;
+	/* Calls AWS: the launcher passes its one AWS client in the context. */
+	int aws;
 	/* Reads the backend's flags from ctx->opts; *state is passed to every call. */
 	int (*init)(const struct backend_ctx *ctx, void **state, char *err, size_t errlen);
 	/* Cancels what is in flight (callbacks run with -ECANCELED) and frees. */

@@ -32,8 +32,7 @@
 #include "core/log.h"
 #include "core/opts.h"
 #include "launcher/backend.h"
-#include "registry/registry_schema.h"
-#include "registry/sync.h"
+#include "registry/item.h"
 
 #define EB_INIT_TIMEOUT_MS   30000
 #define EB_INIT_ATTEMPTS     10
@@ -169,7 +168,6 @@ eb_init(const struct backend_ctx *ctx, void **state, char *err, size_t errlen)
 	struct timeval tv = {0, 100000};
 	const char *v;
 	int64_t end;
-	char aerr[256];
 
 	if ((eb = calloc(1, sizeof(*eb))) == NULL ||
 	    (eb->pace = calloc(EB_PACE_MAX, sizeof(*eb->pace))) == NULL) {
@@ -204,8 +202,8 @@ eb_init(const struct backend_ctx *ctx, void **state, char *err, size_t errlen)
 	eb->wait_timeout_ms = opts_int(ctx->opts, "wait-timeout") * 1000;
 	if (eb->wait_timeout_ms <= 0)
 		eb->wait_timeout_ms = 60000;
-	if ((eb->aws = aws_new(ctx->base, ctx->curl, aerr, sizeof(aerr))) == NULL) {
-		snprintf(err, errlen, "AWS: %s", aerr);
+	if ((eb->aws = ctx->aws) == NULL) {
+		snprintf(err, errlen, "no AWS client");
 		goto fail;
 	}
 
@@ -243,7 +241,6 @@ eb_init(const struct backend_ctx *ctx, void **state, char *err, size_t errlen)
 	*state = eb;
 	return 0;
 fail:
-	aws_free(eb->aws);
 	free(eb->pace);
 	free(eb);
 	return -EINVAL;
@@ -271,7 +268,6 @@ eb_free(void *state)
 			op->on_describe(-ECANCELED, NULL, "cancelled", op->arg);
 		op_free(op);
 	}
-	aws_free(eb->aws);
 	free(eb->pace);
 	free(eb);
 }
@@ -721,26 +717,23 @@ binding_item_done(const struct aws_result *r, void *arg)
 {
 	struct eb_op *op = arg;
 	json_t *item;
+	struct binding b;
 	struct backend_task t;
-	const char *st, *ip;
-	json_int_t port;
+	int ok;
 
 	op->ddb_call = NULL;
 	if (r->error == 0 && (item = ddb_item_to_json(json_object_get(r->body, "Item"))) != NULL) {
-		st = json_string_value(json_object_get(item, "status"));
-		ip = json_string_value(json_object_get(item, "host_ip"));
-		port = json_integer_value(json_object_get(item, "host_port"));
-		if (st != NULL && strcmp(st, "RUNNING") == 0 && port > 0 && port <= 65535) {
+		ok = item_binding(item, &b) == 0 && b.status == BINDING_RUNNING && b.host_port > 0;
+		json_decref(item);
+		if (ok) {
 			memset(&t, 0, sizeof(t));
 			t.state = BACKEND_RUNNING;
-			t.host_port = (int)port;
-			snprintf(t.host_ip, sizeof(t.host_ip), "%s", ip != NULL ? ip : "");
-			json_decref(item);
+			t.host_port = b.host_port;
+			snprintf(t.host_ip, sizeof(t.host_ip), "%s", b.host_ip);
 			op->on_describe(0, &t, "", op->arg);
 			op_end(op);
 			return;
 		}
-		json_decref(item);
 	} else if (r->error != 0) {
 		log_debug("ecs_binding_lookup_failed task=%s error=\"%s\"", op->task, r->aerr.code);
 	}
@@ -752,7 +745,7 @@ eb_describe(void *state, const char *task, int container_port, backend_describe_
 {
 	struct eb *eb = state;
 	struct eb_op *op;
-	char key[ECS_ARN_MAX + ECS_NAME_MAX + 64], rel[ECS_ARN_MAX + ECS_NAME_MAX + 32];
+	char key[ITEM_KEY_MAX];
 
 	if (task == NULL || task[0] == '\0' || strlen(task) >= ECS_ARN_MAX)
 		return -EINVAL;
@@ -763,12 +756,9 @@ eb_describe(void *state, const char *task, int container_port, backend_describe_
 	snprintf(op->task, sizeof(op->task), "%s", task);
 	if (eb->table[0] == '\0')
 		return describe_ecs(op);
-	snprintf(rel, sizeof(rel), REGISTRY_BINDING_KEY_FMT, task, eb->container, container_port,
-	         "tcp");
-	if (sync_item_key("binding", rel, key, sizeof(key)) != 0 ||
-	    (op->ddb_call =
-	         ddb_get_item(eb->aws, eb->table, json_pack("{s:{s:s}}", SYNC_KEY_ATTR, "S", key),
-	                      1, binding_item_done, op)) == NULL)
+	if (item_binding_key(task, eb->container, container_port, "tcp", key, sizeof(key)) != 0 ||
+	    (op->ddb_call = ddb_get_item(eb->aws, eb->table, item_key_av(key), 1, binding_item_done,
+	                                 op)) == NULL)
 		return describe_ecs(op);
 	return 0;
 }
@@ -776,6 +766,7 @@ eb_describe(void *state, const char *task, int container_port, backend_describe_
 const struct backend_ops backend_ecs = {
     .name = "ecs",
     .local = 0,
+    .aws = 1,
     .init = eb_init,
     .free = eb_free,
     .start = eb_start,

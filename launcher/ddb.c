@@ -1,5 +1,6 @@
 /*
- * The launcher's DynamoDB side: subdomain reservation and the outbox sync.
+ * ddb: claims subdomains in the DynamoDB table and runs the outbox sync
+ * (launcher/ddb.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -7,28 +8,44 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "aws/aws.h"
-#include "aws/aws_creds.h"
+#include "aws/aws_ddb.h"
 #include "core/log.h"
 #include "launcher/ddb.h"
 #include "launcher/launcher.h"
+#include "registry/item.h"
+#include "registry/reserve.h"
 #include "registry/sync.h"
 
 #define DDB_OWNER_MAX 128
 
 struct launcher_ddb {
-	void *service; /* sync_service_start's handle: its own AWS client and the sync */
-	struct aws *aws;
-	char table[256];
+	struct sync *sync;
+	char table[DDB_TABLE_MAX + 1];
 	char owner[DDB_OWNER_MAX];
+};
+
+/* One claim: a reservation, the judging of what beat it, a takeover at most once. */
+struct claim {
+	struct launcher *l;
+	struct tenant t;
+	ddb_claim_cb cb;
+	void *arg;
+	int took_over;
 };
 
 int
 launcher_ddb_open(struct launcher *l, const char *table, char *err, size_t errlen)
 {
 	struct launcher_ddb *d;
-	char host[64], aerr[256];
+	char host[64];
 
+	if (strlen(table) > DDB_TABLE_MAX) {
+		snprintf(err, errlen, "--dynamodb-table: longer than %d bytes", DDB_TABLE_MAX);
+		return -1;
+	}
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -38,19 +55,12 @@ launcher_ddb_open(struct launcher *l, const char *table, char *err, size_t errle
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(d->owner, sizeof(d->owner), "berth-launcher@%s:%d", host, (int)getpid());
-	if ((d->aws = aws_new(l->base, l->curl, aerr, sizeof(aerr))) == NULL) {
-		snprintf(err, errlen, "--dynamodb-table: AWS: %s", aerr);
-		free(d);
-		return -1;
-	}
-	if ((d->service = sync_service_start(l->base, l->curl, l->reg, table, NULL, err, errlen)) ==
-	    NULL) {
-		aws_free(d->aws);
+	if ((d->sync = sync_new(l->base, l->reg, l->aws, table, NULL, err, errlen)) == NULL) {
 		free(d);
 		return -1;
 	}
 	l->ddb = d;
-	log_info("dynamodb table=%s owner=%s", table, d->owner);
+	log_info("dynamodb table=%s owner=%s region=%s", table, d->owner, aws_region(l->aws));
 	return 0;
 }
 
@@ -61,21 +71,9 @@ launcher_ddb_close(struct launcher *l)
 
 	if (d == NULL)
 		return;
-	sync_service_stop(d->service);
-	aws_free(d->aws);
+	sync_stop(d->sync);
 	free(d);
 	l->ddb = NULL;
-}
-
-int
-launcher_ddb_reserve(struct launcher *l, const struct tenant *t, const struct sync_takeover *over,
-                     sync_reserve_cb cb, void *arg)
-{
-	struct launcher_ddb *d = l->ddb;
-
-	if (d == NULL)
-		return -ENOTSUP;
-	return sync_reserve_tenant(d->aws, d->table, t, d->owner, over, cb, arg);
 }
 
 const char *
@@ -84,116 +82,88 @@ launcher_ddb_owner(const struct launcher *l)
 	return l->ddb != NULL ? l->ddb->owner : "";
 }
 
-/* The string at key, "" when absent; NULL when present but not a string. */
-static const char *
-item_str(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
+static void on_reserved(int err, const char *msg, json_t *existing, void *arg);
 
-	if (v == NULL || json_is_null(v))
-		return "";
-	return json_string_value(v);
+static void
+claim_end(struct claim *c, const struct ddb_claim_result *res)
+{
+	c->cb(res, c->arg);
+	free(c);
 }
 
-/* Copies a string attribute into a tenant field; -1 when it is not a string or does not fit. */
-static int
-copy_str(char *dst, size_t dstlen, const json_t *o, const char *key)
+/* The item that beat the claim, judged (existing: plain JSON, or NULL when unread). */
+static void
+claim_judge(struct claim *c, const json_t *existing)
 {
-	const char *v = item_str(o, key);
+	struct item_judgement j;
+	struct ddb_claim_result res = {.outcome = DDB_CONFLICT};
+	const char *by;
 
-	if (v == NULL || strlen(v) >= dstlen)
-		return -1;
-	memcpy(dst, v, strlen(v) + 1);
-	return 0;
+	item_judge(existing, &c->t, registry_now_ms(), launcher_ddb_owner(c->l), &j);
+	if (j.verdict == ITEM_STALE && c->took_over)
+		j.verdict = ITEM_IN_FLIGHT; /* another launcher took it over first */
+	switch (j.verdict) {
+	case ITEM_OTHER_DETAILS:
+		res.field = j.field;
+		break;
+	case ITEM_SAME_RUNNING:
+		res.outcome = DDB_SAME_RUNNING;
+		res.tenant = &j.tenant;
+		break;
+	case ITEM_IN_FLIGHT:
+		res.outcome = DDB_IN_FLIGHT;
+		break;
+	case ITEM_STALE:
+		/* Left by a launcher that stopped before it finished: take it over, once. */
+		by = json_string_value(json_object_get(existing, "reserved_by"));
+		log_warnx("dynamodb_item_stale tenant=%s version=%lld created_at=%s "
+		          "reserved_by=\"%s\"",
+		          c->t.subdomain, (long long)j.version, j.created, by != NULL ? by : "");
+		c->took_over = 1;
+		if (reserve_tenant(c->l->aws, c->l->ddb->table, &c->t, launcher_ddb_owner(c->l),
+		                   &(struct reserve_takeover){j.version, j.created}, on_reserved,
+		                   c) == 0)
+			return; /* c lives on */
+		res.outcome = DDB_ERROR;
+		res.errmsg = "out of memory";
+		break;
+	case ITEM_TAKEN:
+	default:
+		break;
+	}
+	claim_end(c, &res);
 }
 
-/* The tenant a synced tenant item describes; NULL when the item is not one. */
-static struct tenant *
-item_tenant(const json_t *o)
+static void
+on_reserved(int err, const char *msg, json_t *existing, void *arg)
 {
-	struct tenant *t = calloc(1, sizeof(*t));
-	json_int_t port = json_integer_value(json_object_get(o, "host_port"));
-	json_int_t version = json_integer_value(json_object_get(o, "version"));
+	struct claim *c = arg;
+	struct tenant mine;
 
-	if (t == NULL)
-		return NULL;
-	if (copy_str(t->subdomain, sizeof(t->subdomain), o, "subdomain") != 0 ||
-	    copy_str(t->admin_email, sizeof(t->admin_email), o, "admin_email") != 0 ||
-	    copy_str(t->company_name, sizeof(t->company_name), o, "company_name") != 0 ||
-	    copy_str(t->url, sizeof(t->url), o, "url") != 0 ||
-	    copy_str(t->host_ip, sizeof(t->host_ip), o, "host_ip") != 0 ||
-	    copy_str(t->task_arn, sizeof(t->task_arn), o, "task_arn") != 0 ||
-	    copy_str(t->error, sizeof(t->error), o, "error") != 0 || port < 0 || port > 65535 ||
-	    version < 1) {
-		free(t);
-		return NULL;
-	}
-	t->status = tenant_status_parse(item_str(o, "status"));
-	t->host_port = (int)port;
-	t->version = (int64_t)version;
-	t->created_at = aws_time_parse_iso8601(item_str(o, "created_at"));
-	t->updated_at = aws_time_parse_iso8601(item_str(o, "updated_at"));
-	if (t->created_at < 0)
-		t->created_at = 0;
-	if (t->updated_at < 0)
-		t->updated_at = 0;
-	return t;
+	if (err == 0)
+		claim_end(c, &(struct ddb_claim_result){.outcome = DDB_CLAIMED});
+	else if (err != -EEXIST)
+		claim_end(c, &(struct ddb_claim_result){.outcome = DDB_ERROR, .errmsg = msg});
+	else if (registry_tenant_get(c->l->reg, c->t.subdomain, &mine) == 0)
+		/* Taken by this launcher meanwhile (the same POST twice). */
+		claim_end(c, &(struct ddb_claim_result){.outcome = DDB_MINE});
+	else
+		claim_judge(c, existing);
 }
 
-void
-launcher_ddb_judge(const json_t *o, const struct tenant *t, int64_t now_ms, const char *owner,
-                   struct ddb_judgement *out)
+int
+launcher_ddb_claim(struct launcher *l, const struct tenant *t, ddb_claim_cb cb, void *arg)
 {
-	const char *kind = item_str(o, "kind"), *email, *company, *created;
-	const json_t *v = json_object_get(o, "version");
-	int64_t last;
-	int status, mine;
+	struct claim *c;
+	int rc;
 
-	memset(out, 0, sizeof(*out));
-	out->verdict = DDB_TAKEN;
-	if (!json_is_object(o) || kind == NULL || strcmp(kind, "tenant") != 0 ||
-	    !json_is_integer(v) || json_integer_value(v) < 0)
-		return;
-	email = item_str(o, "admin_email");
-	company = item_str(o, "company_name");
-	if (email == NULL || strcmp(email, t->admin_email) != 0) {
-		out->verdict = DDB_OTHER_DETAILS;
-		out->field = "admin_email";
-		return;
-	}
-	if (company == NULL || strcmp(company, t->company_name) != 0) {
-		out->verdict = DDB_OTHER_DETAILS;
-		out->field = "company_name";
-		return;
-	}
-	status = item_str(o, "status") != NULL ? tenant_status_parse(item_str(o, "status")) : -1;
-	if (json_integer_value(v) == 0 || status == TENANT_PROVISIONING) {
-		/* Its launcher is at work, or stopped before it finished. */
-		const char *since =
-		    item_str(o, json_integer_value(v) == 0 ? "created_at" : "updated_at");
-		const char *by = item_str(o, "reserved_by");
-
-		created = item_str(o, "created_at");
-		last = since != NULL ? aws_time_parse_iso8601(since) : -1;
-		mine = json_integer_value(v) == 0 && owner != NULL && owner[0] != '\0' &&
-		       by != NULL && strcmp(by, owner) == 0;
-		out->verdict = DDB_IN_FLIGHT;
-		if ((mine || (last > 0 && now_ms - last >= LAUNCHER_DDB_STALE_MS)) &&
-		    created != NULL && created[0] != '\0' &&
-		    strlen(created) < sizeof(out->created)) {
-			out->verdict = DDB_STALE;
-			out->version = (int64_t)json_integer_value(v);
-			memcpy(out->created, created, strlen(created) + 1);
-		}
-		return;
-	}
-	/* RUNNING: served as it stands. FAILED or STOPPED: its launcher provisions it again. */
-	if (status != TENANT_RUNNING || (out->tenant = item_tenant(o)) == NULL)
-		return;
-	if (out->tenant->url[0] == '\0') {
-		free(out->tenant);
-		out->tenant = NULL;
-		return;
-	}
-	out->verdict = DDB_SAME_RUNNING;
+	if (l->ddb == NULL)
+		return -ENOTSUP;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	*c = (struct claim){.l = l, .t = *t, .cb = cb, .arg = arg};
+	rc = reserve_tenant(l->aws, l->ddb->table, t, launcher_ddb_owner(l), NULL, on_reserved, c);
+	if (rc != 0)
+		free(c);
+	return rc;
 }

@@ -34,6 +34,8 @@ struct evhttp;
 struct evhttp_request;
 struct event;
 struct ratelimit;
+struct aws;
+struct launcher;
 
 #define LAUNCHER_TOKEN_MAX        4096         /* bytes of --token-file */
 #define LAUNCHER_DBURL_MAX        1024         /* an expanded DATABASE_URL */
@@ -65,8 +67,22 @@ struct launcher_metrics {
 	double total_sum, share_sum;
 };
 
+/*
+ * What a provision (or a stop) came to, for one request waiting on it. The
+ * provision hands it to l->answer with the request's opaque handle; only
+ * the HTTP layer (api.c) knows what the handle is.
+ */
+struct prov_outcome {
+	int status;                /* the HTTP status to answer */
+	const struct tenant *t;    /* success (201 or 200): the tenant as recorded */
+	const char *code, *msg;    /* failure: error code and message */
+	int retry_after_s;         /* 503: when to ask again (0: no header) */
+	const char *server_timing; /* 201: how the time was spent, or NULL */
+};
+typedef void (*prov_answer_fn)(struct launcher *, void *who, const struct prov_outcome *);
+
 struct waiter {
-	struct evhttp_request *req;
+	void *who;     /* the waiting request, as the HTTP layer gave it */
 	int64_t t0_us; /* when the request arrived (monotonic) */
 };
 
@@ -78,11 +94,13 @@ struct launcher {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evcurl *curl;
+	struct aws *aws; /* the one AWS client (ecs backend or --dynamodb-table), or NULL */
 	struct registry *reg;
 	const struct backend_ops *bops;
 	void *bstate;
 	struct ratelimit *rl;
 	struct launcher_metrics m;
+	prov_answer_fn answer; /* set by api_init: answers a waiting request */
 
 	/* configuration (strings borrowed from the options or owned where noted) */
 	char token[LAUNCHER_TOKEN_MAX]; /* "" when auth is off */
@@ -119,19 +137,19 @@ struct prov *prov_find(struct launcher *, const char *subdomain);
 /* 1 when the provision has a result and only cleanup (a stop) is left. */
 int prov_finished(const struct prov *);
 /*
- * Starts provisioning tenant t (already written PROVISIONING). req, when not
- * NULL, is answered with the result (201 or an error). Returns 0, or a
- * negative code when nothing could be started (t is then FAILED).
+ * Starts provisioning tenant t (already written PROVISIONING). who, when not
+ * NULL, is answered with the result (201 or an error) through l->answer.
+ * Returns 0, or a negative code when nothing could be started (t is then
+ * FAILED).
  */
-int prov_start(struct launcher *, const struct tenant *t, struct evhttp_request *req,
-               int64_t t0_us);
-/* Adds req as one more waiter for the result; -ENOSPC when too many wait. */
-int prov_join(struct prov *, struct evhttp_request *req, int64_t t0_us);
+int prov_start(struct launcher *, const struct tenant *t, void *who, int64_t t0_us);
+/* Adds who as one more waiter for the result; -ENOSPC when too many wait. */
+int prov_join(struct prov *, void *who, int64_t t0_us);
 /*
- * Stops subdomain's task and marks it STOPPED, then answers req (200 with the
+ * Stops subdomain's task and marks it STOPPED, then answers who (200 with the
  * tenant, or 502). Waiting POSTs get 409 "deleted". t is the stored row.
  */
-int prov_delete(struct launcher *, const struct tenant *t, struct evhttp_request *req);
+int prov_delete(struct launcher *, const struct tenant *t, void *who);
 /* Finishes or fails every tenant left PROVISIONING by an earlier run. */
 int prov_resume(struct launcher *);
 /*
@@ -142,11 +160,11 @@ int prov_resume(struct launcher *);
 int prov_orphaned(const struct launcher *, const struct tenant *t);
 /*
  * Takes up t, left PROVISIONING by a provision that is gone: awaits its task
- * when one is recorded, else starts it again. req (may be NULL) waits for the
+ * when one is recorded, else starts it again. who (may be NULL) waits for the
  * result. why names the log event. 0, or negative as prov_start.
  */
-int prov_take_over(struct launcher *, const struct tenant *t, struct evhttp_request *req,
-                   int64_t t0_us, const char *why);
+int prov_take_over(struct launcher *, const struct tenant *t, void *who, int64_t t0_us,
+                   const char *why);
 /*
  * Writes the provision's last state now if an earlier write failed. 0 when
  * the registry has it (p may then be freed), -EBUSY when it still fails.
@@ -156,13 +174,7 @@ int prov_flush(struct prov *);
 void prov_shutdown(struct launcher *);
 
 /* api.c */
-/* Sets up routes on l->http. */
+/* Sets up routes on l->http and l->answer. */
 int api_init(struct launcher *, char *err, size_t errlen);
-/* Sends a reply and counts it in the metrics. */
-void api_reply_json(struct launcher *, struct evhttp_request *, int status, json_t *body);
-void api_reply_error(struct launcher *, struct evhttp_request *, int status, const char *code,
-                     const char *msg, const char *field);
-/* The tenant as the API shows it (registry JSON). New reference. */
-json_t *api_tenant_json(const struct tenant *);
 
 #endif

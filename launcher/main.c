@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "aws/aws.h"
 #include "core/daemon.h"
 #include "core/evcurl.h"
 #include "core/httpd.h"
@@ -208,10 +209,14 @@ main(int argc, char **argv)
 		fatalx("registry %s: %s", opts_get(&o, "db"), err);
 	/* The loop never waits long on a lock held elsewhere: writes are retried instead. */
 	registry_set_busy(l->reg, LAUNCHER_BUSY_MS);
-	if ((v = opts_get(&o, "dynamodb-table")) != NULL && *v != '\0' &&
-	    launcher_ddb_open(l, v, err, sizeof(err)) != 0)
+	v = opts_get(&o, "dynamodb-table");
+	/* One AWS client for everything in the process: backend, claims, sync. */
+	if ((l->bops->aws || (v != NULL && *v != '\0')) &&
+	    (l->aws = aws_new(l->base, l->curl, err, sizeof(err))) == NULL)
+		fatalx("AWS: %s", err);
+	if (v != NULL && *v != '\0' && launcher_ddb_open(l, v, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	bctx = (struct backend_ctx){l->base, l->curl, &o};
+	bctx = (struct backend_ctx){l->base, l->curl, &o, l->aws};
 	if (l->bops->init(&bctx, &l->bstate, err, sizeof(err)) != 0)
 		fatalx("backend %s: %s", l->bops->name, err);
 	if ((l->reg_timer = evtimer_new(l->base, await_registry_tick, l)) == NULL)
@@ -259,6 +264,7 @@ main(int argc, char **argv)
 	launcher_ddb_close(l); /* pushes the last tenant rows to DynamoDB */
 	evcurl_free(l->curl);  /* cancels what is in flight; callbacks let go of their provisions */
 	l->bops->free(l->bstate);
+	aws_free(l->aws);
 	daemon_signals_free(&sig);
 	event_free(l->reg_timer);
 	registry_close(l->reg);

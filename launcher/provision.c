@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <jansson.h>
 
 #include "core/clock.h"
@@ -56,7 +55,7 @@ struct prov {
 
 	struct waiter waiters[LAUNCHER_WAITERS_MAX]; /* POSTs */
 	int nwaiters;
-	struct evhttp_request *deleters[LAUNCHER_WAITERS_MAX]; /* DELETEs */
+	void *deleters[LAUNCHER_WAITERS_MAX]; /* DELETEs */
 	int ndeleters;
 
 	struct event *deadline;
@@ -114,13 +113,13 @@ prov_new(struct launcher *l, const struct tenant *t)
 	return p;
 }
 
-/* req (may be NULL) waits for p's result; the provision's clock starts when it came. */
+/* who (may be NULL) waits for p's result; the provision's clock starts when it came. */
 static void
-first_waiter(struct prov *p, struct evhttp_request *req, int64_t t0_us)
+first_waiter(struct prov *p, void *who, int64_t t0_us)
 {
-	if (req == NULL)
+	if (who == NULL)
 		return;
-	p->waiters[0].req = req;
+	p->waiters[0].who = who;
 	p->waiters[0].t0_us = t0_us;
 	p->nwaiters = 1;
 	p->t0_us = t0_us;
@@ -238,12 +237,15 @@ answer_waiters(struct prov *p, int status, const char *code, const char *msg)
 {
 	struct launcher *l = p->l;
 	int64_t now = launcher_mono_us();
+	char timing[256];
+	struct prov_outcome o = {.status = status, .code = code, .msg = msg};
 
+	if (code == NULL)
+		o.t = &p->t;
+	else if (status == 503)
+		o.retry_after_s = p->retry_after_s > 0 ? p->retry_after_s : 1;
 	for (int i = 0; i < p->nwaiters; i++) {
-		struct evhttp_request *req = p->waiters[i].req;
-
 		if (code == NULL) {
-			char timing[256];
 			double total = (double)(now - p->waiters[i].t0_us) / 1000.0;
 
 			/*
@@ -258,20 +260,9 @@ answer_waiters(struct prov *p, int status, const char *code, const char *msg)
 			         (double)(p->bound_us - p->start_us) / 1000.0,
 			         (double)(p->ready_us - p->bound_us) / 1000.0, total,
 			         total - (double)p->start_us / 1000.0);
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Server-Timing",
-			                  timing);
-			api_reply_json(l, req, status, api_tenant_json(&p->t));
-		} else {
-			if (status == 503) {
-				char ra[16];
-
-				snprintf(ra, sizeof(ra), "%d",
-				         p->retry_after_s > 0 ? p->retry_after_s : 1);
-				evhttp_add_header(evhttp_request_get_output_headers(req),
-				                  "Retry-After", ra);
-			}
-			api_reply_error(l, req, status, code, msg, NULL);
+			o.server_timing = timing;
 		}
+		l->answer(l, p->waiters[i].who, &o);
 	}
 	p->nwaiters = 0;
 }
@@ -279,12 +270,11 @@ answer_waiters(struct prov *p, int status, const char *code, const char *msg)
 static void
 answer_deleters(struct prov *p, int error, const char *msg)
 {
-	for (int i = 0; i < p->ndeleters; i++) {
-		if (error == 0)
-			api_reply_json(p->l, p->deleters[i], 200, api_tenant_json(&p->t));
-		else
-			api_reply_error(p->l, p->deleters[i], 502, "backend_error", msg, NULL);
-	}
+	struct prov_outcome ok = {.status = 200, .t = &p->t};
+	struct prov_outcome bad = {.status = 502, .code = "backend_error", .msg = msg};
+
+	for (int i = 0; i < p->ndeleters; i++)
+		p->l->answer(p->l, p->deleters[i], error == 0 ? &ok : &bad);
 	p->ndeleters = 0;
 }
 
@@ -747,7 +737,7 @@ start_or_queue(struct prov *p)
 }
 
 int
-prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *req, int64_t t0_us)
+prov_start(struct launcher *l, const struct tenant *t, void *who, int64_t t0_us)
 {
 	struct prov *p = prov_new(l, t);
 	char err[160];
@@ -759,11 +749,13 @@ prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *re
 		f.status = TENANT_FAILED;
 		snprintf(f.error, sizeof(f.error), "out of memory");
 		registry_tenant_update(l->reg, &f);
-		if (req != NULL)
-			api_reply_error(l, req, 503, "internal", "out of memory", NULL);
+		if (who != NULL)
+			l->answer(l, who,
+			          &(struct prov_outcome){
+			              .status = 503, .code = "internal", .msg = "out of memory"});
 		return -ENOMEM;
 	}
-	first_waiter(p, req, t0_us);
+	first_waiter(p, who, t0_us);
 	/* DB_NAME: the subdomain with '-' as '_', a valid SQL identifier. */
 	snprintf(p->dbname, sizeof(p->dbname), "%s", t->subdomain);
 	for (char *c = p->dbname; *c != '\0'; c++)
@@ -800,18 +792,18 @@ prov_start(struct launcher *l, const struct tenant *t, struct evhttp_request *re
 }
 
 int
-prov_join(struct prov *p, struct evhttp_request *req, int64_t t0_us)
+prov_join(struct prov *p, void *who, int64_t t0_us)
 {
 	if (p->finished || p->nwaiters == LAUNCHER_WAITERS_MAX)
 		return -ENOSPC;
-	p->waiters[p->nwaiters].req = req;
+	p->waiters[p->nwaiters].who = who;
 	p->waiters[p->nwaiters].t0_us = t0_us;
 	p->nwaiters++;
 	return 0;
 }
 
 int
-prov_delete(struct launcher *l, const struct tenant *t, struct evhttp_request *req)
+prov_delete(struct launcher *l, const struct tenant *t, void *who)
 {
 	struct prov *p = prov_find(l, t->subdomain);
 
@@ -819,7 +811,7 @@ prov_delete(struct launcher *l, const struct tenant *t, struct evhttp_request *r
 		return -ENOMEM;
 	if (p->ndeleters == LAUNCHER_WAITERS_MAX)
 		return -ENOSPC;
-	p->deleters[p->ndeleters++] = req;
+	p->deleters[p->ndeleters++] = who;
 	p->mark_stopped = 1;
 	p->stop_wanted = 1;
 	if (!p->finished) {
@@ -862,8 +854,8 @@ prov_orphaned(const struct launcher *l, const struct tenant *t)
 }
 
 int
-prov_take_over(struct launcher *l, const struct tenant *t, struct evhttp_request *req,
-               int64_t t0_us, const char *why)
+prov_take_over(struct launcher *l, const struct tenant *t, void *who, int64_t t0_us,
+               const char *why)
 {
 	struct prov *p;
 
@@ -876,11 +868,11 @@ prov_take_over(struct launcher *l, const struct tenant *t, struct evhttp_request
 		 * RunTask.
 		 */
 		log_info("%s tenant=%s task=none action=start", why, t->subdomain);
-		return prov_start(l, t, req, t0_us);
+		return prov_start(l, t, who, t0_us);
 	}
 	if ((p = prov_new(l, t)) == NULL)
 		return -ENOMEM;
-	first_waiter(p, req, t0_us);
+	first_waiter(p, who, t0_us);
 	log_info("%s tenant=%s task=%s action=await", why, p->t.subdomain, p->t.task_arn);
 	if (arm_deadline(p) != 0) {
 		prov_fail(p, 500, "internal", "out of memory");
@@ -893,17 +885,18 @@ prov_take_over(struct launcher *l, const struct tenant *t, struct evhttp_request
 void
 prov_shutdown(struct launcher *l)
 {
+	const struct prov_outcome down = {.status = 503,
+	                                  .code = "shutting_down",
+	                                  .msg = "the launcher is shutting down; ask again"};
 	struct prov *p;
 
 	while ((p = TAILQ_FIRST(&l->provs)) != NULL) {
 		/* Left PROVISIONING on purpose: the next start resumes it. */
 		for (int i = 0; i < p->nwaiters; i++)
-			api_reply_error(l, p->waiters[i].req, 503, "shutting_down",
-			                "the launcher is shutting down; ask again", NULL);
+			l->answer(l, p->waiters[i].who, &down);
 		p->nwaiters = 0;
 		for (int i = 0; i < p->ndeleters; i++)
-			api_reply_error(l, p->deleters[i], 503, "shutting_down",
-			                "the launcher is shutting down; ask again", NULL);
+			l->answer(l, p->deleters[i], &down);
 		p->ndeleters = 0;
 		p->finished = 1;
 		p->stop_wanted = 0;

@@ -27,7 +27,7 @@
 #include "core/opts.h"
 #include "registry/berth.h"
 #include "registry/registry.h"
-#include "registry/sync.h"
+#include "registry/item.h"
 
 #define CMD_TIMEOUT_MS     30000 /* one AWS step of a command */
 #define TABLE_ACTIVE_MS    120000
@@ -178,7 +178,7 @@ berth_cmd_init_table(struct berth_ctx *c)
 	if (k.error != 0) {
 		json_decref(k.body);
 		memset(&k, 0, sizeof(k));
-		call_wait(&l, &k, ddb_create_table(aws, table, SYNC_KEY_ATTR, call_done, &k),
+		call_wait(&l, &k, ddb_create_table(aws, table, ITEM_KEY_ATTR, call_done, &k),
 		          CMD_TIMEOUT_MS);
 		/* Another init-table may have won the race: that is fine. */
 		if (k.error != 0 && strcmp(k.code, "ResourceInUseException") != 0) {
@@ -211,11 +211,10 @@ berth_cmd_init_table(struct berth_ctx *c)
 	}
 	json_decref(k.body);
 	memset(&k, 0, sizeof(k));
-	item = json_pack("{s:{s:s}, s:{s:s}}", SYNC_KEY_ATTR, "S", SYNC_SYSTEM_CONFIG_KEY,
-	                 "lastAssignedPort", "N", "7999");
+	item = item_system_config();
 	call_wait(&l, &k,
-	          ddb_put_item(aws, table, item, "attribute_not_exists(#pk)",
-	                       json_pack("{s:s}", "#pk", SYNC_KEY_ATTR), NULL, call_done, &k),
+	          ddb_put_item(aws, table, item, ITEM_RESERVE_NEW,
+	                       json_pack("{s:s}", "#pk", ITEM_KEY_ATTR), NULL, call_done, &k),
 	          CMD_TIMEOUT_MS);
 	if (k.error != 0 && strcmp(k.code, "ConditionalCheckFailedException") != 0) {
 		fprintf(stderr, "berth: %s\n", k.text);
@@ -239,18 +238,18 @@ berth_cmd_init_table(struct berth_ctx *c)
 	    json_object_get(json_object_get(k.body, "TimeToLiveDescription"), "AttributeName"));
 	if (ttl_status != NULL &&
 	    (strcmp(ttl_status, "ENABLED") == 0 || strcmp(ttl_status, "ENABLING") == 0) &&
-	    (ttl_attr == NULL || strcmp(ttl_attr, SYNC_TTL_ATTR) != 0)) {
+	    (ttl_attr == NULL || strcmp(ttl_attr, ITEM_TTL_ATTR) != 0)) {
 		fprintf(stderr,
 		        "berth: table %s has TTL on \"%s\", not %s: berth's items would never "
 		        "expire (disable it there, then run init-table again)\n",
-		        table, ttl_attr != NULL ? ttl_attr : "?", SYNC_TTL_ATTR);
+		        table, ttl_attr != NULL ? ttl_attr : "?", ITEM_TTL_ATTR);
 		goto out;
 	}
 	if (ttl_status == NULL ||
 	    (strcmp(ttl_status, "ENABLED") != 0 && strcmp(ttl_status, "ENABLING") != 0)) {
 		json_decref(k.body);
 		memset(&k, 0, sizeof(k));
-		call_wait(&l, &k, ddb_enable_ttl(aws, table, SYNC_TTL_ATTR, call_done, &k),
+		call_wait(&l, &k, ddb_enable_ttl(aws, table, ITEM_TTL_ATTR, call_done, &k),
 		          CMD_TIMEOUT_MS);
 		/* "TimeToLive is already enabled": another init-table got there first. */
 		if (k.error != 0 && strstr(k.text, "already enabled") == NULL) {
@@ -262,16 +261,16 @@ berth_cmd_init_table(struct berth_ctx *c)
 	if (c->json) {
 		out = json_pack("{s:s, s:b, s:b, s:s, s:b, s:s}", "table", table, "table_created",
 		                created, "system_config_created", seeded, "ttl_attribute",
-		                SYNC_TTL_ATTR, "ttl_enabled_now", ttl_changed, "region",
+		                ITEM_TTL_ATTR, "ttl_enabled_now", ttl_changed, "region",
 		                aws_region(aws));
 		berth_print_json(out);
 		json_decref(out);
 	} else {
 		printf("table %s: %s (region %s)\n", table, created ? "created" : "exists",
 		       aws_region(aws));
-		printf("%s: %s\n", SYNC_SYSTEM_CONFIG_KEY,
+		printf("%s: %s\n", ITEM_SYSTEM_CONFIG,
 		       seeded ? "created (lastAssignedPort 7999)" : "exists (left as it is)");
-		printf("TTL on %s: %s\n", SYNC_TTL_ATTR, ttl_changed ? "enabled" : "already on");
+		printf("TTL on %s: %s\n", ITEM_TTL_ATTR, ttl_changed ? "enabled" : "already on");
 	}
 	rc = 0;
 out:
@@ -573,10 +572,10 @@ check_table(struct loop *l, struct aws *aws, const char *table, struct report *r
 	t = json_object_get(k.body, "Table");
 	ks = json_array_get(json_object_get(t, "KeySchema"), 0);
 	key = json_string_value(json_object_get(ks, "AttributeName"));
-	if (key == NULL || strcmp(key, SYNC_KEY_ATTR) != 0 ||
+	if (key == NULL || strcmp(key, ITEM_KEY_ATTR) != 0 ||
 	    json_array_size(json_object_get(t, "KeySchema")) != 1)
 		report(r, "table", "fail", "%s: the key must be %s (S) alone", table,
-		       SYNC_KEY_ATTR);
+		       ITEM_KEY_ATTR);
 	else
 		report(r, "table", strcmp(table_status(k.body), "ACTIVE") == 0 ? "ok" : "warn",
 		       "%s %s, %lld items, region %s", table, table_status(k.body),

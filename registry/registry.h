@@ -281,6 +281,14 @@ int registry_outbox_fail(struct registry *, int64_t id, const char *error);
 /* Rows as JSON in the DESIGN.md shape; new references (caller decrefs). */
 json_t *binding_to_json(const struct binding *);
 json_t *tenant_to_json(const struct tenant *);
+/*
+ * The same shapes read back from untrusted JSON (a sidecar's answer, a table
+ * item): every field checked for type, size and range; an absent or null
+ * field is unset. 0, or -EINVAL when o is not such a row (b or t then zeroed
+ * or partial: do not use).
+ */
+int binding_from_json(const json_t *o, struct binding *b);
+int tenant_from_json(const json_t *o, struct tenant *t);
 /* Formats Unix ms as RFC 3339 UTC ("2026-11-27T01:57:48.123Z"); "" for 0. */
 void registry_time_format(char *out, size_t outlen, int64_t ms);
 

@@ -17,16 +17,15 @@
 #include "aws/aws_ddb.h"
 #include "aws/aws_retry.h"
 #include "core/log.h"
+#include "registry/item.h"
 #include "registry/registry.h"
 #include "registry/sync.h"
 
-#define SYNC_KEY_MAX        (REG_ARN_MAX + REG_NAME_MAX + 64)
-#define SYNC_CONDITION      "attribute_not_exists(#pk) OR #v < :v"
 #define UNPROCESSED_BASE_MS 50
 
 struct item {
 	int64_t row_id;
-	char key[SYNC_KEY_MAX];
+	char key[ITEM_KEY_MAX];
 	int is_binding;
 	json_t *av; /* the DynamoDB item */
 	int state;  /* 0 pending, 1 written, 2 superseded, -1 failed */
@@ -72,64 +71,6 @@ struct sync {
 
 static void drain(struct sync *);
 static void op_run(struct op *);
-
-int
-sync_item_key(const char *kind, const char *key, char *out, size_t outlen)
-{
-	int n;
-
-	if (strcmp(kind, "binding") == 0)
-		n = snprintf(out, outlen, "%s%s", SYNC_BINDING_PREFIX, key);
-	else
-		n = snprintf(out, outlen, "%s", key);
-	return n < 0 || (size_t)n >= outlen ? -E2BIG : 0;
-}
-
-json_t *
-sync_item(const struct outbox_row *row, int64_t tombstone_expires_s, char *err, size_t errlen)
-{
-	json_t *body, *plain, *item, *v;
-	json_error_t jerr;
-	const char *k;
-	char key[SYNC_KEY_MAX];
-
-	if (sync_item_key(row->kind, row->key, key, sizeof(key)) != 0) {
-		snprintf(err, errlen, "outbox row %lld: key too long", (long long)row->id);
-		return NULL;
-	}
-	body = json_loads(row->body != NULL ? row->body : "", 0, &jerr);
-	if (!json_is_object(body)) {
-		snprintf(err, errlen, "outbox row %lld: body is not a JSON object",
-		         (long long)row->id);
-		json_decref(body);
-		return NULL;
-	}
-	plain = json_object();
-	json_object_foreach(body, k, v)
-	{
-		/* DynamoDB keeps no empty strings in old tables; absent means empty. */
-		if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
-			continue;
-		json_object_set(plain, k, v);
-	}
-	json_decref(body);
-	json_object_set_new(plain, SYNC_KEY_ATTR, json_string(key));
-	json_object_set_new(plain, "kind", json_string(row->kind));
-	json_object_set_new(plain, "version", json_integer(row->version));
-	if (tombstone_expires_s > 0 && strcmp(row->kind, "binding") == 0) {
-		const char *st = json_string_value(json_object_get(plain, "status"));
-
-		/* A gone container's item expires (DynamoDB TTL); a live one never does. */
-		if (st != NULL && (strcmp(st, "STOPPED") == 0 || strcmp(st, "REMOVED") == 0))
-			json_object_set_new(plain, SYNC_TTL_ATTR,
-			                    json_integer(tombstone_expires_s));
-	}
-	item = ddb_item_from_json(plain);
-	json_decref(plain);
-	if (item == NULL)
-		snprintf(err, errlen, "outbox row %lld: body cannot be stored", (long long)row->id);
-	return item;
-}
 
 /* --- the drainer lock --------------------------------------------------- */
 
@@ -327,7 +268,7 @@ batch_done(struct op *op, const struct aws_result *r)
 			json_t *id = json_object_get(
 			    json_object_get(
 			        json_object_get(json_object_get(x, "PutRequest"), "Item"),
-			        SYNC_KEY_ATTR),
+			        ITEM_KEY_ATTR),
 			    "S");
 			for (int k = 0; k < op->n; k++) {
 				struct item *it = &s->items[op->idx[k]];
@@ -423,10 +364,9 @@ op_run(struct op *op)
 		struct item *it = &s->items[op->idx[0]];
 		json_t *v = json_object_get(json_object_get(it->av, "version"), "N");
 		s->st.puts++;
-		op->call =
-		    ddb_put_item(s->aws, s->table, json_incref(it->av), SYNC_CONDITION,
-		                 json_pack("{s:s, s:s}", "#pk", SYNC_KEY_ATTR, "#v", "version"),
-		                 json_pack("{s:{s:O}}", ":v", "N", v), op_done, op);
+		op->call = ddb_put_item(s->aws, s->table, json_incref(it->av), ITEM_NEWER_ONLY,
+		                        item_condition_names(),
+		                        json_pack("{s:{s:O}}", ":v", "N", v), op_done, op);
 	}
 	if (op->call == NULL) {
 		struct aws_result r;
@@ -467,8 +407,8 @@ collect(const struct outbox_row *row, void *arg)
 	memset(it, 0, sizeof(*it));
 	it->row_id = row->id;
 	it->is_binding = strcmp(row->kind, "binding") == 0;
-	if (sync_item_key(row->kind, row->key, it->key, sizeof(it->key)) != 0 ||
-	    (it->av = sync_item(
+	if (item_key(row->kind, row->key, it->key, sizeof(it->key)) != 0 ||
+	    (it->av = item_from_outbox(
 	         row,
 	         s->opt.tombstone_ttl_s > 0 ? registry_now_ms() / 1000 + s->opt.tombstone_ttl_s : 0,
 	         err, sizeof(err))) == NULL) {
@@ -657,160 +597,12 @@ sync_free(struct sync *s)
 	free(s);
 }
 
-/* --- the daemons' service ------------------------------------------------ */
-
-struct sync_service {
-	struct aws *aws;
-	struct sync *sync;
-};
-
-void *
-sync_service_start(struct event_base *base, struct evcurl *ec, struct registry *reg,
-                   const char *table, const struct sync_options *opt, char *err, size_t errlen)
-{
-	struct sync_service *sv;
-	char aerr[256];
-
-	if ((sv = calloc(1, sizeof(*sv))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if ((sv->aws = aws_new(base, ec, aerr, sizeof(aerr))) == NULL) {
-		snprintf(err, errlen, "AWS: %s", aerr);
-		free(sv);
-		return NULL;
-	}
-	if ((sv->sync = sync_new(base, reg, sv->aws, table, opt, err, errlen)) == NULL) {
-		aws_free(sv->aws);
-		free(sv);
-		return NULL;
-	}
-	log_info("sync_started table=%s region=%s", table, aws_region(sv->aws));
-	return sv;
-}
-
 void
-sync_service_kick(void *h)
+sync_stop(struct sync *s)
 {
-	struct sync_service *sv = h;
-
-	if (sv != NULL)
-		sync_kick(sv->sync);
-}
-
-void
-sync_service_stop(void *h)
-{
-	struct sync_service *sv = h;
-
-	if (sv == NULL)
+	if (s == NULL)
 		return;
-	if (!sync_flush(sv->sync, SYNC_STOP_FLUSH_MS))
-		log_warnx("sync_stopped_with_pending table=%s", sv->sync->table);
-	sync_free(sv->sync);
-	aws_free(sv->aws);
-	free(sv);
-}
-
-/* --- tenant reservation -------------------------------------------------- */
-
-struct reserve {
-	sync_reserve_cb cb;
-	void *arg;
-	struct aws *aws;
-	char table[DDB_TABLE_MAX + 1];
-	char subdomain[REG_SUBDOMAIN_MAX];
-};
-
-/* The item that beat the reservation, read back for the caller to judge. */
-static void
-reserve_seen(const struct aws_result *r, void *arg)
-{
-	struct reserve *rv = arg;
-	json_t *item = NULL;
-
-	if (r->error == 0)
-		item = ddb_item_to_json(json_object_get(r->body, "Item"));
-	else
-		log_debug("dynamodb_reservation_read_failed tenant=%s error=\"%s\"", rv->subdomain,
-		          r->aerr.code);
-	rv->cb(-EEXIST, "the subdomain is taken", item, rv->arg);
-	json_decref(item);
-	free(rv);
-}
-
-static void
-reserve_done(const struct aws_result *r, void *arg)
-{
-	struct reserve *rv = arg;
-	char msg[768];
-
-	if (r->error == 0) {
-		rv->cb(0, "", NULL, rv->arg);
-	} else if (strcmp(r->aerr.code, "ConditionalCheckFailedException") == 0) {
-		if (ddb_get_item(rv->aws, rv->table,
-		                 json_pack("{s:{s:s}}", SYNC_KEY_ATTR, "S", rv->subdomain), 1,
-		                 reserve_seen, rv) != NULL)
-			return;
-		rv->cb(-EEXIST, "the subdomain is taken", NULL, rv->arg);
-	} else {
-		aws_result_str(r, msg, sizeof(msg));
-		rv->cb(r->error, msg, NULL, rv->arg);
-	}
-	free(rv);
-}
-
-int
-sync_reserve_tenant(struct aws *aws, const char *table, const struct tenant *t, const char *owner,
-                    const struct sync_takeover *over, sync_reserve_cb cb, void *arg)
-{
-	struct reserve *rv;
-	json_t *plain, *item, *names, *values = NULL;
-	const char *cond;
-	char created[40];
-
-	if (strlen(table) >= sizeof(rv->table) || strlen(t->subdomain) >= sizeof(rv->subdomain))
-		return -EINVAL;
-	if ((rv = calloc(1, sizeof(*rv))) == NULL)
-		return -ENOMEM;
-	rv->cb = cb;
-	rv->arg = arg;
-	rv->aws = aws;
-	snprintf(rv->table, sizeof(rv->table), "%s", table);
-	snprintf(rv->subdomain, sizeof(rv->subdomain), "%s", t->subdomain);
-	registry_time_format(created, sizeof(created),
-	                     t->created_at != 0 ? t->created_at : registry_now_ms());
-	/* version 0: the tenant's first outbox write (version 1) replaces it. */
-	plain = json_pack("{s:s, s:s, s:i, s:s, s:s}", SYNC_KEY_ATTR, t->subdomain, "kind",
-	                  "tenant", "version", 0, "status", "PROVISIONING", "created_at", created);
-	if (plain == NULL)
-		goto fail;
-	if (t->admin_email[0] != '\0')
-		json_object_set_new(plain, "admin_email", json_string(t->admin_email));
-	if (t->company_name[0] != '\0')
-		json_object_set_new(plain, "company_name", json_string(t->company_name));
-	if (owner != NULL && owner[0] != '\0')
-		json_object_set_new(plain, "reserved_by", json_string(owner));
-	item = ddb_item_from_json(plain);
-	json_decref(plain);
-	if (item == NULL)
-		goto fail;
-	if (over == NULL) {
-		cond = "attribute_not_exists(#pk)";
-		names = json_pack("{s:s}", "#pk", SYNC_KEY_ATTR);
-	} else {
-		char ver[24];
-
-		snprintf(ver, sizeof(ver), "%lld", (long long)over->version);
-		cond = "#v = :version AND #c = :created";
-		names = json_pack("{s:s, s:s}", "#v", "version", "#c", "created_at");
-		values = json_pack("{s:{s:s}, s:{s:s}}", ":version", "N", ver, ":created", "S",
-		                   over->created);
-	}
-	if (ddb_put_item(aws, table, item, cond, names, values, reserve_done, rv) == NULL)
-		goto fail;
-	return 0;
-fail:
-	free(rv);
-	return -ENOMEM;
+	if (!sync_flush(s, SYNC_STOP_FLUSH_MS))
+		log_warnx("sync_stopped_with_pending table=%s", s->table);
+	sync_free(s);
 }

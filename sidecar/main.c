@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "aws/aws.h"
 #include "core/daemon.h"
 #include "core/docker.h"
 #include "core/evcurl.h"
@@ -70,8 +71,8 @@ struct sidecar {
 	struct evhttp *http;
 	struct api *api;
 	struct api_info info;
-	void *sync;
-	int said_no_sync;
+	struct aws *aws; /* the process's one AWS client, with --dynamodb-table */
+	struct sync *sync;
 	char host_ip[HOSTIP_MAX];
 	char host_ip_source[16];
 };
@@ -84,7 +85,7 @@ on_commit(void *arg)
 	api_wake(s->api);
 	/* The outbox has new rows: the DynamoDB sync (--dynamodb-table) drains them soon. */
 	if (s->sync != NULL)
-		sync_service_kick(s->sync);
+		sync_kick(s->sync);
 }
 
 static void
@@ -163,9 +164,12 @@ main(int argc, char **argv)
 	table = opts_get(&o, "dynamodb-table");
 	sopt.tombstone_ttl_s = opts_int(&o, "tombstone-ttl");
 	if (table != NULL && *table != '\0') {
-		if ((s->sync = sync_service_start(s->base, s->ec, s->reg, table, &sopt, err,
-		                                  sizeof(err))) == NULL)
+		if ((s->aws = aws_new(s->base, s->ec, err, sizeof(err))) == NULL)
+			fatalx("aws_failed error=\"AWS: %s\"", err);
+		if ((s->sync = sync_new(s->base, s->reg, s->aws, table, &sopt, err, sizeof(err))) ==
+		    NULL)
 			fatalx("dynamodb_sync_failed table=%s error=\"%s\"", table, err);
+		log_info("sync_started table=%s region=%s", table, aws_region(s->aws));
 	}
 	daemon_signals_add(&sig, s->base);
 	log_info("started version=%s db=%s docker=%s agent=%s listen=%s", BERTH_VERSION,
@@ -179,8 +183,8 @@ main(int argc, char **argv)
 	api_free(s->api);
 	agent_free(s->agent);
 	tracker_free(s->tracker); /* commits what is queued */
-	if (s->sync != NULL)
-		sync_service_stop(s->sync); /* pushes what it can within its own deadline */
+	sync_stop(s->sync);       /* pushes what it can within its own deadline */
+	aws_free(s->aws);
 	daemon_signals_free(&sig);
 	evhttp_free(s->http);
 	httpd_guard_free();

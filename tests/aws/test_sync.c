@@ -26,6 +26,7 @@
 #include "aws/aws.h"
 #include "core/evcurl.h"
 #include "registry/registry.h"
+#include "registry/reserve.h"
 #include "registry/sync.h"
 #include "tests/aws/ddbtest.h"
 #include "tests/aws/testlib.h"
@@ -342,10 +343,10 @@ test_two_launchers_one_subdomain(void **state)
 	snprintf(t.subdomain, sizeof(t.subdomain), "acme");
 	snprintf(t.admin_email, sizeof(t.admin_email), "ops@acme.example");
 	snprintf(t.company_name, sizeof(t.company_name), "Acme");
-	assert_int_equal(
-	    sync_reserve_tenant(c->aws, table, &t, "launcher-a", NULL, on_reserved, &r1), 0);
-	assert_int_equal(
-	    sync_reserve_tenant(c->aws, table, &t, "launcher-b", NULL, on_reserved, &r2), 0);
+	assert_int_equal(reserve_tenant(c->aws, table, &t, "launcher-a", NULL, on_reserved, &r1),
+	                 0);
+	assert_int_equal(reserve_tenant(c->aws, table, &t, "launcher-b", NULL, on_reserved, &r2),
+	                 0);
 	wait_reserved(c, &r1, &r2);
 	print_message("reservations: a=%d b=%d (loser told: %s%s)\n", r1.err, r2.err, r1.by, r2.by);
 	assert_true((r1.err == 0 && r2.err == -EEXIST) || (r1.err == -EEXIST && r2.err == 0));
@@ -375,7 +376,7 @@ test_stale_reservation_takeover(void **state)
 	struct ctx *c = *state;
 	struct reservation wrong = {0}, r1 = {0}, r2 = {0}, late = {0};
 	const char *old = "2026-01-01T00:00:00.000Z";
-	struct sync_takeover over = {0, old};
+	struct reserve_takeover over = {0, old};
 	struct tenant t;
 	char table[64];
 	json_t *items, *it, *item;
@@ -394,18 +395,18 @@ test_stale_reservation_takeover(void **state)
 	snprintf(t.admin_email, sizeof(t.admin_email), "ops@acme.example");
 	snprintf(t.company_name, sizeof(t.company_name), "Acme");
 
-	assert_int_equal(sync_reserve_tenant(c->aws, table, &t, "launcher-a",
-	                                     &(struct sync_takeover){0, "2026-01-01T00:00:00.001Z"},
-	                                     on_reserved, &wrong),
+	assert_int_equal(reserve_tenant(c->aws, table, &t, "launcher-a",
+	                                &(struct reserve_takeover){0, "2026-01-01T00:00:00.001Z"},
+	                                on_reserved, &wrong),
 	                 0);
 	wait_reserved(c, &wrong, NULL);
 	assert_int_equal(wrong.err, -EEXIST);
 	assert_string_equal(wrong.by, "launcher-gone");
 
-	assert_int_equal(
-	    sync_reserve_tenant(c->aws, table, &t, "launcher-a", &over, on_reserved, &r1), 0);
-	assert_int_equal(
-	    sync_reserve_tenant(c->aws, table, &t, "launcher-b", &over, on_reserved, &r2), 0);
+	assert_int_equal(reserve_tenant(c->aws, table, &t, "launcher-a", &over, on_reserved, &r1),
+	                 0);
+	assert_int_equal(reserve_tenant(c->aws, table, &t, "launcher-b", &over, on_reserved, &r2),
+	                 0);
 	wait_reserved(c, &r1, &r2);
 	print_message("takeovers: a=%d b=%d\n", r1.err, r2.err);
 	assert_true((r1.err == 0 && r2.err == -EEXIST) || (r1.err == -EEXIST && r2.err == 0));
@@ -421,8 +422,8 @@ test_stale_reservation_takeover(void **state)
 	                 1, "status", "RUNNING", "created_at", old);
 	assert_int_equal(ddbt_put(c->base, c->aws, table, item), 0);
 	json_decref(item);
-	assert_int_equal(
-	    sync_reserve_tenant(c->aws, table, &t, "launcher-c", &over, on_reserved, &late), 0);
+	assert_int_equal(reserve_tenant(c->aws, table, &t, "launcher-c", &over, on_reserved, &late),
+	                 0);
 	wait_reserved(c, &late, NULL);
 	assert_int_equal(late.err, -EEXIST);
 }

@@ -141,132 +141,14 @@ test_backends(void **state)
 	assert_non_null(strstr(names, "|fake"));
 }
 
-/* Each item (as DynamoDB could hold it, hostile ones too) against the request acme/ops/Acme. */
-static void
-test_ddb_judge(void **state)
-{
-	static const struct {
-		const char *item;
-		enum ddb_verdict want;
-		const char *field;
-	} cases[] = {
-	    /* The same request, running under another launcher: served as it stands. */
-	    {"{\"kind\":\"tenant\",\"version\":3,\"subdomain\":\"acme\",\"admin_email\":"
-	     "\"ops@acme.example\",\"company_name\":\"Acme\",\"status\":\"RUNNING\",\"url\":"
-	     "\"http://acme.203.0.113.7.sslip.io:32768\",\"host_ip\":\"203.0.113.7\","
-	     "\"host_port\":32768,\"created_at\":\"2026-11-27T04:00:00.000Z\"}",
-	     DDB_SAME_RUNNING, NULL},
-	    /* Running without a URL, a port out of range, a field that is not a string. */
-	    {"{\"kind\":\"tenant\",\"version\":3,\"subdomain\":\"acme\",\"admin_email\":"
-	     "\"ops@acme.example\",\"company_name\":\"Acme\",\"status\":\"RUNNING\"}",
-	     DDB_TAKEN, NULL},
-	    {"{\"kind\":\"tenant\",\"version\":3,\"subdomain\":\"acme\",\"admin_email\":"
-	     "\"ops@acme.example\",\"company_name\":\"Acme\",\"status\":\"RUNNING\",\"url\":"
-	     "\"http://x\",\"host_port\":70000}",
-	     DDB_TAKEN, NULL},
-	    {"{\"kind\":\"tenant\",\"version\":3,\"subdomain\":\"acme\",\"admin_email\":"
-	     "\"ops@acme.example\",\"company_name\":\"Acme\",\"status\":\"RUNNING\",\"url\":"
-	     "[1]}",
-	     DDB_TAKEN, NULL},
-	    /* Other details: 409 naming the field. */
-	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ceo@acme.example\","
-	     "\"company_name\":\"Acme\"}",
-	     DDB_OTHER_DETAILS, "admin_email"},
-	    {"{\"kind\":\"tenant\",\"version\":2,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme Corp\",\"status\":\"RUNNING\"}",
-	     DDB_OTHER_DETAILS, "company_name"},
-	    {"{\"kind\":\"tenant\",\"version\":2,\"admin_email\":7,\"company_name\":\"Acme\"}",
-	     DDB_OTHER_DETAILS, "admin_email"},
-	    /* A reservation alone: fresh (in flight), stale (taken over), undated (in flight). */
-	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\",\"created_at\":\"2026-11-27T04:59:00.000Z\"}",
-	     DDB_IN_FLIGHT, NULL},
-	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\",\"created_at\":\"2026-11-27T04:44:59.000Z\"}",
-	     DDB_STALE, NULL},
-	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\"}",
-	     DDB_IN_FLIGHT, NULL},
-	    /* Fresh, but this launcher's own (its registry write failed after it): taken back. */
-	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\",\"created_at\":\"2026-11-27T04:59:59.000Z\","
-	     "\"reserved_by\":\"berth-launcher@here:7\"}",
-	     DDB_STALE, NULL},
-	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\",\"created_at\":\"2026-11-27T04:59:59.000Z\","
-	     "\"reserved_by\":\"berth-launcher@there:7\"}",
-	     DDB_IN_FLIGHT, NULL},
-	    {"{\"kind\":\"tenant\",\"version\":0,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\",\"created_at\":\"yesterday\"}",
-	     DDB_IN_FLIGHT, NULL},
-	    /* Provisioning under another launcher: lately (in flight), long ago (taken over). */
-	    {"{\"kind\":\"tenant\",\"version\":1,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\",\"status\":\"PROVISIONING\",\"created_at\":"
-	     "\"2026-11-27T04:44:59.000Z\",\"updated_at\":\"2026-11-27T04:50:00.000Z\"}",
-	     DDB_IN_FLIGHT, NULL},
-	    {"{\"kind\":\"tenant\",\"version\":2,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\",\"status\":\"PROVISIONING\",\"created_at\":"
-	     "\"2026-11-27T04:44:59.000Z\",\"updated_at\":\"2026-11-27T04:44:59.500Z\"}",
-	     DDB_STALE, NULL},
-	    /* Failed or stopped under another launcher. */
-	    {"{\"kind\":\"tenant\",\"version\":4,\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\",\"status\":\"FAILED\"}",
-	     DDB_TAKEN, NULL},
-	    /* Not a tenant item at all, or no version. */
-	    {"{\"kind\":\"binding\",\"version\":1}", DDB_TAKEN, NULL},
-	    {"{\"version\":1}", DDB_TAKEN, NULL},
-	    {"{\"kind\":\"tenant\",\"version\":\"1\",\"admin_email\":\"ops@acme.example\","
-	     "\"company_name\":\"Acme\"}",
-	     DDB_TAKEN, NULL},
-	    {"[]", DDB_TAKEN, NULL},
-	};
-	/* 2026-11-27T05:00:00Z */
-	const int64_t now = 1795755600000LL;
-	struct tenant t;
-
-	(void)state;
-	memset(&t, 0, sizeof(t));
-	snprintf(t.subdomain, sizeof(t.subdomain), "acme");
-	snprintf(t.admin_email, sizeof(t.admin_email), "ops@acme.example");
-	snprintf(t.company_name, sizeof(t.company_name), "Acme");
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		json_error_t je;
-		json_t *item = json_loads(cases[i].item, 0, &je);
-		struct ddb_judgement j;
-
-		assert_non_null(item);
-		launcher_ddb_judge(item, &t, now, "berth-launcher@here:7", &j);
-		if (j.verdict != cases[i].want)
-			fail_msg("case %zu: verdict %d, want %d", i, j.verdict, cases[i].want);
-		if (cases[i].field != NULL)
-			assert_string_equal(j.field, cases[i].field);
-		if (j.verdict == DDB_STALE) {
-			assert_true(strcmp(j.created, "2026-11-27T04:44:59.000Z") == 0 ||
-			            strcmp(j.created, "2026-11-27T04:59:59.000Z") == 0);
-			assert_true(j.version == 0 || j.version == 2);
-		}
-		if (j.verdict == DDB_SAME_RUNNING) {
-			assert_non_null(j.tenant);
-			assert_int_equal(j.tenant->status, TENANT_RUNNING);
-			assert_int_equal(j.tenant->host_port, 32768);
-			assert_int_equal(j.tenant->version, 3);
-			assert_string_equal(j.tenant->host_ip, "203.0.113.7");
-		} else {
-			assert_null(j.tenant);
-		}
-		free(j.tenant);
-		json_decref(item);
-	}
-	launcher_ddb_judge(NULL, &t, now, NULL, &(struct ddb_judgement){0});
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_template),   cmocka_unit_test(test_ratelimit),
-	    cmocka_unit_test(test_client_key), cmocka_unit_test(test_backends),
-	    cmocka_unit_test(test_ddb_judge),
+	    cmocka_unit_test(test_template),
+	    cmocka_unit_test(test_ratelimit),
+	    cmocka_unit_test(test_client_key),
+	    cmocka_unit_test(test_backends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
