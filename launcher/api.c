@@ -23,8 +23,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "core/clock.h"
 #include "core/httpd.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "launcher/ddb.h"
 #include "launcher/launcher.h"
 #include "launcher/ratelimit.h"
@@ -66,7 +68,7 @@ count(struct launcher *l, struct evhttp_request *req, int status)
 {
 	enum metric_class c = status < 400 ? MC_2XX : status < 500 ? MC_4XX : MC_5XX;
 
-	l->m.requests[route_of(req)][c]++;
+	metric_inc(l->m.requests[route_of(req)][c]);
 }
 
 static void
@@ -501,31 +503,81 @@ list_tenants(struct launcher *l, struct evhttp_request *req)
 	              (long)json_array_size(c.arr) == limit ? json_string(c.last) : json_null()));
 }
 
-static void
-hist(struct evbuffer *b, const char *name, const char *help, const unsigned long *h, double sum)
-{
-	static const char *const le[] = {"0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
-	                                 "1",    "2.5",   "5",    "10",  "30",   "60"};
-	unsigned long cum = 0;
+/* Seconds as Prometheus histogram buckets: 0.01 .. 60 (and +Inf). */
+static const double provision_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-	for (int i = 0; i < METRIC_BUCKETS; i++) {
-		cum += h[i];
-		evbuffer_add_printf(b, "%s_bucket{le=\"%s\"} %lu\n", name, le[i], cum);
-	}
-	cum += h[METRIC_BUCKETS];
-	evbuffer_add_printf(b, "%s_bucket{le=\"+Inf\"} %lu\n%s_sum %.6f\n%s_count %lu\n", name, cum,
-	                    name, sum, name, cum);
-}
-
-static void
-metrics(struct launcher *l, struct evhttp_request *req)
+/* Registers the launcher's figures in l->m (NULL handles when out of memory: never counted). */
+static int
+metrics_register(struct launcher *l)
 {
 	static const char *const routes[] = {"post",    "get",     "list", "delete",
 	                                     "healthz", "metrics", "other"};
 	static const char *const classes[] = {"2xx", "4xx", "5xx"};
 	static const char *const sources[] = {"registry", "sidecar", "describe"};
+	static const char *const results[] = {"started",   "running", "failed",
+	                                      "timed_out", "resumed", "refused"};
 	struct launcher_metrics *m = &l->m;
+	struct metric **by_result[] = {&m->started,   &m->running, &m->failed,
+	                               &m->timed_out, &m->resumed, &m->refused};
+	struct metrics *all;
+	char label[64];
+
+	if ((all = m->all = metrics_new()) == NULL)
+		return -1;
+	for (int r = 0; r < MR__N; r++)
+		for (int c = 0; c < MC__N; c++) {
+			snprintf(label, sizeof(label), "route=\"%s\",code=\"%s\"", routes[r],
+			         classes[c]);
+			m->requests[r][c] = metrics_counter(all, "berth_launcher_requests_total",
+			                                    "HTTP requests answered.", label);
+		}
+	m->rate_limited = metrics_counter(all, "berth_launcher_rate_limited_total",
+	                                  "Requests answered 429.", NULL);
+	m->unauthorized = metrics_counter(all, "berth_launcher_unauthorized_total",
+	                                  "Requests answered 401.", NULL);
+	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++) {
+		snprintf(label, sizeof(label), "result=\"%s\"", results[i]);
+		*by_result[i] = metrics_counter(all, "berth_launcher_provisions_total",
+		                                "Provisions, by result.", label);
+	}
+	m->tenants_stopped = metrics_counter(all, "berth_launcher_tenants_stopped_total",
+	                                     "Tenants stopped by DELETE.", NULL);
+	m->task_stopped =
+	    metrics_counter(all, "berth_launcher_tenants_task_stopped_total",
+	                    "RUNNING tenants whose task stopped without a DELETE.", NULL);
+	m->inflight =
+	    metrics_gauge(all, "berth_launcher_inflight", "Provisions in progress.", NULL);
+	m->start_queue = metrics_gauge(all, "berth_launcher_start_queue",
+	                               "Provisions waiting for a backend start slot.", NULL);
+	m->registry_checks = metrics_counter(all, "berth_launcher_registry_checks_total",
+	                                     "Looks at the registry while waiting.", NULL);
+	m->registry_changes = metrics_counter(all, "berth_launcher_registry_changes_total",
+	                                      "Looks that found the registry changed.", NULL);
+	for (int i = 0; i < BS__N; i++) {
+		snprintf(label, sizeof(label), "source=\"%s\"", sources[i]);
+		m->bound_by[i] =
+		    metrics_counter(all, "berth_launcher_bindings_total",
+		                    "Bindings learned, by the source that answered first.", label);
+	}
+	m->total = metrics_histogram(all, "berth_launcher_provision_seconds", "POST to RUNNING.",
+	                             provision_bounds,
+	                             sizeof(provision_bounds) / sizeof(provision_bounds[0]));
+	m->share =
+	    metrics_histogram(all, "berth_launcher_provision_own_seconds",
+	                      "POST to RUNNING minus the backend's start call.", provision_bounds,
+	                      sizeof(provision_bounds) / sizeof(provision_bounds[0]));
+	for (int i = 0; i < 4; i++) {
+		snprintf(label, sizeof(label), "status=\"%s\"",
+		         tenant_status_str((enum tenant_status)i));
+		m->tenants[i] = metrics_gauge(all, "berth_launcher_tenants",
+		                              "Tenants in the registry, by status.", label);
+	}
+	return 0;
+}
+
+static void
+metrics(struct launcher *l, struct evhttp_request *req)
+{
 	struct evbuffer *b = evbuffer_new();
 	struct registry_stats st;
 
@@ -534,73 +586,13 @@ metrics(struct launcher *l, struct evhttp_request *req)
 		return;
 	}
 	count(l, req, 200);
-	evbuffer_add_printf(b, "# HELP berth_launcher_requests_total HTTP requests answered.\n"
-	                       "# TYPE berth_launcher_requests_total counter\n");
-	for (int r = 0; r < MR__N; r++)
-		for (int c = 0; c < MC__N; c++)
-			evbuffer_add_printf(
-			    b,
-			    "berth_launcher_requests_total{route=\"%s\",code=\"%s\"} "
-			    "%lu\n",
-			    routes[r], classes[c], m->requests[r][c]);
-	evbuffer_add_printf(
-	    b,
-	    "# HELP berth_launcher_rate_limited_total Requests answered 429.\n"
-	    "# TYPE berth_launcher_rate_limited_total counter\n"
-	    "berth_launcher_rate_limited_total %lu\n"
-	    "# HELP berth_launcher_unauthorized_total Requests answered 401.\n"
-	    "# TYPE berth_launcher_unauthorized_total counter\n"
-	    "berth_launcher_unauthorized_total %lu\n"
-	    "# HELP berth_launcher_provisions_total Provisions, by result.\n"
-	    "# TYPE berth_launcher_provisions_total counter\n"
-	    "berth_launcher_provisions_total{result=\"started\"} %lu\n"
-	    "berth_launcher_provisions_total{result=\"running\"} %lu\n"
-	    "berth_launcher_provisions_total{result=\"failed\"} %lu\n"
-	    "berth_launcher_provisions_total{result=\"timed_out\"} %lu\n"
-	    "berth_launcher_provisions_total{result=\"resumed\"} %lu\n"
-	    "berth_launcher_provisions_total{result=\"refused\"} %lu\n"
-	    "# HELP berth_launcher_tenants_stopped_total Tenants stopped by DELETE.\n"
-	    "# TYPE berth_launcher_tenants_stopped_total counter\n"
-	    "berth_launcher_tenants_stopped_total %lu\n"
-	    "# HELP berth_launcher_tenants_task_stopped_total RUNNING tenants whose "
-	    "task stopped without a DELETE.\n"
-	    "# TYPE berth_launcher_tenants_task_stopped_total counter\n"
-	    "berth_launcher_tenants_task_stopped_total %lu\n"
-	    "# HELP berth_launcher_inflight Provisions in progress.\n"
-	    "# TYPE berth_launcher_inflight gauge\n"
-	    "berth_launcher_inflight %d\n"
-	    "# HELP berth_launcher_start_queue Provisions waiting for a backend start slot.\n"
-	    "# TYPE berth_launcher_start_queue gauge\n"
-	    "berth_launcher_start_queue %d\n"
-	    "# HELP berth_launcher_registry_checks_total Looks at the registry while waiting.\n"
-	    "# TYPE berth_launcher_registry_checks_total counter\n"
-	    "berth_launcher_registry_checks_total %lu\n"
-	    "# HELP berth_launcher_registry_changes_total Looks that found the registry "
-	    "changed.\n"
-	    "# TYPE berth_launcher_registry_changes_total counter\n"
-	    "berth_launcher_registry_changes_total %lu\n"
-	    "# HELP berth_launcher_bindings_total Bindings learned, by the source "
-	    "that answered first.\n"
-	    "# TYPE berth_launcher_bindings_total counter\n",
-	    m->rate_limited, m->unauthorized, m->provisions_started, m->provisions_running,
-	    m->provisions_failed, m->provisions_timed_out, m->resumed, m->provisions_refused,
-	    m->tenants_stopped, m->tenants_task_stopped, l->nprovs, l->nqueued, m->registry_checks,
-	    m->registry_changes);
-	for (int s = 0; s < BS__N; s++)
-		evbuffer_add_printf(b, "berth_launcher_bindings_total{source=\"%s\"} %lu\n",
-		                    sources[s], m->bound_by[s]);
-	hist(b, "berth_launcher_provision_seconds", "POST to RUNNING.", m->total_hist,
-	     m->total_sum);
-	hist(b, "berth_launcher_provision_own_seconds",
-	     "POST to RUNNING minus the backend's start call.", m->share_hist, m->share_sum);
-	if (registry_stats(l->reg, &st) == 0) {
-		evbuffer_add_printf(b, "# HELP berth_launcher_tenants Tenants in the registry, by "
-		                       "status.\n# TYPE berth_launcher_tenants gauge\n");
-		for (int s = 0; s < 4; s++)
-			evbuffer_add_printf(b, "berth_launcher_tenants{status=\"%s\"} %ld\n",
-			                    tenant_status_str((enum tenant_status)s),
-			                    st.tenants[s]);
-	}
+	metric_set(l->m.inflight, l->nprovs);
+	metric_set(l->m.start_queue, l->nqueued);
+	/* A registry that cannot be read keeps the last figures. */
+	if (registry_stats(l->reg, &st) == 0)
+		for (int i = 0; i < 4; i++)
+			metric_set(l->m.tenants[i], (double)st.tenants[i]);
+	metrics_render(l->m.all, b);
 	add_header(req, "Content-Type", "text/plain; version=0.0.4");
 	httpd_send(req, 200, b);
 	evbuffer_free(b);
@@ -688,9 +680,9 @@ rate_ok(struct launcher *l, struct evhttp_request *req, int unauth)
 		fwd = in_header(req, l->client_ip_header);
 	key[0] = '!';
 	ratelimit_client_key(addr, fwd, key + 1, sizeof(key) - 1);
-	if (ratelimit_take(l->rl, unauth ? key : key + 1, launcher_mono_us() / 1000, &retry))
+	if (ratelimit_take(l->rl, unauth ? key : key + 1, clock_mono_us() / 1000, &retry))
 		return 1;
-	l->m.rate_limited++;
+	metric_inc(l->m.rate_limited);
 	snprintf(ra, sizeof(ra), "%d", retry);
 	add_header(req, "Retry-After", ra);
 	api_reply_error(l, req, 429, "rate_limited", "too many requests; slow down", NULL);
@@ -701,7 +693,7 @@ static void
 handle(struct evhttp_request *req, void *arg)
 {
 	struct launcher *l = arg;
-	int64_t t0 = launcher_mono_us();
+	int64_t t0 = clock_mono_us();
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
 	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -734,7 +726,7 @@ handle(struct evhttp_request *req, void *arg)
 	if (l->token[0] != '\0' && !httpd_bearer_ok(req, l->token)) {
 		if (!rate_ok(l, req, 1))
 			return;
-		l->m.unauthorized++;
+		metric_inc(l->m.unauthorized);
 		add_header(req, "WWW-Authenticate", "Bearer");
 		api_reply_error(l, req, 401, "unauthorized", "a valid bearer token is required",
 		                NULL);
@@ -779,8 +771,10 @@ handle(struct evhttp_request *req, void *arg)
 int
 api_init(struct launcher *l, char *err, size_t errlen)
 {
-	(void)err;
-	(void)errlen;
+	if (metrics_register(l) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	l->answer = answer;
 	evhttp_set_gencb(l->http, handle, l);
 	evhttp_set_max_body_size(l->http, API_TRANSPORT_BODY_MAX);
@@ -793,4 +787,11 @@ api_init(struct launcher *l, char *err, size_t errlen)
 	 */
 	evhttp_set_timeout(l->http, HTTPD_IO_TIMEOUT_S);
 	return 0;
+}
+
+void
+api_free(struct launcher *l)
+{
+	metrics_free(l->m.all);
+	memset(&l->m, 0, sizeof(l->m));
 }

@@ -17,6 +17,8 @@
 #include "core/clock.h"
 #include "core/evcurl.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "registry/sidecar_api.h"
 
 struct await {
 	struct launcher *l;
@@ -148,9 +150,9 @@ await_registry_tick(int fd, short what, void *arg)
 	(void)what;
 	if (l->nawait == 0)
 		return;
-	l->m.registry_checks++;
+	metric_inc(l->m.registry_checks);
 	if (registry_changed(l->reg, &changed) == 0 && changed) {
-		l->m.registry_changes++;
+		metric_inc(l->m.registry_changes);
 		l->reg_news = 1; /* for the watch of RUNNING tenants */
 		for (a = TAILQ_FIRST(&l->awaits); a != NULL; a = next) {
 			next = TAILQ_NEXT(a, entry); /* a callback may free a */
@@ -223,7 +225,7 @@ describe_tick(evutil_socket_t fd, short what, void *arg)
 
 /* --- the sidecar's long-poll ------------------------------------------------ */
 
-/* The sidecar answers GET /v1/bindings/{task-id} with one binding, a list, or {"bindings":[]}. */
+/* The sidecar answers its binding route with one binding, a list, or {"bindings":[]}. */
 static int
 sidecar_pick(const char *body, size_t len, int container_port, char *ip, size_t iplen, int *port)
 {
@@ -307,8 +309,9 @@ sidecar_poll(struct await *a)
 	left_ms = (long)((a->deadline_us - clock_mono_us()) / 1000);
 	if (left_ms < 1000)
 		left_ms = 1000;
-	snprintf(url, sizeof(url), "%s/v1/bindings/%s?wait=%ld", l->sidecar_url,
-	         id != NULL ? id + 1 : a->task, left_ms / 1000 > 30 ? 30 : left_ms / 1000);
+	snprintf(url, sizeof(url), "%s" SIDECAR_ROUTE_BINDING "%s?" SIDECAR_QUERY_WAIT "=%ld",
+	         l->sidecar_url, id != NULL ? id + 1 : a->task,
+	         left_ms / 1000 > 30 ? 30 : left_ms / 1000);
 	memset(&req, 0, sizeof(req));
 	req.url = url;
 	req.timeout_ms = left_ms + 2000;

@@ -29,6 +29,7 @@
 #include "aws/aws_ddb.h"
 #include "aws/aws_ecs.h"
 #include "aws/aws_retry.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/opts.h"
 #include "launcher/backend.h"
@@ -94,15 +95,6 @@ struct eb {
 	struct eb_pace *pace; /* EB_PACE_MAX, a small ring */
 	size_t pace_next;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 op_free(struct eb_op *op)
@@ -220,8 +212,8 @@ eb_init(const struct backend_ctx *ctx, void **state, char *err, size_t errlen)
 	tick = event_new(ctx->base, -1, EV_PERSIST, td_tick, NULL);
 	if (tick != NULL)
 		event_add(tick, &tv);
-	end = now_ms() + EB_INIT_TIMEOUT_MS;
-	while (!chk.done && now_ms() < end)
+	end = clock_mono_ms() + EB_INIT_TIMEOUT_MS;
+	while (!chk.done && clock_mono_ms() < end)
 		event_base_loop(ctx->base, EVLOOP_ONCE);
 	if (tick != NULL)
 		event_free(tick);
@@ -317,7 +309,7 @@ run_done(const struct ecs_result *r, void *arg)
 		 */
 		ms =
 		    aws_retry_backoff_ms(++op->tries, 500, EB_RUN_RETRY_MAX_MS, aws_retry_random());
-		if (retryable(r) && now_ms() + ms < op->deadline_ms &&
+		if (retryable(r) && clock_mono_ms() + ms < op->deadline_ms &&
 		    (op->timer != NULL || (op->timer = evtimer_new(op->eb->base, run_again, op)))) {
 			struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 			log_info("ecs_runtask_retry tenant=%s try=%d ms=%ld error=\"%s\"",
@@ -398,7 +390,7 @@ eb_start(void *state, const struct backend_spec *spec, backend_start_cb cb, void
 	if ((op = op_new(eb, EB_START, arg)) == NULL)
 		return -ENOMEM;
 	op->on_start = cb;
-	op->deadline_ms = now_ms() + eb->wait_timeout_ms;
+	op->deadline_ms = clock_mono_ms() + eb->wait_timeout_ms;
 	snprintf(op->subdomain, sizeof(op->subdomain), "%s", spec->subdomain);
 	snprintf(op->token, sizeof(op->token), "%s", spec->client_token);
 	for (size_t i = 0; i < spec->n_env; i++) {
@@ -674,7 +666,7 @@ describe_ecs(struct eb_op *op)
 	struct eb_pace *p;
 	const char *tasks[1];
 	const char *task = op->task;
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 
 	p = pace_find(eb, task, 1);
 	if (p->next_ms > now && p->last.state != BACKEND_RUNNING) {

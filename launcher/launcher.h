@@ -36,6 +36,8 @@ struct event;
 struct ratelimit;
 struct aws;
 struct launcher;
+struct metric;
+struct metrics;
 
 #define LAUNCHER_TOKEN_MAX        4096         /* bytes of --token-file */
 #define LAUNCHER_DBURL_MAX        1024         /* an expanded DATABASE_URL */
@@ -51,20 +53,21 @@ enum metric_route { MR_POST, MR_GET, MR_LIST, MR_DELETE, MR_HEALTH, MR_METRICS, 
 enum metric_class { MC_2XX, MC_4XX, MC_5XX, MC__N };
 enum bind_source { BS_REGISTRY, BS_SIDECAR, BS_DESCRIBE, BS__N };
 
-#define METRIC_BUCKETS 12
-
+/* The launcher's figures (core/metrics), registered by api_init and rendered at /metrics. */
 struct launcher_metrics {
-	unsigned long requests[MR__N][MC__N];
-	unsigned long rate_limited, unauthorized;
-	unsigned long provisions_started, provisions_running, provisions_failed,
-	    provisions_timed_out, tenants_stopped, resumed;
-	unsigned long tenants_task_stopped; /* RUNNING tenants whose task stopped (watch.c) */
-	unsigned long provisions_refused; /* 503 at once: the start queue could not serve in time */
-	unsigned long bound_by[BS__N];
-	unsigned long registry_checks, registry_changes;
+	struct metrics *all;
+	struct metric *requests[MR__N][MC__N];
+	struct metric *rate_limited, *unauthorized;
+	struct metric *started, *running, *failed, *timed_out, *resumed;
+	struct metric *refused; /* 503 at once: the start queue could not serve in time */
+	struct metric *tenants_stopped;
+	struct metric *task_stopped; /* RUNNING tenants whose task stopped (watch.c) */
+	struct metric *inflight, *start_queue;
+	struct metric *registry_checks, *registry_changes;
+	struct metric *bound_by[BS__N];
 	/* seconds from POST to RUNNING, and the launcher's own share (minus backend start) */
-	unsigned long total_hist[METRIC_BUCKETS + 1], share_hist[METRIC_BUCKETS + 1];
-	double total_sum, share_sum;
+	struct metric *total, *share;
+	struct metric *tenants[4];
 };
 
 /*
@@ -131,7 +134,6 @@ struct launcher {
 };
 
 /* provision.c */
-int64_t launcher_mono_us(void);
 /* Finds this process's provision of subdomain, or NULL. */
 struct prov *prov_find(struct launcher *, const char *subdomain);
 /* 1 when the provision has a result and only cleanup (a stop) is left. */
@@ -176,5 +178,7 @@ void prov_shutdown(struct launcher *);
 /* api.c */
 /* Sets up routes on l->http and l->answer. */
 int api_init(struct launcher *, char *err, size_t errlen);
+/* Frees what api_init made (after the last request). */
+void api_free(struct launcher *);
 
 #endif

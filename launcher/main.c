@@ -269,6 +269,7 @@ main(int argc, char **argv)
 	event_free(l->reg_timer);
 	registry_close(l->reg);
 	ratelimit_free(l->rl);
+	api_free(l);
 	event_base_free(l->base);
 	explicit_bzero(l->token, sizeof(l->token));
 	log_info("stopped");

@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/evcurl.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "launcher/await.h"
 #include "launcher/launcher.h"
 #include "launcher/probe.h"
@@ -75,12 +76,6 @@ static void start_pump(struct launcher *);
 static void unqueue(struct prov *);
 static void await_begin(struct prov *);
 
-int64_t
-launcher_mono_us(void)
-{
-	return clock_mono_us();
-}
-
 struct prov *
 prov_find(struct launcher *l, const char *subdomain)
 {
@@ -107,7 +102,7 @@ prov_new(struct launcher *l, const struct tenant *t)
 		return NULL;
 	p->l = l;
 	p->t = *t;
-	p->t0_us = launcher_mono_us();
+	p->t0_us = clock_mono_us();
 	TAILQ_INSERT_TAIL(&l->provs, p, entry);
 	l->nprovs++;
 	return p;
@@ -162,7 +157,7 @@ static int
 save(struct prov *p)
 {
 	int rc = registry_tenant_update(p->l->reg, &p->t);
-	int64_t now = launcher_mono_us();
+	int64_t now = clock_mono_us();
 
 	if (rc == 0) {
 		if (p->unsaved)
@@ -217,26 +212,11 @@ prov_flush(struct prov *p)
 	return 0;
 }
 
-/* Seconds as Prometheus histogram buckets: 0.01 .. 60 and +Inf. */
-static const double hist_le[METRIC_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                               1,    2.5,   5,    10,  30,   60};
-
-static void
-observe(unsigned long *h, double *sum, double secs)
-{
-	int i;
-
-	for (i = 0; i < METRIC_BUCKETS && secs > hist_le[i]; i++)
-		;
-	h[i]++;
-	*sum += secs;
-}
-
 static void
 answer_waiters(struct prov *p, int status, const char *code, const char *msg)
 {
 	struct launcher *l = p->l;
-	int64_t now = launcher_mono_us();
+	int64_t now = clock_mono_us();
 	char timing[256];
 	struct prov_outcome o = {.status = status, .code = code, .msg = msg};
 
@@ -317,7 +297,7 @@ on_stopped(int error, const char *errmsg, void *arg)
 		if (p->mark_stopped) {
 			p->t.status = TENANT_STOPPED;
 			save(p);
-			p->l->m.tenants_stopped++;
+			metric_inc(p->l->m.tenants_stopped);
 		}
 		answer_deleters(p, 0, NULL);
 	}
@@ -374,9 +354,9 @@ prov_fail(struct prov *p, int status, const char *code, const char *reason)
 	p->t.status = TENANT_FAILED;
 	snprintf(p->t.error, sizeof(p->t.error), "%s", reason);
 	save(p);
-	l->m.provisions_failed++;
+	metric_inc(l->m.failed);
 	if (status == 504)
-		l->m.provisions_timed_out++;
+		metric_inc(l->m.timed_out);
 	log_warnx("provision_failed tenant=%s task=%s code=%s reason=\"%s\"", p->t.subdomain,
 	          p->t.task_arn, code, reason);
 	answer_waiters(p, status, code, reason);
@@ -388,9 +368,9 @@ static void
 prov_running(struct prov *p)
 {
 	struct launcher *l = p->l;
-	double total = (double)(launcher_mono_us() - p->t0_us) / 1e6;
+	double total = (double)(clock_mono_us() - p->t0_us) / 1e6;
 
-	p->ready_us = launcher_mono_us() - p->t0_us;
+	p->ready_us = clock_mono_us() - p->t0_us;
 	p->finished = 1;
 	p->t.status = TENANT_RUNNING;
 	p->t.error[0] = '\0';
@@ -410,9 +390,9 @@ prov_running(struct prov *p)
 		prov_cleanup(p);
 		return;
 	}
-	l->m.provisions_running++;
-	observe(l->m.total_hist, &l->m.total_sum, total);
-	observe(l->m.share_hist, &l->m.share_sum, total - (double)p->start_us / 1e6);
+	metric_inc(l->m.running);
+	metric_observe(l->m.total, total);
+	metric_observe(l->m.share, total - (double)p->start_us / 1e6);
 	log_info("provision_running tenant=%s task=%s host_port=%d source=%s ms=%.1f start_ms=%.1f",
 	         p->t.subdomain, p->t.task_arn, p->bound_port,
 	         p->source == BS_REGISTRY  ? "registry"
@@ -499,9 +479,9 @@ prov_bound(struct prov *p, const char *ip, int port, enum bind_source src)
 	if (p->finished || !p->awaiting)
 		return;
 	p->awaiting = 0; /* the await watches on, for a stop */
-	p->bound_us = launcher_mono_us() - p->t0_us;
+	p->bound_us = clock_mono_us() - p->t0_us;
 	p->source = src;
-	l->m.bound_by[src]++;
+	metric_inc(l->m.bound_by[src]);
 	p->bound_port = port;
 	if (l->host_ip != NULL && *l->host_ip != '\0')
 		snprintf(p->bound_ip, sizeof(p->bound_ip), "%s", l->host_ip);
@@ -579,9 +559,9 @@ on_started(int error, const char *task, const char *errmsg, void *arg)
 	p->pending--;
 	p->starting = 0;
 	p->l->nstarting--;
-	p->start_us = launcher_mono_us() - p->t0_us;
+	p->start_us = clock_mono_us() - p->t0_us;
 	if (error == 0) {
-		double ms = (double)(launcher_mono_us() - p->start_begun_us) / 1000.0;
+		double ms = (double)(clock_mono_us() - p->start_begun_us) / 1000.0;
 
 		/* Smoothed, for judging how long the start queue takes. */
 		p->l->start_ewma_ms =
@@ -638,7 +618,7 @@ backend_start(struct prov *p)
 	struct backend_env env[BACKEND_ENV_MAX];
 	struct backend_spec spec;
 	int64_t left_ms =
-	    (p->t0_us + (int64_t)l->wait_timeout_s * 1000000 - launcher_mono_us()) / 1000;
+	    (p->t0_us + (int64_t)l->wait_timeout_s * 1000000 - clock_mono_us()) / 1000;
 	size_t n = 0;
 	int rc;
 
@@ -657,7 +637,7 @@ backend_start(struct prov *p)
 	                             p->t.admin_email,
 	                             p->t.company_name};
 	p->starting = 1;
-	p->start_begun_us = launcher_mono_us();
+	p->start_begun_us = clock_mono_us();
 	l->nstarting++;
 	if ((rc = l->bops->start(l->bstate, &spec, on_started, p)) != 0) {
 		p->starting = 0;
@@ -715,7 +695,7 @@ start_or_queue(struct prov *p)
 
 	if (l->nstarting < backend_max(l) && TAILQ_EMPTY(&l->startq))
 		return backend_start(p);
-	left_ms = (p->t0_us + (int64_t)l->wait_timeout_s * 1000000 - launcher_mono_us()) / 1000;
+	left_ms = (p->t0_us + (int64_t)l->wait_timeout_s * 1000000 - clock_mono_us()) / 1000;
 	est_ms = (int64_t)((double)(l->nqueued / backend_max(l) + 1) * l->start_ewma_ms);
 	if (est_ms > left_ms - LAUNCHER_AFTER_START_MS) {
 		p->keep_task = 1;
@@ -724,7 +704,7 @@ start_or_queue(struct prov *p)
 		    "provision_refused tenant=%s queued=%d starting=%d est_ms=%lld left_ms=%lld",
 		    p->t.subdomain, l->nqueued, l->nstarting, (long long)est_ms,
 		    (long long)left_ms);
-		l->m.provisions_refused++;
+		metric_inc(l->m.refused);
 		prov_fail(
 		    p, 503, "busy",
 		    "too many tenants are being started to start this one in time; ask again");
@@ -787,7 +767,7 @@ prov_start(struct launcher *l, const struct tenant *t, void *who, int64_t t0_us)
 		prov_fail(p, 500, "internal", "out of memory");
 		return -ENOMEM;
 	}
-	l->m.provisions_started++;
+	metric_inc(l->m.started);
 	return start_or_queue(p);
 }
 
@@ -838,8 +818,8 @@ prov_resume(struct launcher *l)
 	for (size_t i = 0; i < n; i++) {
 		if (prov_find(l, v[i].subdomain) != NULL)
 			continue;
-		l->m.resumed++;
-		prov_take_over(l, &v[i], NULL, launcher_mono_us(), "provision_resume");
+		metric_inc(l->m.resumed);
+		prov_take_over(l, &v[i], NULL, clock_mono_us(), "provision_resume");
 	}
 	free(v);
 	return 0;

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "launcher/launcher.h"
 
 /* 1 when t's task is known here and has stopped; the reason into t. */
@@ -62,7 +63,7 @@ watch_scan(struct launcher *l)
 			continue;
 		}
 		changed++;
-		l->m.tenants_task_stopped++;
+		metric_inc(l->m.task_stopped);
 		log_info("tenant_task_stopped tenant=%s task=%s status=%s reason=\"%s\"",
 		         t->subdomain, t->task_arn, tenant_status_str(t->status), t->error);
 	}

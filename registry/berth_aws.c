@@ -23,6 +23,7 @@
 #include "aws/aws_creds.h"
 #include "aws/aws_ddb.h"
 #include "aws/aws_imds.h"
+#include "core/clock.h"
 #include "core/evcurl.h"
 #include "core/opts.h"
 #include "registry/berth.h"
@@ -73,22 +74,13 @@ loop_close(struct loop *l)
 		event_base_free(l->base);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Runs the loop until *flag or ms pass; returns *flag. */
 static int
 loop_wait(struct loop *l, const int *flag, long ms)
 {
-	int64_t end = mono_ms() + ms;
+	int64_t end = clock_mono_ms() + ms;
 
-	while (!*flag && mono_ms() < end)
+	while (!*flag && clock_mono_ms() < end)
 		event_base_loop(l->base, EVLOOP_ONCE);
 	return *flag;
 }
@@ -188,7 +180,7 @@ berth_cmd_init_table(struct berth_ctx *c)
 		created = k.error == 0;
 	}
 	/* Wait until the table is ACTIVE. */
-	end = mono_ms() + TABLE_ACTIVE_MS;
+	end = clock_mono_ms() + TABLE_ACTIVE_MS;
 	for (;;) {
 		json_decref(k.body);
 		memset(&k, 0, sizeof(k));
@@ -199,7 +191,7 @@ berth_cmd_init_table(struct berth_ctx *c)
 		}
 		if (strcmp(table_status(k.body), "ACTIVE") == 0)
 			break;
-		if (mono_ms() > end) {
+		if (clock_mono_ms() > end) {
 			fprintf(stderr, "berth: table %s is still %s\n", table,
 			        table_status(k.body));
 			goto out;

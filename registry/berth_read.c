@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "registry/berth.h"
 #include "registry/registry.h"
 
@@ -417,21 +418,12 @@ watch_scan(struct watch *w)
 	return 0;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 berth_cmd_watch(struct berth_ctx *c)
 {
 	struct watch w = {.c = c, .limit = opts_int(&c->o, "count")};
 	long timeout = opts_int(&c->o, "timeout"), interval = opts_int(&c->o, "interval");
-	int64_t deadline = timeout > 0 ? mono_ms() + timeout * 1000 : 0;
+	int64_t deadline = timeout > 0 ? clock_mono_ms() + timeout * 1000 : 0;
 	struct sigaction sa;
 	int rc = 0, changed;
 
@@ -450,7 +442,7 @@ berth_cmd_watch(struct berth_ctx *c)
 	while (!stop_flag && (w.limit == 0 || w.printed < w.limit)) {
 		struct timespec ts = {interval / 1000, (interval % 1000) * 1000000L};
 
-		if (deadline != 0 && mono_ms() >= deadline)
+		if (deadline != 0 && clock_mono_ms() >= deadline)
 			break;
 		nanosleep(&ts, NULL); /* a signal ends it early */
 		if (stop_flag)

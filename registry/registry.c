@@ -4,6 +4,7 @@
  * check, stats and meta. Bindings, tenants, the outbox and JSON live in the
  * other registry_*.c files.
  */
+#include "core/clock.h"
 #include "registry/registry.h"
 
 #include <errno.h>
@@ -155,19 +156,7 @@ tenant_status_parse(const char *s)
 int64_t
 registry_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return clock_real_ms();
 }
 
 int
@@ -241,7 +230,7 @@ static int
 busy_handler(void *arg, int count)
 {
 	struct registry *r = arg;
-	int64_t now = mono_us(), step;
+	int64_t now = clock_mono_us(), step;
 
 	if (count == 0)
 		r->busy_started = now;
@@ -281,14 +270,14 @@ reg_stmt(struct registry *r, enum reg_stmt id)
 static int
 step_retry(struct registry *r, sqlite3_stmt *st)
 {
-	int64_t start = mono_us();
+	int64_t start = clock_mono_us();
 	int rc, n = 0;
 
 	for (;;) {
 		rc = sqlite3_step(st);
 		if ((rc & 0xff) != SQLITE_BUSY)
 			return rc;
-		if (mono_us() - start >= (int64_t)r->busy_ms * 1000)
+		if (clock_mono_us() - start >= (int64_t)r->busy_ms * 1000)
 			return rc;
 		sqlite3_reset(st);
 		usleep((useconds_t)(200 << (n < 5 ? n++ : 5)));
@@ -478,7 +467,7 @@ exec_sql(struct registry *r, const char *sql, const char *what)
 static int
 set_wal(struct registry *r)
 {
-	int64_t start = mono_us();
+	int64_t start = clock_mono_us();
 	sqlite3_stmt *st = NULL;
 	char mode[16] = "";
 	int rc, n = 0;
@@ -493,7 +482,8 @@ set_wal(struct registry *r)
 		}
 		sqlite3_finalize(st);
 		st = NULL;
-		if ((rc & 0xff) != SQLITE_BUSY || mono_us() - start >= (int64_t)r->busy_ms * 1000)
+		if ((rc & 0xff) != SQLITE_BUSY ||
+		    clock_mono_us() - start >= (int64_t)r->busy_ms * 1000)
 			break;
 		usleep((useconds_t)(500 << (n < 4 ? n++ : 4)));
 	}

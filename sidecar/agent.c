@@ -13,8 +13,7 @@
 
 #include "core/evcurl.h"
 #include "core/log.h"
-#include "sidecar/metrics.h"
-#include "sidecar/tracker.h"
+#include "core/metrics.h"
 
 #define AGENT_TIMEOUT_MS  3000
 #define AGENT_RETRY_MIN_S 2
@@ -24,7 +23,8 @@
 struct agent {
 	struct event_base *base;
 	struct evcurl *ec;
-	struct tracker *tracker;
+	struct agent_sink sink;
+	struct metric *polls, *errors;
 	char url[AGENT_URL_MAX];
 	int none;
 	int interval;
@@ -285,13 +285,14 @@ on_metadata(struct agent *a, const struct evcurl_resp *r)
 	    agent_metadata_parse(r->body, r->body_len, &a->meta, err, sizeof(err)) == 0) {
 		a->have_meta = 1;
 		a->state = "ok";
-		tracker_set_cluster(a->tracker, a->meta.cluster_short);
+		if (a->sink.cluster != NULL)
+			a->sink.cluster(a->meta.cluster_short, a->sink.arg);
 		log_info("agent_metadata cluster=%s instance=\"%s\"", a->meta.cluster_short,
 		         a->meta.instance_arn);
 		agent_get(a, "/v1/tasks");
 		return;
 	}
-	metrics.agent_errors++;
+	metric_inc(a->errors);
 	say_unavailable(a, r->error != 0 ? r->errmsg : "bad /v1/metadata answer");
 	/* Retried until the agent answers; Docker tracking does not wait for it. */
 	schedule(a->meta_ev, a->retry_s);
@@ -305,17 +306,18 @@ on_tasks(struct agent *a, const struct evcurl_resp *r)
 	size_t n;
 	char err[256];
 
-	metrics.agent_polls++;
+	metric_inc(a->polls);
 	if (r->error == 0 && r->status == 200 &&
 	    agent_tasks_parse(r->body, r->body_len, &v, &n, err, sizeof(err)) == 0) {
 		if (a->said_unavailable)
 			log_info("agent_available url=%s", a->url);
 		a->said_unavailable = 0;
 		a->state = "ok";
-		tracker_agent_tasks(a->tracker, v, n);
+		if (a->sink.tasks != NULL)
+			a->sink.tasks(v, n, a->sink.arg);
 		agent_tasks_free(v, n);
 	} else {
-		metrics.agent_errors++;
+		metric_inc(a->errors);
 		say_unavailable(a, r->error != 0 ? r->errmsg : "bad /v1/tasks answer");
 	}
 	if (a->interval > 0)
@@ -388,8 +390,8 @@ poll_event(evutil_socket_t fd, short what, void *arg)
 }
 
 struct agent *
-agent_new(struct event_base *base, struct evcurl *ec, const char *url, struct tracker *tracker,
-          int interval_s)
+agent_new(struct event_base *base, struct evcurl *ec, const char *url,
+          const struct agent_sink *sink, int interval_s, struct metrics *metrics)
 {
 	struct agent *a;
 	size_t len;
@@ -398,7 +400,12 @@ agent_new(struct event_base *base, struct evcurl *ec, const char *url, struct tr
 		return NULL;
 	a->base = base;
 	a->ec = ec;
-	a->tracker = tracker;
+	if (sink != NULL)
+		a->sink = *sink;
+	a->polls = metrics_counter(metrics, "berth_sidecar_agent_polls_total",
+	                           "ECS agent /v1/tasks polls.", NULL);
+	a->errors = metrics_counter(metrics, "berth_sidecar_agent_errors_total",
+	                            "ECS agent calls that failed.", NULL);
 	a->interval = interval_s;
 	a->retry_s = AGENT_RETRY_MIN_S;
 	a->none = url == NULL || strcmp(url, "none") == 0;

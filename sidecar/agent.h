@@ -18,7 +18,7 @@
 
 struct event_base;
 struct evcurl;
-struct tracker;
+struct metrics;
 struct agent;
 
 #define AGENT_ARN_MAX        320
@@ -69,9 +69,19 @@ void agent_tasks_free(struct agent_task *, size_t n);
 /* The short name of a cluster name or ARN, into out. */
 void agent_cluster_short(const char *cluster, char *out, size_t outlen);
 
-/* url "none" disables; tracker gets the tasks and the cluster. All borrowed. */
-struct agent *agent_new(struct event_base *, struct evcurl *, const char *url, struct tracker *,
-                        int interval_s);
+/* What the agent hands on: its cluster's short name once, then every task list polled. */
+struct agent_sink {
+	void (*cluster)(const char *cluster_short, void *arg);
+	void (*tasks)(const struct agent_task *tasks, size_t n, void *arg);
+	void *arg;
+};
+
+/*
+ * url "none" disables. sink gets what the agent learns (copied); metrics
+ * (may be NULL) gets the agent's figures. All borrowed.
+ */
+struct agent *agent_new(struct event_base *, struct evcurl *, const char *url,
+                        const struct agent_sink *sink, int interval_s, struct metrics *metrics);
 void agent_free(struct agent *);
 void agent_start(struct agent *);
 /* "none", "waiting", "ok", "unavailable" */

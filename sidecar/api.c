@@ -17,12 +17,12 @@
 #include "core/docker.h"
 #include "core/httpd.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "registry/registry.h"
+#include "registry/sidecar_api.h"
 #include "sidecar/agent.h"
-#include "sidecar/metrics.h"
 #include "sidecar/tracker.h"
 
-#define BINDINGS_PREFIX      "/v1/bindings/"
 #define API_WRITE_FAILING_MS 1000 /* registry writes failing this long: /healthz fails */
 
 struct waiter {
@@ -39,6 +39,8 @@ struct api {
 	struct tracker *tracker;
 	struct agent *agent;
 	struct api_info info;
+	struct metrics *own_metrics; /* when the caller gave none */
+	struct metric *connected, *bindings[4], *outbox_pending;
 	TAILQ_HEAD(, waiter) waiters;
 	int nwaiters;
 	int file_warned; /* registry_file_lost is logged */
@@ -246,7 +248,7 @@ binding_one(struct api *a, struct evhttp_request *req, const char *path)
 	struct timeval tv;
 	int rc;
 
-	if ((task = evhttp_uridecode(path + strlen(BINDINGS_PREFIX), 0, NULL)) == NULL) {
+	if ((task = evhttp_uridecode(path + strlen(SIDECAR_ROUTE_BINDING), 0, NULL)) == NULL) {
 		httpd_error(req, 400, "bad_request", "bad task id", "task");
 		return;
 	}
@@ -255,7 +257,7 @@ binding_one(struct api *a, struct evhttp_request *req, const char *path)
 		httpd_error(req, 400, "bad_request", "bad task id", "task");
 		return;
 	}
-	if ((rc = httpd_query(req, "wait", buf, sizeof(buf))) != 0 && rc != -ENOENT) {
+	if ((rc = httpd_query(req, SIDECAR_QUERY_WAIT, buf, sizeof(buf))) != 0 && rc != -ENOENT) {
 		free(task);
 		httpd_error(req, 400, "bad_request", "wait must be 0..300 seconds", "wait");
 		return;
@@ -266,7 +268,7 @@ binding_one(struct api *a, struct evhttp_request *req, const char *path)
 		errno = 0;
 		wait = strtol(buf, &end, 10);
 		if (buf[0] == '\0' || *end != '\0' || errno != 0 || wait < 0 ||
-		    wait > API_WAIT_MAX) {
+		    wait > SIDECAR_WAIT_MAX) {
 			free(task);
 			httpd_error(req, 400, "bad_request", "wait must be 0..300 seconds", "wait");
 			return;
@@ -327,9 +329,19 @@ metrics_page(struct api *a, struct evhttp_request *req)
 {
 	struct registry_stats st;
 	struct evbuffer *b = evbuffer_new();
-	int have = registry_stats(a->reg, &st) == 0;
 
-	metrics_render(b, have ? &st : NULL, tracker_connected(a->tracker));
+	if (b == NULL) {
+		httpd_error(req, 500, "internal", "out of memory", NULL);
+		return;
+	}
+	metric_set(a->connected, tracker_connected(a->tracker) ? 1 : 0);
+	/* A registry that cannot be read keeps the last figures. */
+	if (registry_stats(a->reg, &st) == 0) {
+		for (int i = BINDING_PROVISIONAL; i <= BINDING_REMOVED; i++)
+			metric_set(a->bindings[i], (double)st.bindings[i]);
+		metric_set(a->outbox_pending, (double)st.outbox_pending);
+	}
+	metrics_render(a->info.metrics, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	                  "text/plain; version=0.0.4; charset=utf-8");
 	httpd_send(req, 200, b);
@@ -355,13 +367,14 @@ route(struct evhttp_request *req, void *arg)
 		httpd_error(req, 405, "method_not_allowed", "only GET is served", NULL);
 		return;
 	}
-	if (strcmp(path, "/healthz") == 0)
+	if (strcmp(path, SIDECAR_ROUTE_HEALTH) == 0)
 		healthz(a, req);
-	else if (strcmp(path, "/v1/bindings") == 0 || strcmp(path, "/v1/bindings/") == 0)
+	else if (strcmp(path, SIDECAR_ROUTE_BINDINGS) == 0 ||
+	         strcmp(path, SIDECAR_ROUTE_BINDING) == 0)
 		bindings_list(a, req);
-	else if (strncmp(path, BINDINGS_PREFIX, strlen(BINDINGS_PREFIX)) == 0)
+	else if (strncmp(path, SIDECAR_ROUTE_BINDING, strlen(SIDECAR_ROUTE_BINDING)) == 0)
 		binding_one(a, req, path);
-	else if (strcmp(path, "/metrics") == 0)
+	else if (strcmp(path, SIDECAR_ROUTE_METRICS) == 0)
 		metrics_page(a, req);
 	else
 		httpd_error(req, 404, "not_found", "no such route", NULL);
@@ -380,6 +393,22 @@ api_new(struct event_base *base, struct evhttp *http, struct registry *reg, stru
 	a->tracker = tracker;
 	a->agent = agent;
 	a->info = *info;
+	if (a->info.metrics == NULL && (a->info.metrics = a->own_metrics = metrics_new()) == NULL) {
+		free(a);
+		return NULL;
+	}
+	a->connected = metrics_gauge(a->info.metrics, "berth_sidecar_docker_connected",
+	                             "1 while the Docker event stream is connected.", NULL);
+	for (int i = BINDING_PROVISIONAL; i <= BINDING_REMOVED; i++) {
+		char label[32];
+
+		snprintf(label, sizeof(label), "status=\"%s\"",
+		         binding_status_str((enum binding_status)i));
+		a->bindings[i] = metrics_gauge(a->info.metrics, "berth_sidecar_bindings",
+		                               "Bindings in the registry, by status.", label);
+	}
+	a->outbox_pending = metrics_gauge(a->info.metrics, "berth_sidecar_outbox_pending",
+	                                  "Outbox rows not yet synced.", NULL);
 	TAILQ_INIT(&a->waiters);
 	/* Idle and stalled clients go; a long-poll's wait is not bounded by this. */
 	evhttp_set_timeout(http, HTTPD_IO_TIMEOUT_S);
@@ -397,5 +426,6 @@ api_free(struct api *a)
 		return;
 	while (!TAILQ_EMPTY(&a->waiters))
 		waiter_reply(TAILQ_FIRST(&a->waiters), NULL);
+	metrics_free(a->own_metrics);
 	free(a);
 }

@@ -1,13 +1,8 @@
 /*
- * api: the sidecar's local HTTP API on --listen.
- *
- *   GET /healthz                          200 while the Docker stream is connected, else 503
- *   GET /v1/bindings[?task=&tenant=&status=]
- *   GET /v1/bindings/{task-id}[?wait=SECONDS]  long-poll until a binding exists; 404 after
- *   GET /metrics                          Prometheus text
- *
- * Routes and JSON field names are a wire contract (docs/man/berth-sidecar.8,
- * DESIGN.md); change them together.
+ * api: the sidecar's HTTP API on --listen; its routes are declared in
+ * registry/sidecar_api.h, shared with the launcher that calls them. A
+ * long-poll parks until a commit makes its binding exist, or answers 404
+ * when its wait runs out.
  */
 #ifndef BERTH_SIDECAR_API_H
 #define BERTH_SIDECAR_API_H
@@ -18,14 +13,16 @@ struct registry;
 struct tracker;
 struct agent;
 struct api;
+struct metrics;
 
-#define API_WAIT_MAX    300   /* seconds a long-poll may ask for */
 #define API_WAITERS_MAX 1024  /* long-polls parked at once; more get 503 */
 #define API_LIST_MAX    10000 /* bindings in one /v1/bindings answer */
 
 struct api_info {
 	const char *host_ip;
 	const char *host_ip_source;
+	/* The process's figures, rendered at /metrics (the API adds its gauges); NULL: its own. */
+	struct metrics *metrics;
 };
 
 /* All borrowed. Installs the routes on http. */

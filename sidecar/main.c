@@ -16,6 +16,7 @@
 #include "core/evcurl.h"
 #include "core/httpd.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/opts.h"
 #include "registry/registry.h"
 #include "registry/sync.h"
@@ -71,7 +72,8 @@ struct sidecar {
 	struct evhttp *http;
 	struct api *api;
 	struct api_info info;
-	struct aws *aws; /* the process's one AWS client, with --dynamodb-table */
+	struct metrics *metrics; /* every module's figures, for GET /metrics */
+	struct aws *aws;         /* the process's one AWS client, with --dynamodb-table */
 	struct sync *sync;
 	char host_ip[HOSTIP_MAX];
 	char host_ip_source[16];
@@ -109,6 +111,7 @@ main(int argc, char **argv)
 	static struct sidecar S;
 	struct sidecar *s = &S;
 	struct tracker_conf tc;
+	struct agent_sink sink;
 	struct opts o;
 	struct daemon_signals sig;
 	const char *v, *table;
@@ -141,13 +144,17 @@ main(int argc, char **argv)
 	if ((s->docker = docker_new(s->ec, opts_get(&o, "docker-host"), "BERTH_TENANT", err,
 	                            sizeof(err))) == NULL)
 		fatalx("docker_host_bad url=\"%s\" error=\"%s\"", opts_get(&o, "docker-host"), err);
+	if ((s->metrics = metrics_new()) == NULL)
+		fatalx("out of memory");
 	memset(&tc, 0, sizeof(tc));
+	tc.metrics = s->metrics;
 	tc.label_filter = opts_get(&o, "label-filter");
 	tc.reconcile_interval = (int)opts_int(&o, "reconcile-interval");
 	if ((s->tracker = tracker_new(s->base, s->docker, s->reg, &tc)) == NULL)
 		fatalx("tracker_failed");
-	if ((s->agent = agent_new(s->base, s->ec, opts_get(&o, "agent-url"), s->tracker,
-	                          tc.reconcile_interval)) == NULL)
+	sink = (struct agent_sink){tracker_sink_cluster, tracker_sink_tasks, s->tracker};
+	if ((s->agent = agent_new(s->base, s->ec, opts_get(&o, "agent-url"), &sink,
+	                          tc.reconcile_interval, s->metrics)) == NULL)
 		fatalx("agent_url_bad url=\"%s\" (want http://HOST:PORT or none)",
 		       opts_get(&o, "agent-url"));
 	if ((s->http = evhttp_new(s->base)) == NULL)
@@ -158,6 +165,7 @@ main(int argc, char **argv)
 		fatalx("out of memory");
 	s->info.host_ip = s->host_ip;
 	s->info.host_ip_source = s->host_ip_source;
+	s->info.metrics = s->metrics;
 	if ((s->api = api_new(s->base, s->http, s->reg, s->tracker, s->agent, &s->info)) == NULL)
 		fatalx("api_failed");
 	tracker_on_commit(s->tracker, on_commit, s);
@@ -192,6 +200,7 @@ main(int argc, char **argv)
 	evcurl_free(s->ec);
 	event_base_free(s->base);
 	registry_close(s->reg);
+	metrics_free(s->metrics);
 	log_info("stopped");
 	return 0;
 }

@@ -1,13 +1,17 @@
 /*
- * tracker: Docker events and inspect -> registry bindings.
+ * tracker: Docker events and inspects -> registry bindings.
  *
  * Three queues keep the event reader from ever waiting:
- *  - the container table (in memory) records what each event said, with a
- *    sequence number, so late inspect answers and reconciles never undo a
- *    newer event;
- *  - inspects go out asynchronously, at most INSPECT_INFLIGHT at a time;
+ *  - the container table (in memory, here) records what each event said,
+ *    with a sequence number, so late inspect answers and reconciles never
+ *    undo a newer event;
+ *  - inspects go out asynchronously, at most INSPECT_INFLIGHT at a time
+ *    (here);
  *  - registry writes are queued and committed in one transaction per loop
- *    turn (flush_ev), retried after REGISTRY_RETRY_MS when SQLite is busy.
+ *    turn (sidecar/commit.c), retried after REGISTRY_RETRY_MS when SQLite is
+ *    busy.
+ * Reconciles against Docker's container list and the ECS agent's task list
+ * are sidecar/reconcile.c's.
  */
 #include "sidecar/tracker.h"
 
@@ -15,123 +19,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
-#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "core/clock.h"
 #include "core/docker.h"
 #include "core/evcurl.h"
 #include "core/log.h"
 #include "registry/registry.h"
 #include "sidecar/agent.h"
-#include "sidecar/metrics.h"
-
-#define CTR_BUCKETS        4096
-#define INSPECT_INFLIGHT   16
-#define BACKOFF_MIN_MS     250
-#define BACKOFF_MAX_MS     5000
-#define REGISTRY_RETRY_MS  100
-#define REGISTRY_WARN_MS   10000 /* a failing commit is logged once per this */
-#define RECONCILE_RETRY_MS 1000
-#define INTERNAL_PREFIX    "~internal~" /* the agent's pause containers */
-#define TENANT_ENV         "BERTH_TENANT"
-
-/* What the events said about one container. */
-struct ctr {
-	struct ctr *next;
-	char id[DOCKER_ID_MAX];
-	uint64_t last_seq;  /* of the newest event for it */
-	uint64_t start_seq; /* of the newest start */
-	int dead, has_exit, exit_code;
-	unsigned gen;        /* reconcile generation that last listed it */
-	struct ireq *queued; /* its inspect waiting to be sent, if any */
-};
-
-enum reason { R_CREATE, R_START, R_RECONCILE, R_AGENT };
-
-struct ireq {
-	TAILQ_ENTRY(ireq) entry;
-	struct tracker *t;
-	struct evcurl_xfer *x;
-	char id[DOCKER_ID_MAX];
-	enum reason reason;
-	uint64_t seq;
-	int64_t event_ns; /* Docker's timeNano of the event */
-	int64_t read_ns;  /* when we read that event */
-};
-TAILQ_HEAD(ireq_list, ireq);
-
-enum op_kind { OP_UPSERT, OP_STOPPED, OP_REMOVED };
-
-struct op {
-	TAILQ_ENTRY(op) entry;
-	enum op_kind kind;
-	struct binding *b; /* OP_UPSERT only: a binding is ~1.7 KiB, stops and removals are many */
-	char id[DOCKER_ID_MAX];
-	int has_exit, exit_code;
-	int64_t when_ms;
-	int64_t event_ns;     /* Docker timeNano behind this write; 0 if none */
-	int64_t read_ns;      /* when the event was read (debug log) */
-	int64_t inspected_ns; /* when Docker answered the inspect (debug log) */
-	int reconcile;        /* a reconcile found this difference */
-	int changed;          /* rows this op changed, once applied */
-};
-TAILQ_HEAD(op_list, op);
-
-/* One registry row, as a reconcile compares it. */
-struct row {
-	char id[REG_ID_MAX];
-	int port;
-	char proto[REG_PROTO_MAX];
-	int host_port;
-	int status;
-};
-
-struct tracker {
-	struct event_base *base;
-	struct docker *docker;
-	struct registry *reg;
-	char label_filter[512];
-	int interval;
-	char host_ip[REG_IP_MAX];
-	char cluster[REG_NAME_MAX];
-	tracker_commit_cb commit_cb;
-	void *commit_arg;
-
-	struct ctr *ctrs[CTR_BUCKETS];
-	uint64_t seq;
-	unsigned gen;
-
-	struct ireq_list waiting, inflight;
-	int ninflight;
-	struct op_list ops;
-	struct event *flush_ev, *retry_ev;
-	int64_t fail_since_ms, fail_logged_ms; /* commits failing since (0: they land) */
-	unsigned long fail_tries;
-
-	struct docker_events *stream;
-	struct evcurl_xfer *ping, *list;
-	struct event *connect_ev, *reconcile_ev;
-	int stream_up, reconciled, backoff_ms, reconcile_again, ever_connected;
-	uint64_t list_seq;
-	int64_t last_ns;
-	const char *state;
-	int closing;
-};
-
-static void connect_docker(struct tracker *);
-static void reconcile_start(struct tracker *);
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "sidecar/tracker_int.h"
 
 /* ---- container table ---- */
 
@@ -145,7 +43,7 @@ ctr_hash(const char *id)
 	return h % CTR_BUCKETS;
 }
 
-static struct ctr *
+struct ctr *
 ctr_get(struct tracker *t, const char *id, int create)
 {
 	unsigned h = ctr_hash(id);
@@ -163,7 +61,7 @@ ctr_get(struct tracker *t, const char *id, int create)
 }
 
 /* Frees c and the inspect it still had waiting (nothing left to learn). */
-static void
+void
 ctr_free(struct tracker *t, struct ctr *c)
 {
 	if (c->queued != NULL) {
@@ -173,7 +71,7 @@ ctr_free(struct tracker *t, struct ctr *c)
 	free(c);
 }
 
-static void
+void
 ctr_del(struct tracker *t, const char *id)
 {
 	struct ctr **pp, *c;
@@ -186,174 +84,17 @@ ctr_del(struct tracker *t, const char *id)
 		}
 }
 
-/* ---- registry writes ---- */
-
-static void
-flush_later(struct tracker *t)
-{
-	if (!event_pending(t->retry_ev, EV_TIMEOUT, NULL))
-		event_active(t->flush_ev, 0, 0);
-}
-
-static struct op *
-op_new(struct tracker *t, enum op_kind kind, const char *id)
-{
-	struct op *o;
-
-	if ((o = calloc(1, sizeof(*o))) == NULL ||
-	    (kind == OP_UPSERT && (o->b = malloc(sizeof(*o->b))) == NULL)) {
-		log_warnx("tracker_oom op=%d container=%.12s", kind, id);
-		free(o);
-		return NULL;
-	}
-	o->kind = kind;
-	snprintf(o->id, sizeof(o->id), "%s", id);
-	TAILQ_INSERT_TAIL(&t->ops, o, entry);
-	flush_later(t);
-	return o;
-}
-
-/* Applies one op inside the open transaction. <0 only for errors worth a retry. */
-static int
-op_apply(struct tracker *t, struct op *o, int *changed)
-{
-	int rc, n = 0, ch = 0;
-
-	switch (o->kind) {
-	case OP_UPSERT:
-		rc = registry_binding_upsert(t->reg, o->b, &ch);
-		n = ch;
-		break;
-	case OP_STOPPED:
-		rc = registry_container_stopped(t->reg, o->id, o->has_exit, o->exit_code,
-		                                o->when_ms, &n);
-		break;
-	case OP_REMOVED:
-	default:
-		rc = registry_container_removed(t->reg, o->id, o->when_ms, &n);
-		break;
-	}
-	*changed = n;
-	if (rc == -EBUSY || rc == -EIO)
-		return rc;
-	if (rc != 0 && rc != -ENOENT)
-		log_warnx("registry_write_failed container=%.12s op=%d error=\"%s\"", o->id,
-		          o->kind, registry_errmsg(t->reg));
-	return 0;
-}
-
-/* Writes waiting for a commit (for the log). */
-static int
-ops_pending(const struct tracker *t)
-{
-	const struct op *o;
-	int n = 0;
-
-	for (o = TAILQ_FIRST(&t->ops); o != NULL; o = TAILQ_NEXT(o, entry))
-		n++;
-	return n;
-}
-
-static void
-flush(struct tracker *t)
-{
-	struct op *o, *next;
-	struct timeval tv = {0, REGISTRY_RETRY_MS * 1000};
-	int rc = 0, changed, total = 0;
-	int64_t now;
-
-	if (TAILQ_EMPTY(&t->ops))
-		return;
-	if ((rc = registry_begin(t->reg)) != 0)
-		goto retry;
-	TAILQ_FOREACH(o, &t->ops, entry)
-	{
-		if ((rc = op_apply(t, o, &changed)) != 0) {
-			registry_rollback(t->reg);
-			goto retry;
-		}
-		o->changed = changed; /* counted once the commit lands */
-	}
-	/* A failed commit has rolled the batch back itself, and its errmsg is SQLite's. */
-	if ((rc = registry_commit(t->reg)) != 0)
-		goto retry;
-	metrics.commits++;
-	now = now_ns();
-	if (t->fail_since_ms != 0) {
-		log_info("registry_commit_recovered after_ms=%lld retries=%lu",
-		         (long long)(now / 1000000 - t->fail_since_ms), t->fail_tries);
-		t->fail_since_ms = 0;
-		t->fail_tries = 0;
-	}
-	for (o = TAILQ_FIRST(&t->ops); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, entry);
-		changed = o->changed;
-		total += changed;
-		if (changed > 0 && o->event_ns > 0)
-			metrics_observe_commit((double)(now - o->event_ns) / 1e9);
-		if (changed > 0 && o->kind == OP_UPSERT && log_get_level() >= LOG_LEVEL_DEBUG)
-			log_debug("binding_committed container=%s port=%d status=%s event_ns=%lld "
-			          "read_ns=%lld inspected_ns=%lld commit_ns=%lld",
-			          o->id, o->b->container_port, binding_status_str(o->b->status),
-			          (long long)o->event_ns, (long long)o->read_ns,
-			          (long long)o->inspected_ns, (long long)now);
-		if (o->reconcile)
-			metrics.reconcile_fixed += (unsigned long)changed;
-		TAILQ_REMOVE(&t->ops, o, entry);
-		free(o->b);
-		free(o);
-	}
-	if (total > 0 && t->commit_cb != NULL)
-		t->commit_cb(t->commit_arg);
-	return;
-retry:
-	metrics.commit_errors++;
-	/* Pending writes stay queued; a lock held elsewhere is logged once per REGISTRY_WARN_MS. */
-	now = now_ns() / 1000000;
-	if (t->fail_since_ms == 0)
-		t->fail_since_ms = now;
-	t->fail_tries++;
-	if (t->fail_tries == 1 || now - t->fail_logged_ms >= REGISTRY_WARN_MS) {
-		t->fail_logged_ms = now;
-		log_warnx("registry_commit_failed rc=%d error=\"%s\" pending=%d retry_ms=%d "
-		          "failing_ms=%lld",
-		          rc, registry_errmsg(t->reg), ops_pending(t), REGISTRY_RETRY_MS,
-		          (long long)(now - t->fail_since_ms));
-	}
-	evtimer_add(t->retry_ev, &tv);
-}
-
-static void
-flush_event(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	flush(arg);
-}
-
-void
-tracker_flush(struct tracker *t)
-{
-	flush(t);
-}
-
-int64_t
-tracker_write_failing_ms(const struct tracker *t)
-{
-	return t->fail_since_ms != 0 ? now_ns() / 1000000 - t->fail_since_ms : 0;
-}
-
 /* ---- inspect ---- */
 
 static void inspect_pump(struct tracker *);
 
-static int
+int
 internal(const struct docker_container *c)
 {
 	return strncmp(c->ecs.container_name, INTERNAL_PREFIX, strlen(INTERNAL_PREFIX)) == 0;
 }
 
-static int
+int
 running(const char *state)
 {
 	return strcmp(state, "running") == 0 || strcmp(state, "paused") == 0 ||
@@ -408,12 +149,12 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 	struct binding base;
 	struct op *o;
 
-	metrics.inspects++;
+	metric_inc(t->m.inspects);
 	if (r->error == -ECANCELED)
 		return;
 	if (r->status == 404) {
 		/* Gone before we looked: whatever rows it had are removed. */
-		if ((o = op_new(t, OP_REMOVED, q->id)) != NULL) {
+		if ((o = commit_op(t, OP_REMOVED, q->id)) != NULL) {
 			o->when_ms = registry_now_ms();
 			o->reconcile = reconcile;
 		}
@@ -421,7 +162,7 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 		return;
 	}
 	if (c == NULL) {
-		metrics.inspect_errors++;
+		metric_inc(t->m.inspect_errors);
 		log_warnx("docker_inspect_failed container=%.12s status=%ld error=\"%s\"", q->id,
 		          r->status, r->message);
 		return;
@@ -439,7 +180,7 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 			return;
 		base.status = BINDING_PROVISIONAL;
 		for (int i = 0; i < c->nrequested; i++) {
-			if ((o = op_new(t, OP_UPSERT, c->id)) == NULL)
+			if ((o = commit_op(t, OP_UPSERT, c->id)) == NULL)
 				return;
 			*o->b = base;
 			binding_port(t, &c->requested[i], o->b);
@@ -456,7 +197,7 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 		base.has_exit_code = 1;
 		base.exit_code = k != NULL && k->has_exit ? k->exit_code : c->exit_code;
 		base.stopped_at = c->finished_at_ms != 0 ? c->finished_at_ms : registry_now_ms();
-		if ((o = op_new(t, OP_STOPPED, c->id)) != NULL) {
+		if ((o = commit_op(t, OP_STOPPED, c->id)) != NULL) {
 			o->has_exit = 1;
 			o->exit_code = base.exit_code;
 			o->when_ms = base.stopped_at;
@@ -465,13 +206,13 @@ inspect_result(struct tracker *t, struct ireq *q, const struct docker_resp *r,
 	}
 	/* No published port: no row. */
 	for (int i = 0; i < c->nports; i++) {
-		if ((o = op_new(t, OP_UPSERT, c->id)) == NULL)
+		if ((o = commit_op(t, OP_UPSERT, c->id)) == NULL)
 			return;
 		*o->b = base;
 		binding_port(t, &c->ports[i], o->b);
 		o->event_ns = q->event_ns;
 		o->read_ns = q->read_ns;
-		o->inspected_ns = now_ns();
+		o->inspected_ns = clock_real_ns();
 		o->reconcile = reconcile;
 	}
 }
@@ -512,15 +253,16 @@ inspect_pump(struct tracker *t)
 		if ((q->x = docker_inspect(t->docker, q->id, inspect_done, q)) == NULL) {
 			TAILQ_REMOVE(&t->inflight, q, entry);
 			t->ninflight--;
-			metrics.inspect_errors++;
+			metric_inc(t->m.inspect_errors);
 			log_warnx("docker_inspect_not_started container=%.12s", q->id);
 			free(q);
 		}
 	}
 }
 
-static void
-inspect(struct tracker *t, const char *id, enum reason reason, uint64_t seq, int64_t event_ns)
+void
+tracker_inspect(struct tracker *t, const char *id, enum reason reason, uint64_t seq,
+                int64_t event_ns)
 {
 	struct ctr *k = ctr_get(t, id, 0);
 	struct ireq *q;
@@ -542,7 +284,7 @@ inspect(struct tracker *t, const char *id, enum reason reason, uint64_t seq, int
 		q->reason = reason;
 		q->seq = seq;
 		q->event_ns = event_ns;
-		q->read_ns = event_ns != 0 ? now_ns() : 0;
+		q->read_ns = event_ns != 0 ? clock_real_ns() : 0;
 		return;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL)
@@ -552,7 +294,7 @@ inspect(struct tracker *t, const char *id, enum reason reason, uint64_t seq, int
 	q->reason = reason;
 	q->seq = seq;
 	q->event_ns = event_ns;
-	q->read_ns = event_ns != 0 ? now_ns() : 0;
+	q->read_ns = event_ns != 0 ? clock_real_ns() : 0;
 	/* Event inspects go before reconcile ones. */
 	if (reason == R_START || reason == R_CREATE)
 		TAILQ_INSERT_HEAD(&t->waiting, q, entry);
@@ -565,53 +307,80 @@ inspect(struct tracker *t, const char *id, enum reason reason, uint64_t seq, int
 
 /* ---- events ---- */
 
+static const char *const event_names[EK__N] = {"create", "start", "die", "destroy", "other"};
+
+static enum event_kind
+event_kind(const char *action)
+{
+	for (int i = 0; i < EK_OTHER; i++)
+		if (strcmp(action, event_names[i]) == 0)
+			return (enum event_kind)i;
+	/* Podman's Docker-compatible API says "died" and "remove". */
+	if (strcmp(action, "died") == 0)
+		return EK_DIE;
+	if (strcmp(action, "remove") == 0)
+		return EK_DESTROY;
+	return EK_OTHER;
+}
+
+/* Docker's count of event lines it dropped (over-long, unparsable), as a counter. */
+static void
+count_dropped(struct tracker *t)
+{
+	uint64_t n = docker_dropped_lines(t->docker);
+
+	if (n > t->dropped_seen)
+		metric_add(t->m.dropped, n - t->dropped_seen);
+	t->dropped_seen = n;
+}
+
 static void
 on_event(const struct docker_event *e, void *arg)
 {
 	struct tracker *t = arg;
-	enum metrics_event kind = metrics_event_kind(e->action);
+	enum event_kind kind = event_kind(e->action);
 	struct ctr *k;
 	struct op *o;
 
-	metrics.events[kind]++;
-	metrics.events_dropped = docker_dropped_lines(t->docker);
+	metric_inc(t->m.events[kind]);
+	count_dropped(t);
 	t->backoff_ms = BACKOFF_MIN_MS;
 	if (e->time_nano > t->last_ns)
 		t->last_ns = e->time_nano;
-	if (strcmp(e->type, "container") != 0 || kind == ME_OTHER)
+	if (strcmp(e->type, "container") != 0 || kind == EK_OTHER)
 		return;
 	t->seq++;
-	k = ctr_get(t, e->id, kind == ME_CREATE || kind == ME_START);
+	k = ctr_get(t, e->id, kind == EK_CREATE || kind == EK_START);
 	if (k != NULL)
 		k->last_seq = t->seq;
 	switch (kind) {
-	case ME_CREATE:
+	case EK_CREATE:
 		if (k != NULL)
 			k->dead = 0;
-		inspect(t, e->id, R_CREATE, t->seq, e->time_nano);
+		tracker_inspect(t, e->id, R_CREATE, t->seq, e->time_nano);
 		break;
-	case ME_START:
+	case EK_START:
 		if (k != NULL) {
 			k->dead = k->has_exit = 0;
 			k->start_seq = t->seq;
 		}
-		inspect(t, e->id, R_START, t->seq, e->time_nano);
+		tracker_inspect(t, e->id, R_START, t->seq, e->time_nano);
 		break;
-	case ME_DIE:
+	case EK_DIE:
 		if (k != NULL) {
 			k->dead = 1;
 			k->has_exit = e->has_exit_code;
 			k->exit_code = e->exit_code;
 		}
-		if ((o = op_new(t, OP_STOPPED, e->id)) != NULL) {
+		if ((o = commit_op(t, OP_STOPPED, e->id)) != NULL) {
 			o->has_exit = e->has_exit_code;
 			o->exit_code = e->exit_code;
 			o->when_ms = e->time_nano / 1000000;
 			o->event_ns = e->time_nano;
 		}
 		break;
-	case ME_DESTROY:
-		if ((o = op_new(t, OP_REMOVED, e->id)) != NULL) {
+	case EK_DESTROY:
+		if ((o = commit_op(t, OP_REMOVED, e->id)) != NULL) {
 			o->when_ms = e->time_nano / 1000000;
 			o->event_ns = e->time_nano;
 		}
@@ -622,7 +391,7 @@ on_event(const struct docker_event *e, void *arg)
 	}
 }
 
-static void
+void
 schedule_connect(struct tracker *t)
 {
 	struct timeval tv;
@@ -646,8 +415,8 @@ on_end(int error, const char *message, void *arg)
 	t->stream_up = 0;
 	t->reconciled = 0;
 	t->state = "reconnecting";
-	metrics.reconnects++;
-	metrics.events_dropped = docker_dropped_lines(t->docker);
+	metric_inc(t->m.reconnects);
+	count_dropped(t);
 	log_warnx("docker_stream_lost error=%d reason=\"%s\" retry_ms=%d", error, message,
 	          t->backoff_ms);
 	schedule_connect(t);
@@ -695,7 +464,7 @@ on_ping(const struct docker_resp *r, void *arg)
 	 * events, so the reconcile that follows covers anything older.
 	 */
 	if (t->last_ns == 0)
-		t->last_ns = now_ns();
+		t->last_ns = clock_real_ns();
 	snprintf(since, sizeof(since), "%lld.%09lld", (long long)(t->last_ns / 1000000000),
 	         (long long)(t->last_ns % 1000000000));
 	filter = events_filter(t);
@@ -712,7 +481,7 @@ on_ping(const struct docker_resp *r, void *arg)
 	reconcile_start(t);
 }
 
-static void
+void
 connect_docker(struct tracker *t)
 {
 	if (t->ping != NULL || t->stream != NULL || t->closing)
@@ -723,7 +492,7 @@ connect_docker(struct tracker *t)
 	}
 }
 
-static void
+void
 connect_event(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -731,285 +500,45 @@ connect_event(evutil_socket_t fd, short what, void *arg)
 	connect_docker(arg);
 }
 
-/* ---- reconcile ---- */
-
-struct rows {
-	struct row *v;
-	size_t n, cap;
-};
-
-static int
-row_cb(const struct binding *b, void *arg)
-{
-	struct rows *rs = arg;
-	struct row *p;
-
-	if (b->container_id[0] == '\0')
-		return 0;
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap != 0 ? rs->cap * 2 : 256;
-
-		if ((p = realloc(rs->v, cap * sizeof(*p))) == NULL)
-			return 1;
-		rs->v = p;
-		rs->cap = cap;
-	}
-	p = &rs->v[rs->n++];
-	snprintf(p->id, sizeof(p->id), "%s", b->container_id);
-	p->port = b->container_port;
-	snprintf(p->proto, sizeof(p->proto), "%s", b->protocol);
-	p->host_port = b->host_port;
-	p->status = (int)b->status;
-	return 0;
-}
-
-static int
-row_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct row *)a)->id, ((const struct row *)b)->id);
-}
-
-/* Loads every row not REMOVED, sorted by container ID. */
-static int
-rows_load(struct tracker *t, struct rows *rs)
-{
-	struct binding_filter f = {.status = -1};
-	int rc;
-
-	memset(rs, 0, sizeof(*rs));
-	if ((rc = registry_binding_list(t->reg, &f, row_cb, rs)) != 0) {
-		log_warnx("registry_list_failed error=\"%s\"", registry_errmsg(t->reg));
-		free(rs->v);
-		memset(rs, 0, sizeof(*rs));
-		return rc;
-	}
-	if (rs->n > 0)
-		qsort(rs->v, rs->n, sizeof(*rs->v), row_cmp);
-	return 0;
-}
-
-/* The rows of one container: [*first, *first + count). */
-static size_t
-rows_of(const struct rows *rs, const char *id, size_t *first)
-{
-	size_t lo = 0, hi = rs->n, n = 0;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (strcmp(rs->v[mid].id, id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*first = lo;
-	while (lo + n < rs->n && strcmp(rs->v[lo + n].id, id) == 0)
-		n++;
-	return n;
-}
-
-/* 1 when the rows already say what the list says for a running container. */
-static int
-rows_match(const struct rows *rs, const struct docker_container *c)
-{
-	size_t first, n = rows_of(rs, c->id, &first);
-
-	for (int i = 0; i < c->nports; i++) {
-		int ok = 0;
-
-		for (size_t j = first; j < first + n; j++) {
-			const struct row *w = &rs->v[j];
-
-			if (w->port == c->ports[i].container_port &&
-			    strcmp(w->proto, c->ports[i].proto) == 0 &&
-			    w->host_port == c->ports[i].host_port && w->status == BINDING_RUNNING)
-				ok = 1;
-		}
-		if (!ok)
-			return 0;
-	}
-	return 1;
-}
-
-static int
-rows_live(const struct rows *rs, const char *id)
-{
-	size_t first, n = rows_of(rs, id, &first);
-
-	for (size_t j = first; j < first + n; j++)
-		if (rs->v[j].status == BINDING_RUNNING || rs->v[j].status == BINDING_PROVISIONAL)
-			return 1;
-	return 0;
-}
-
-static void
-on_list(const struct docker_resp *r, const struct docker_container *v, size_t n, void *arg)
-{
-	struct tracker *t = arg;
-	struct timeval tv = {0, RECONCILE_RETRY_MS * 1000};
-	struct rows rs;
-	struct op *o;
-	struct ctr *k;
-	unsigned gen;
-	size_t i;
-	int again;
-
-	t->list = NULL;
-	if (r->error == -ECANCELED)
-		return;
-	if (r->error != 0 || r->status != 200) {
-		log_warnx("docker_list_failed status=%ld error=\"%s\"", r->status, r->message);
-		if (r->error != 0 && t->stream != NULL) {
-			/* The daemon does not answer: a stream that looks open may be dead too. */
-			docker_events_stop(t->stream);
-			t->stream = NULL;
-			t->stream_up = t->reconciled = 0;
-			t->state = "reconnecting";
-			metrics.reconnects++;
-			schedule_connect(t);
-		} else if (t->stream_up) {
-			evtimer_add(t->reconcile_ev, &tv);
-		}
-		return;
-	}
-	/* Rows first: commit what is queued so the comparison sees it. */
-	flush(t);
-	if (rows_load(t, &rs) != 0) {
-		evtimer_add(t->reconcile_ev, &tv);
-		return;
-	}
-	metrics.reconciles++;
-	gen = ++t->gen;
-	for (i = 0; i < n; i++) {
-		const struct docker_container *c = &v[i];
-
-		if ((k = ctr_get(t, c->id, 1)) != NULL)
-			k->gen = gen;
-		if (k != NULL && k->last_seq > t->list_seq)
-			continue; /* an event since the list: the event path has it */
-		if (internal(c))
-			continue;
-		if (running(c->state)) {
-			if (c->nports > 0 && !rows_match(&rs, c))
-				inspect(t, c->id, R_RECONCILE, t->list_seq, 0);
-		} else if (rows_live(&rs, c->id)) {
-			/* Stopped while we were not looking: inspect has the exit code. */
-			inspect(t, c->id, R_RECONCILE, t->list_seq, 0);
-		}
-	}
-	/* Rows of containers Docker no longer has. */
-	for (i = 0; i < rs.n; i++) {
-		if (i > 0 && strcmp(rs.v[i].id, rs.v[i - 1].id) == 0)
-			continue;
-		k = ctr_get(t, rs.v[i].id, 0);
-		if (k != NULL && (k->gen == gen || k->last_seq > t->list_seq))
-			continue;
-		if ((o = op_new(t, OP_REMOVED, rs.v[i].id)) != NULL) {
-			o->when_ms = registry_now_ms();
-			o->reconcile = 1;
-		}
-	}
-	free(rs.v);
-	/* Forget containers that are gone. */
-	for (i = 0; i < CTR_BUCKETS; i++) {
-		struct ctr **pp = &t->ctrs[i];
-
-		while ((k = *pp) != NULL) {
-			if (k->gen != gen && k->last_seq <= t->list_seq) {
-				*pp = k->next;
-				ctr_free(t, k);
-			} else {
-				pp = &k->next;
-			}
-		}
-	}
-	again = t->reconcile_again;
-	t->reconcile_again = 0;
-	if (t->stream_up) {
-		if (!t->reconciled)
-			log_info("docker_reconciled containers=%zu", n);
-		t->reconciled = 1;
-		t->state = "connected";
-		t->backoff_ms = BACKOFF_MIN_MS;
-		t->ever_connected = 1;
-	}
-	if (again)
-		reconcile_start(t);
-}
-
-static void
-reconcile_start(struct tracker *t)
-{
-	json_t *f;
-	char *filters = NULL;
-
-	if (t->list != NULL) {
-		t->reconcile_again = 1;
-		return;
-	}
-	if (t->label_filter[0] != '\0' &&
-	    (f = json_pack("{s:[s]}", "label", t->label_filter)) != NULL) {
-		filters = json_dumps(f, JSON_COMPACT);
-		json_decref(f);
-	}
-	t->list_seq = t->seq;
-	t->list = docker_list(t->docker, 1, filters, on_list, t);
-	free(filters);
-	if (t->list == NULL)
-		log_warnx("docker_list_not_started");
-}
-
-static void
-reconcile_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct tracker *t = arg;
-	struct timeval tv = {t->interval, 0};
-
-	(void)fd;
-	(void)what;
-	if (t->stream_up)
-		reconcile_start(t);
-	if (t->interval > 0)
-		evtimer_add(t->reconcile_ev, &tv);
-}
-
-/* ---- agent, the second source ---- */
-
-void
-tracker_agent_tasks(struct tracker *t, const struct agent_task *tasks, size_t n)
-{
-	struct rows rs;
-	size_t first, m;
-
-	if (!t->stream_up || rows_load(t, &rs) != 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		int task_running = strcmp(tasks[i].known_status, "RUNNING") == 0;
-		int task_stopped = strcmp(tasks[i].known_status, "STOPPED") == 0;
-
-		for (size_t j = 0; j < tasks[i].ncontainers; j++) {
-			const struct agent_container *ac = &tasks[i].containers[j];
-			int live = 0, known = 0;
-
-			if (strlen(ac->docker_id) != 64)
-				continue;
-			m = rows_of(&rs, ac->docker_id, &first);
-			for (size_t k = first; k < first + m; k++)
-				if (rs.v[k].status == BINDING_RUNNING)
-					live = 1;
-			for (int p = 0; p < ac->nports; p++)
-				if (ac->ports[p].host_port > 0)
-					known = 1;
-			/* RUNNING with a known host port but no running row, or STOPPED but live.
-			 */
-			if ((task_running && known && !live) || (task_stopped && live))
-				inspect(t, ac->docker_id, R_AGENT, t->seq, 0);
-		}
-	}
-	free(rs.v);
-}
-
 /* ---- lifetime ---- */
+
+/* Upper bounds in seconds of event -> commit; the target is p99 <= 5 ms. */
+static const double commit_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+                                       0.1,    0.25,  0.5,   1,     2.5,  5,     10};
+
+static void
+register_metrics(struct tracker *t, struct metrics *ms)
+{
+	char label[32];
+
+	for (int i = 0; i < EK__N; i++) {
+		snprintf(label, sizeof(label), "type=\"%s\"", event_names[i]);
+		t->m.events[i] = metrics_counter(ms, "berth_sidecar_events_total",
+		                                 "Docker container events read, by action.", label);
+	}
+	t->m.dropped = metrics_counter(ms, "berth_sidecar_events_dropped_total",
+	                               "Event lines dropped (over-long or unparsable).", NULL);
+	t->m.reconnects = metrics_counter(ms, "berth_sidecar_reconnects_total",
+	                                  "Docker event stream reconnects.", NULL);
+	t->m.reconciles = metrics_counter(ms, "berth_sidecar_reconciles_total",
+	                                  "Full reconciles against Docker.", NULL);
+	t->m.fixed = metrics_counter(ms, "berth_sidecar_reconcile_rows_fixed_total",
+	                             "Registry rows a reconcile (Docker or agent) changed.", NULL);
+	t->m.inspects =
+	    metrics_counter(ms, "berth_sidecar_inspects_total", "Docker inspects made.", NULL);
+	t->m.inspect_errors =
+	    metrics_counter(ms, "berth_sidecar_inspect_errors_total",
+	                    "Docker inspects that failed (other than 404).", NULL);
+	t->m.commits = metrics_counter(ms, "berth_sidecar_commits_total",
+	                               "Registry write transactions.", NULL);
+	t->m.commit_errors =
+	    metrics_counter(ms, "berth_sidecar_commit_errors_total",
+	                    "Registry write transactions that failed (retried).", NULL);
+	t->m.event_to_commit =
+	    metrics_histogram(ms, "berth_sidecar_event_to_commit_seconds",
+	                      "From the Docker event's timeNano to the registry commit.",
+	                      commit_bounds, sizeof(commit_bounds) / sizeof(commit_bounds[0]));
+}
 
 struct tracker *
 tracker_new(struct event_base *base, struct docker *docker, struct registry *reg,
@@ -1025,13 +554,14 @@ tracker_new(struct event_base *base, struct docker *docker, struct registry *reg
 	if (conf->label_filter != NULL)
 		snprintf(t->label_filter, sizeof(t->label_filter), "%s", conf->label_filter);
 	t->interval = conf->reconcile_interval;
+	register_metrics(t, conf->metrics);
 	t->backoff_ms = BACKOFF_MIN_MS;
 	t->state = "starting";
 	TAILQ_INIT(&t->waiting);
 	TAILQ_INIT(&t->inflight);
 	TAILQ_INIT(&t->ops);
-	if ((t->flush_ev = event_new(base, -1, 0, flush_event, t)) == NULL ||
-	    (t->retry_ev = evtimer_new(base, flush_event, t)) == NULL ||
+	if ((t->flush_ev = event_new(base, -1, 0, commit_event, t)) == NULL ||
+	    (t->retry_ev = evtimer_new(base, commit_event, t)) == NULL ||
 	    (t->connect_ev = evtimer_new(base, connect_event, t)) == NULL ||
 	    (t->reconcile_ev = evtimer_new(base, reconcile_event, t)) == NULL) {
 		tracker_free(t);
@@ -1071,7 +601,7 @@ tracker_free(struct tracker *t)
 		free(q);
 	}
 	if (t->reg != NULL)
-		flush(t);
+		commit_flush(t);
 	while ((o = TAILQ_FIRST(&t->ops)) != NULL) {
 		log_warnx("tracker_write_lost container=%.12s", o->id);
 		TAILQ_REMOVE(&t->ops, o, entry);

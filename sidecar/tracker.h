@@ -19,10 +19,12 @@ struct docker;
 struct registry;
 struct tracker;
 struct agent_task;
+struct metrics;
 
 struct tracker_conf {
 	const char *label_filter; /* "K" or "K=V", or NULL */
 	int reconcile_interval;   /* seconds between periodic Docker reconciles; 0 = never */
+	struct metrics *metrics;  /* gets the tracker's figures; NULL: none kept */
 };
 
 /* Runs after each committed batch that changed rows (long-poll waiters, sync kick). */
@@ -55,5 +57,8 @@ void tracker_flush(struct tracker *);
  * running one) is inspected again; Docker's answer is written.
  */
 void tracker_agent_tasks(struct tracker *, const struct agent_task *tasks, size_t n);
+/* The same as an agent_sink (sidecar/agent.h) callback pair; arg is the tracker. */
+void tracker_sink_cluster(const char *cluster_short, void *arg);
+void tracker_sink_tasks(const struct agent_task *tasks, size_t n, void *arg);
 
 #endif

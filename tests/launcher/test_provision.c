@@ -29,6 +29,8 @@
 
 #include "core/evcurl.h"
 #include "core/httpd.h"
+#include "core/metrics.h"
+#include "core/clock.h"
 #include "launcher/await.h"
 #include "launcher/launcher.h"
 #include "launcher/probe.h"
@@ -306,6 +308,7 @@ teardown(void **state)
 		event_base_dispatch(f->l.base);
 	}
 	evhttp_free(f->l.http);
+	api_free(&f->l);
 	evhttp_free(f->app);
 	evcurl_free(f->l.curl);
 	event_free(f->l.reg_timer);
@@ -366,9 +369,9 @@ send_req(struct fx *f, enum evhttp_cmd_type cmd, const char *uri, const char *bo
 static void
 wait_all(struct fx *f, struct reply **rs, int n)
 {
-	int64_t until = launcher_mono_us() + 10 * 1000000;
+	int64_t until = clock_mono_us() + 10 * 1000000;
 
-	while (launcher_mono_us() < until) {
+	while (clock_mono_us() < until) {
 		int done = 1;
 
 		for (int k = 0; k < n; k++)
@@ -428,7 +431,7 @@ test_bound_from_registry(void **state)
 	assert_non_null(strstr(r.body, "\"task_arn\":\"fake-acme-co\""));
 	assert_non_null(strstr(r.timing, "start;dur="));
 	assert_non_null(strstr(r.timing, "launcher;dur="));
-	assert_int_equal(f->l.m.bound_by[BS_REGISTRY], 1);
+	assert_int_equal(metric_value(f->l.m.bound_by[BS_REGISTRY]), 1);
 	assert_int_equal(F.starts, 1);
 	assert_int_equal(F.stops, 0);
 	assert_string_equal(F.env[0], "DB_NAME=acme_co");
@@ -456,7 +459,7 @@ test_bound_from_describe(void **state)
 	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
 	if (r.status != 201)
 		fail_msg("%d %s", r.status, r.body);
-	assert_int_equal(f->l.m.bound_by[BS_DESCRIBE], 1);
+	assert_int_equal(metric_value(f->l.m.bound_by[BS_DESCRIBE]), 1);
 	assert_true(F.describes >= 1);
 }
 
@@ -705,12 +708,12 @@ test_stops_while_probing(void **state)
 	f->l.wait_timeout_s = 20;
 	f->l.describe_ms = 15000; /* only the registry's news can ask describe in time */
 	evtimer_add(ev, &tv);
-	t0 = launcher_mono_us();
+	t0 = clock_mono_us();
 	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
 	if (r.status != 502)
 		fail_msg("want 502 task_stopped, got %d %s", r.status, r.body);
 	assert_non_null(strstr(r.body, "\"task_stopped\""));
-	assert_true(launcher_mono_us() - t0 < 5 * 1000000);
+	assert_true(clock_mono_us() - t0 < 5 * 1000000);
 	assert_int_equal(registry_tenant_get(f->l.reg, "acme-co", &t), 0);
 	assert_int_equal(t.status, TENANT_FAILED);
 	assert_non_null(strstr(t.error, "exit code 3"));
@@ -754,12 +757,12 @@ test_failed_write_is_retried(void **state)
 	assert_int_equal(registry_tenant_get(F.sidecar, "acme-co", &t), 0);
 	assert_int_equal(t.status, TENANT_PROVISIONING);
 	/* Asked again while the registry is still locked: 503, and quickly. */
-	t0 = launcher_mono_us();
+	t0 = clock_mono_us();
 	call(f, EVHTTP_REQ_POST, "/v1/tenants", BODY, 0, &r);
 	if (r.status != 503)
 		fail_msg("want 503 while the registry is locked, got %d %s", r.status, r.body);
 	assert_non_null(strstr(r.body, "registry_error"));
-	assert_true(launcher_mono_us() - t0 < 2 * 1000000);
+	assert_true(clock_mono_us() - t0 < 2 * 1000000);
 	/* The lock goes: the retry lands FAILED, the provision is freed. */
 	assert_int_equal(registry_rollback(F.sidecar), 0);
 	run_ms(f, 800);
@@ -1045,7 +1048,7 @@ test_resume(void **state)
 	assert_string_equal(st, "RUNNING");
 	tenant_status(f, "resume-b", st, sizeof(st));
 	assert_string_equal(st, "RUNNING");
-	assert_int_equal(f->l.m.resumed, 2);
+	assert_int_equal(metric_value(f->l.m.resumed), 2);
 }
 
 int

@@ -19,6 +19,8 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "core/clock.h"
+
 char *
 tl_read_file_max(const char *path, size_t max, size_t *len)
 {
@@ -112,19 +114,13 @@ tl_tmpdirs_done(int ok)
 double
 tl_now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock_mono_us() / 1e6;
 }
 
 int64_t
 tl_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return clock_real_ns();
 }
 
 int

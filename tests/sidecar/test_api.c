@@ -65,16 +65,17 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct api_info info = {"192.0.2.1", "flag"};
+	struct api_info info = {"192.0.2.1", "flag", NULL};
 	char err[256], listen[64];
 
 	assert_non_null(f);
 	tu_stack_open(&f->s, "test-api", "192.0.2.1");
-	f->agent = agent_new(f->s.base, f->s.ec, "none", f->s.t, 0);
+	f->agent = agent_new(f->s.base, f->s.ec, "none", NULL, 0, f->s.m);
 	f->http = evhttp_new(f->s.base);
 	f->port = tl_free_port();
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", f->port);
 	assert_int_equal(httpd_bind(f->http, listen, err, sizeof(err)), 0);
+	info.metrics = f->s.m;
 	f->api = api_new(f->s.base, f->http, f->s.reg, f->s.t, f->agent, &info);
 	tracker_on_commit(f->s.t, on_commit, f);
 	*state = f;

@@ -23,7 +23,7 @@
 #include "core/evcurl.h"
 #include "registry/registry.h"
 #include "sidecar/agent.h"
-#include "sidecar/metrics.h"
+#include "core/metrics.h"
 #include "sidecar/tracker.h"
 #include "tests/sidecar/testutil.h"
 #include "tests/lib/testlib.h"
@@ -404,10 +404,11 @@ test_reconnect_reconcile(void **state)
 	assert_int_equal(count(f, ID2), 1);
 	assert_int_equal(count(f, ID3), 1);
 	/* The stream breaks; meanwhile ID3 is removed and ID is started. */
-	reconnects = metrics.reconnects;
+	reconnects = (unsigned long)metrics_value(f->s.m, "berth_sidecar_reconnects_total", NULL);
 	fake_docker_close_events(f->s.fake);
-	TU_UNTIL(f->s.base, metrics.reconnects > reconnects);
-	assert_true(metrics.reconnects > reconnects);
+	TU_UNTIL(f->s.base,
+	         metrics_value(f->s.m, "berth_sidecar_reconnects_total", NULL) > reconnects);
+	assert_true(metrics_value(f->s.m, "berth_sidecar_reconnects_total", NULL) > reconnects);
 	fake_docker_del(f->s.fake, ID3);
 	fake_docker_put(f->s.fake, ID, tl_fixture("docker-inspect-bridge-dynamic.json", NULL));
 	tu_wait_connected(&f->s);
@@ -483,13 +484,14 @@ test_registry_locked_elsewhere(void **state)
 	assert_int_equal(sqlite3_open(f->s.db, &other), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 
-	errors = metrics.commit_errors;
+	errors = (unsigned long)metrics_value(f->s.m, "berth_sidecar_commit_errors_total", NULL);
 	inspects = fake_docker_inspects(f->s.fake);
 	put_running(f, ID2, 40002);
 	put_running(f, ID3, 40003);
 	event(f, "start", ID2, NULL);
-	TU_UNTIL(f->s.base, metrics.commit_errors > errors);
-	assert_true(metrics.commit_errors > errors);
+	TU_UNTIL(f->s.base,
+	         metrics_value(f->s.m, "berth_sidecar_commit_errors_total", NULL) > errors);
+	assert_true(metrics_value(f->s.m, "berth_sidecar_commit_errors_total", NULL) > errors);
 	/* The first commit is failing; the stream is still read and inspects still go out. */
 	event(f, "start", ID3, NULL);
 	TU_UNTIL(f->s.base, fake_docker_inspects(f->s.fake) >= inspects + 2);
@@ -500,8 +502,10 @@ test_registry_locked_elsewhere(void **state)
 	event_add(ev, &ten_ms);
 	tu_spin(f->s.base, 1000);
 	event_free(ev);
-	print_message("locked 1 s: %d ticks of 10 ms, %lu failed commits\n", ticks,
-	              metrics.commit_errors - errors);
+	print_message(
+	    "locked 1 s: %d ticks of 10 ms, %lu failed commits\n", ticks,
+	    (unsigned long)metrics_value(f->s.m, "berth_sidecar_commit_errors_total", NULL) -
+	        errors);
 	assert_true(ticks >= 20);
 	assert_int_equal(status_of(f, ID2), -1);
 	assert_int_equal(status_of(f, ID3), -1);

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/docker.h"
+#include "core/metrics.h"
 #include "core/evcurl.h"
 #include "registry/registry.h"
 #include "sidecar/tracker.h"
@@ -270,6 +271,8 @@ tu_stack_open(struct tu_stack *s, const char *tag, const char *host_ip)
 		fail_msg("docker_new: %s", err);
 	if (registry_open(&s->reg, s->db, REGISTRY_RDWR | REGISTRY_CREATE, err, sizeof(err)) != 0)
 		fail_msg("registry_open %s: %s", s->db, err);
+	s->m = metrics_new();
+	conf.metrics = s->m;
 	s->t = tracker_new(s->base, s->docker, s->reg, &conf);
 	assert_non_null(s->t);
 	tracker_set_host_ip(s->t, host_ip);
@@ -279,6 +282,7 @@ void
 tu_stack_close(struct tu_stack *s)
 {
 	tracker_free(s->t);
+	metrics_free(s->m);
 	fake_docker_free(s->fake);
 	docker_free(s->docker);
 	evcurl_free(s->ec);

@@ -24,6 +24,7 @@ struct tu_stack {
 	struct docker *docker;
 	struct registry *reg;
 	struct tracker *t;
+	struct metrics *m; /* the tracker's figures */
 	struct fake_docker *fake;
 	char dir[256], sock[300], db[300];
 };
