@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
+#include "core/backoff.h"
 #include "aws/aws_retry.h"
 
 void
@@ -35,15 +36,7 @@ aws_retry_quota_release(struct aws_retry_quota *q, int taken)
 long
 aws_retry_backoff_ms(int retry, long base_ms, long cap_ms, uint32_t rnd)
 {
-	long ceiling = base_ms;
-
-	if (retry < 1)
-		retry = 1;
-	for (int i = 1; i < retry && ceiling < cap_ms; i++)
-		ceiling *= 2;
-	if (ceiling > cap_ms)
-		ceiling = cap_ms;
-	return (long)(((uint64_t)rnd * (uint64_t)ceiling) >> 32);
+	return backoff_full_jitter(backoff_ceiling(retry < 1 ? 1 : retry, base_ms, cap_ms), rnd);
 }
 
 uint32_t

@@ -503,96 +503,17 @@ list_tenants(struct launcher *l, struct evhttp_request *req)
 	              (long)json_array_size(c.arr) == limit ? json_string(c.last) : json_null()));
 }
 
-/* Seconds as Prometheus histogram buckets: 0.01 .. 60 (and +Inf). */
-static const double provision_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-
-/* Registers the launcher's figures in l->m (NULL handles when out of memory: never counted). */
-static int
-metrics_register(struct launcher *l)
-{
-	static const char *const routes[] = {"post",    "get",     "list", "delete",
-	                                     "healthz", "metrics", "other"};
-	static const char *const classes[] = {"2xx", "4xx", "5xx"};
-	static const char *const sources[] = {"registry", "sidecar", "describe"};
-	static const char *const results[] = {"started",   "running", "failed",
-	                                      "timed_out", "resumed", "refused"};
-	struct launcher_metrics *m = &l->m;
-	struct metric **by_result[] = {&m->started,   &m->running, &m->failed,
-	                               &m->timed_out, &m->resumed, &m->refused};
-	struct metrics *all;
-	char label[64];
-
-	if ((all = m->all = metrics_new()) == NULL)
-		return -1;
-	for (int r = 0; r < MR__N; r++)
-		for (int c = 0; c < MC__N; c++) {
-			snprintf(label, sizeof(label), "route=\"%s\",code=\"%s\"", routes[r],
-			         classes[c]);
-			m->requests[r][c] = metrics_counter(all, "berth_launcher_requests_total",
-			                                    "HTTP requests answered.", label);
-		}
-	m->rate_limited = metrics_counter(all, "berth_launcher_rate_limited_total",
-	                                  "Requests answered 429.", NULL);
-	m->unauthorized = metrics_counter(all, "berth_launcher_unauthorized_total",
-	                                  "Requests answered 401.", NULL);
-	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++) {
-		snprintf(label, sizeof(label), "result=\"%s\"", results[i]);
-		*by_result[i] = metrics_counter(all, "berth_launcher_provisions_total",
-		                                "Provisions, by result.", label);
-	}
-	m->tenants_stopped = metrics_counter(all, "berth_launcher_tenants_stopped_total",
-	                                     "Tenants stopped by DELETE.", NULL);
-	m->task_stopped =
-	    metrics_counter(all, "berth_launcher_tenants_task_stopped_total",
-	                    "RUNNING tenants whose task stopped without a DELETE.", NULL);
-	m->inflight =
-	    metrics_gauge(all, "berth_launcher_inflight", "Provisions in progress.", NULL);
-	m->start_queue = metrics_gauge(all, "berth_launcher_start_queue",
-	                               "Provisions waiting for a backend start slot.", NULL);
-	m->registry_checks = metrics_counter(all, "berth_launcher_registry_checks_total",
-	                                     "Looks at the registry while waiting.", NULL);
-	m->registry_changes = metrics_counter(all, "berth_launcher_registry_changes_total",
-	                                      "Looks that found the registry changed.", NULL);
-	for (int i = 0; i < BS__N; i++) {
-		snprintf(label, sizeof(label), "source=\"%s\"", sources[i]);
-		m->bound_by[i] =
-		    metrics_counter(all, "berth_launcher_bindings_total",
-		                    "Bindings learned, by the source that answered first.", label);
-	}
-	m->total = metrics_histogram(all, "berth_launcher_provision_seconds", "POST to RUNNING.",
-	                             provision_bounds,
-	                             sizeof(provision_bounds) / sizeof(provision_bounds[0]));
-	m->share =
-	    metrics_histogram(all, "berth_launcher_provision_own_seconds",
-	                      "POST to RUNNING minus the backend's start call.", provision_bounds,
-	                      sizeof(provision_bounds) / sizeof(provision_bounds[0]));
-	for (int i = 0; i < 4; i++) {
-		snprintf(label, sizeof(label), "status=\"%s\"",
-		         tenant_status_str((enum tenant_status)i));
-		m->tenants[i] = metrics_gauge(all, "berth_launcher_tenants",
-		                              "Tenants in the registry, by status.", label);
-	}
-	return 0;
-}
-
 static void
 metrics(struct launcher *l, struct evhttp_request *req)
 {
 	struct evbuffer *b = evbuffer_new();
-	struct registry_stats st;
 
 	if (b == NULL) {
 		api_reply_error(l, req, 500, "internal", "out of memory", NULL);
 		return;
 	}
 	count(l, req, 200);
-	metric_set(l->m.inflight, l->nprovs);
-	metric_set(l->m.start_queue, l->nqueued);
-	/* A registry that cannot be read keeps the last figures. */
-	if (registry_stats(l->reg, &st) == 0)
-		for (int i = 0; i < 4; i++)
-			metric_set(l->m.tenants[i], (double)st.tenants[i]);
-	metrics_render(l->m.all, b);
+	launcher_metrics_render(l, b);
 	add_header(req, "Content-Type", "text/plain; version=0.0.4");
 	httpd_send(req, 200, b);
 	evbuffer_free(b);
@@ -771,7 +692,7 @@ handle(struct evhttp_request *req, void *arg)
 int
 api_init(struct launcher *l, char *err, size_t errlen)
 {
-	if (metrics_register(l) != 0) {
+	if (launcher_metrics_init(l) != 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -792,6 +713,5 @@ api_init(struct launcher *l, char *err, size_t errlen)
 void
 api_free(struct launcher *l)
 {
-	metrics_free(l->m.all);
-	memset(&l->m, 0, sizeof(l->m));
+	launcher_metrics_free(l);
 }

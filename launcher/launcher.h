@@ -32,6 +32,7 @@
 
 struct evhttp;
 struct evhttp_request;
+struct evbuffer;
 struct event;
 struct ratelimit;
 struct aws;
@@ -39,21 +40,23 @@ struct launcher;
 struct metric;
 struct metrics;
 
-#define LAUNCHER_TOKEN_MAX        4096         /* bytes of --token-file */
-#define LAUNCHER_DBURL_MAX        1024         /* an expanded DATABASE_URL */
-#define LAUNCHER_WAITERS_MAX      32           /* requests waiting on one provision */
-#define LAUNCHER_SIDECAR_BODY_MAX (256 * 1024) /* a sidecar binding answer */
-#define LAUNCHER_REG_POLL_MS      10           /* registry_changed() interval while awaiting */
-#define LAUNCHER_BUSY_MS          50 /* a registry lock held elsewhere stalls the loop this long */
-#define LAUNCHER_ORPHAN_GRACE_S   30 /* past --wait-timeout: a PROVISIONING row nobody owns */
-#define LAUNCHER_BACKEND_MAX      16 /* default --backend-concurrency */
-#define LAUNCHER_AFTER_START_MS   1000 /* kept for binding and probe when judging the queue */
+#define LAUNCHER_TOKEN_MAX         4096         /* bytes of --token-file */
+#define LAUNCHER_DBURL_MAX         1024         /* an expanded DATABASE_URL */
+#define LAUNCHER_WAITERS_MAX       32           /* requests waiting on one provision */
+#define LAUNCHER_SIDECAR_BODY_MAX  (256 * 1024) /* a sidecar binding answer */
+#define LAUNCHER_REG_POLL_MS       10           /* registry_changed() interval while awaiting */
+#define LAUNCHER_BUSY_MS           50 /* a registry lock held elsewhere stalls the loop this long */
+#define LAUNCHER_SAVE_RETRY_MS     100  /* a failed state write is tried again after this, */
+#define LAUNCHER_SAVE_RETRY_MAX_MS 5000 /* doubling up to this */
+#define LAUNCHER_ORPHAN_GRACE_S    30   /* past --wait-timeout: a PROVISIONING row nobody owns */
+#define LAUNCHER_BACKEND_MAX       16   /* default --backend-concurrency */
+#define LAUNCHER_AFTER_START_MS    1000 /* kept for binding and probe when judging the queue */
 
 enum metric_route { MR_POST, MR_GET, MR_LIST, MR_DELETE, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };
 enum metric_class { MC_2XX, MC_4XX, MC_5XX, MC__N };
 enum bind_source { BS_REGISTRY, BS_SIDECAR, BS_DESCRIBE, BS__N };
 
-/* The launcher's figures (core/metrics), registered by api_init and rendered at /metrics. */
+/* The launcher's figures (core/metrics), registered by launcher/metrics.c. */
 struct launcher_metrics {
 	struct metrics *all;
 	struct metric *requests[MR__N][MC__N];
@@ -174,6 +177,12 @@ int prov_take_over(struct launcher *, const struct tenant *t, void *who, int64_t
 int prov_flush(struct prov *);
 /* Answers every waiter with 503 and frees every provision (shutdown). */
 void prov_shutdown(struct launcher *);
+
+/* metrics.c: registers l->m (handles stay NULL, never counted, when out of memory) */
+int launcher_metrics_init(struct launcher *);
+/* Sets the gauges read at scrape time and appends the text exposition. */
+void launcher_metrics_render(struct launcher *, struct evbuffer *);
+void launcher_metrics_free(struct launcher *);
 
 /* api.c */
 /* Sets up routes on l->http and l->answer. */

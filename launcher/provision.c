@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "core/backoff.h"
 #include "core/clock.h"
 #include "core/evcurl.h"
 #include "core/log.h"
@@ -177,11 +178,10 @@ save(struct prov *p)
 	    (p->save_timer = evtimer_new(p->l->base, save_tick, p)) == NULL)
 		return rc;
 	if (!evtimer_pending(p->save_timer, NULL)) {
-		long ms = 100L << (p->save_tries < 6 ? p->save_tries : 6);
+		long ms = backoff_ceiling(p->save_tries + 1, LAUNCHER_SAVE_RETRY_MS,
+		                          LAUNCHER_SAVE_RETRY_MAX_MS);
 		struct timeval tv = {0, 0};
 
-		if (ms > 5000)
-			ms = 5000;
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
 		evtimer_add(p->save_timer, &tv);

@@ -16,12 +16,14 @@
 #include "aws/aws.h"
 #include "aws/aws_ddb.h"
 #include "aws/aws_retry.h"
+#include "core/backoff.h"
 #include "core/log.h"
 #include "registry/item.h"
 #include "registry/registry.h"
 #include "registry/sync.h"
 
 #define UNPROCESSED_BASE_MS 50
+#define UNPROCESSED_CAP_MS  (UNPROCESSED_BASE_MS << (SYNC_UNPROCESSED_TRIES - 1))
 
 struct item {
 	int64_t row_id;
@@ -64,8 +66,8 @@ struct sync {
 	int drain_failed;
 	int drain_full; /* the drain took SYNC_DRAIN_MAX rows: more may wait */
 	int last_empty;
-	int kicked; /* a kick came during the drain: go again at once */
-	long backoff_ms;
+	int kicked;             /* a kick came during the drain: go again at once */
+	struct backoff backoff; /* of the drain, after a failed one */
 	struct sync_stats st;
 };
 
@@ -116,15 +118,14 @@ drain_end(struct sync *s)
 	s->draining = 0;
 	s->st.draining = 0;
 	if (s->drain_failed) {
-		s->backoff_ms = s->backoff_ms == 0 ? 1000 : s->backoff_ms * 2;
-		if (s->backoff_ms > SYNC_BACKOFF_MAX_MS)
-			s->backoff_ms = SYNC_BACKOFF_MAX_MS;
-		log_warnx("sync_backoff table=%s ms=%ld error=\"%s\"", s->table, s->backoff_ms,
+		long ms = backoff_next(&s->backoff);
+
+		log_warnx("sync_backoff table=%s ms=%ld error=\"%s\"", s->table, ms,
 		          s->st.last_error);
-		schedule(s, s->backoff_ms);
+		schedule(s, ms);
 		return;
 	}
-	s->backoff_ms = 0;
+	backoff_reset(&s->backoff);
 	schedule(s, s->drain_full || s->kicked
 	                ? 0
 	                : (s->opt.poll_ms > 0 ? s->opt.poll_ms : SYNC_POLL_MS));
@@ -296,8 +297,9 @@ batch_done(struct op *op, const struct aws_result *r)
 		return;
 	}
 	/* Exponential backoff with jitter before sending the leftovers again. */
-	long ms = UNPROCESSED_BASE_MS << (again->tries - 1);
-	ms = ms / 2 + (long)(aws_retry_random() % (unsigned)(ms / 2 + 1));
+	long ms = backoff_equal_jitter(
+	    backoff_ceiling(again->tries, UNPROCESSED_BASE_MS, UNPROCESSED_CAP_MS),
+	    aws_retry_random());
 	if ((again->timer = evtimer_new(s->base, retry_timer, again)) == NULL) {
 		queue_push(s, again);
 		return;
@@ -502,6 +504,7 @@ sync_new(struct event_base *base, struct registry *reg, struct aws *aws, const c
 	s->reg = reg;
 	s->aws = aws;
 	s->lock_fd = -1;
+	s->backoff = (struct backoff)BACKOFF_INIT(SYNC_BACKOFF_MIN_MS, SYNC_BACKOFF_MAX_MS);
 	snprintf(s->table, sizeof(s->table), "%s", table);
 	if (opt != NULL)
 		s->opt = *opt;
@@ -523,7 +526,7 @@ sync_kick(struct sync *s)
 		return;
 	if (s->draining)
 		s->kicked = 1;
-	else if (s->backoff_ms == 0)
+	else if (!backoff_active(&s->backoff))
 		schedule(s, 0);
 }
 

@@ -29,9 +29,10 @@ struct registry;
 struct aws;
 struct aws_call;
 
-#define SYNC_DRAIN_MAX         500 /* outbox rows per drain */
-#define SYNC_INFLIGHT_MAX      8   /* DynamoDB calls in flight per drain */
-#define SYNC_POLL_MS           500 /* outbox check when nothing kicks */
+#define SYNC_DRAIN_MAX         500  /* outbox rows per drain */
+#define SYNC_INFLIGHT_MAX      8    /* DynamoDB calls in flight per drain */
+#define SYNC_POLL_MS           500  /* outbox check when nothing kicks */
+#define SYNC_BACKOFF_MIN_MS    1000 /* after a failed drain, doubling */
 #define SYNC_BACKOFF_MAX_MS    30000
 #define SYNC_UNPROCESSED_TRIES 8
 #define SYNC_TOMBSTONE_TTL_S   (7 * 24 * 3600) /* a gone container's item: 7 days */

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "core/backoff.h"
 #include "core/evcurl.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -28,7 +29,7 @@ struct agent {
 	char url[AGENT_URL_MAX];
 	int none;
 	int interval;
-	int retry_s;
+	struct backoff retry; /* asking /v1/metadata again */
 	int have_meta, said_unavailable;
 	const char *state;
 	struct agent_metadata meta;
@@ -295,8 +296,7 @@ on_metadata(struct agent *a, const struct evcurl_resp *r)
 	metric_inc(a->errors);
 	say_unavailable(a, r->error != 0 ? r->errmsg : "bad /v1/metadata answer");
 	/* Retried until the agent answers; Docker tracking does not wait for it. */
-	schedule(a->meta_ev, a->retry_s);
-	a->retry_s = a->retry_s * 2 > AGENT_RETRY_MAX_S ? AGENT_RETRY_MAX_S : a->retry_s * 2;
+	schedule(a->meta_ev, (int)(backoff_next(&a->retry) / 1000));
 }
 
 static void
@@ -407,7 +407,7 @@ agent_new(struct event_base *base, struct evcurl *ec, const char *url,
 	a->errors = metrics_counter(metrics, "berth_sidecar_agent_errors_total",
 	                            "ECS agent calls that failed.", NULL);
 	a->interval = interval_s;
-	a->retry_s = AGENT_RETRY_MIN_S;
+	a->retry = (struct backoff)BACKOFF_INIT(AGENT_RETRY_MIN_S * 1000, AGENT_RETRY_MAX_S * 1000);
 	a->none = url == NULL || strcmp(url, "none") == 0;
 	a->state = a->none ? "none" : "waiting";
 	if (!a->none) {

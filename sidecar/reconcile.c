@@ -216,7 +216,7 @@ on_list(const struct docker_resp *r, const struct docker_container *v, size_t n,
 			log_info("docker_reconciled containers=%zu", n);
 		t->reconciled = 1;
 		t->state = "connected";
-		t->backoff_ms = BACKOFF_MIN_MS;
+		backoff_reset(&t->backoff);
 		t->ever_connected = 1;
 	}
 	if (again)

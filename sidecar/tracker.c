@@ -344,7 +344,7 @@ on_event(const struct docker_event *e, void *arg)
 
 	metric_inc(t->m.events[kind]);
 	count_dropped(t);
-	t->backoff_ms = BACKOFF_MIN_MS;
+	backoff_reset(&t->backoff);
 	if (e->time_nano > t->last_ns)
 		t->last_ns = e->time_nano;
 	if (strcmp(e->type, "container") != 0 || kind == EK_OTHER)
@@ -395,15 +395,14 @@ void
 schedule_connect(struct tracker *t)
 {
 	struct timeval tv;
+	long ms;
 
 	if (t->closing)
 		return;
-	tv.tv_sec = t->backoff_ms / 1000;
-	tv.tv_usec = (t->backoff_ms % 1000) * 1000;
+	ms = backoff_next(&t->backoff);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(t->connect_ev, &tv);
-	t->backoff_ms *= 2;
-	if (t->backoff_ms > BACKOFF_MAX_MS)
-		t->backoff_ms = BACKOFF_MAX_MS;
 }
 
 static void
@@ -417,8 +416,8 @@ on_end(int error, const char *message, void *arg)
 	t->state = "reconnecting";
 	metric_inc(t->m.reconnects);
 	count_dropped(t);
-	log_warnx("docker_stream_lost error=%d reason=\"%s\" retry_ms=%d", error, message,
-	          t->backoff_ms);
+	log_warnx("docker_stream_lost error=%d reason=\"%s\" retry_ms=%ld", error, message,
+	          backoff_peek(&t->backoff));
 	schedule_connect(t);
 }
 
@@ -454,8 +453,8 @@ on_ping(const struct docker_resp *r, void *arg)
 		return;
 	if (r->error != 0 || r->status != 200) {
 		t->state = "unreachable";
-		log_warnx("docker_ping_failed status=%ld error=\"%s\" retry_ms=%d", r->status,
-		          r->message, t->backoff_ms);
+		log_warnx("docker_ping_failed status=%ld error=\"%s\" retry_ms=%ld", r->status,
+		          r->message, backoff_peek(&t->backoff));
 		schedule_connect(t);
 		return;
 	}
@@ -554,8 +553,8 @@ tracker_new(struct event_base *base, struct docker *docker, struct registry *reg
 	if (conf->label_filter != NULL)
 		snprintf(t->label_filter, sizeof(t->label_filter), "%s", conf->label_filter);
 	t->interval = conf->reconcile_interval;
+	t->backoff = (struct backoff)BACKOFF_INIT(BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 	register_metrics(t, conf->metrics);
-	t->backoff_ms = BACKOFF_MIN_MS;
 	t->state = "starting";
 	TAILQ_INIT(&t->waiting);
 	TAILQ_INIT(&t->inflight);

@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "core/backoff.h"
 #include "core/docker.h"
 #include "core/metrics.h"
 #include "registry/registry.h"
@@ -110,7 +111,8 @@ struct tracker {
 	struct docker_events *stream;
 	struct evcurl_xfer *ping, *list;
 	struct event *connect_ev, *reconcile_ev;
-	int stream_up, reconciled, backoff_ms, reconcile_again, ever_connected;
+	int stream_up, reconciled, reconcile_again, ever_connected;
+	struct backoff backoff; /* reconnecting to Docker */
 	uint64_t list_seq;
 	int64_t last_ns;
 	const char *state;

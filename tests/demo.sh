@@ -82,7 +82,7 @@ stop_demo() {
 
 start_demo() {
 	local dh t sub name email out url host port
-	for b in launcher/berth-launcher sidecar/berth-sidecar registry/berth; do
+	for b in launcher/berth-launcher sidecar/berth-sidecar berth/berth; do
 		[ -x "$build/$b" ] || die "$build/$b is missing: run ./dev build first"
 	done
 	for c in curl docker ss; do
@@ -140,7 +140,7 @@ start_demo() {
 	done
 
 	say "berth ls"
-	"$build/registry/berth" --db "$dir/registry.db" ls
+	"$build/berth/berth" --db "$dir/registry.db" ls
 
 	printf '\nberth is running:\n'
 	printf '  %-9s %-24s (log %s)\n' launcher "http://127.0.0.1:$lport" "$dir/launcher.log" \
@@ -148,7 +148,7 @@ start_demo() {
 	cat <<EOF
   docker    $dh
 Try:  curl -s http://127.0.0.1:$lport/v1/tenants
-      $build/registry/berth --db $dir/registry.db ls
+      $build/berth/berth --db $dir/registry.db ls
 Stop: ./dev demo stop
 EOF
 }

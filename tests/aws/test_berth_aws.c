@@ -35,7 +35,7 @@ berth(const char *args, char *out, size_t outlen)
 	char cmd[2048];
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), "'%s/registry/berth' %s 2>&1", tl_need_env("BERTH_BINARY_DIR"),
+	snprintf(cmd, sizeof(cmd), "'%s/berth/berth' %s 2>&1", tl_need_env("BERTH_BINARY_DIR"),
 	         args);
 	rc = tl_run(cmd, out, outlen);
 	print_message("$ berth %s\n%s", args, out);

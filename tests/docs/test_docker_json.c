@@ -442,7 +442,7 @@ test_cross_references(void **state)
 	 */
 	static const char *launcher_items[] = {"dynamodb:GetItem", "dynamodb:PutItem",
 	                                       "dynamodb:BatchWriteItem"};
-	/* registry/berth_aws.c: init-table and doctor. */
+	/* berth/table.c and berth/doctor.c: init-table and doctor. */
 	static const char *ops_calls[] = {"dynamodb:CreateTable",
 	                                  "dynamodb:DescribeTable",
 	                                  "dynamodb:DescribeTimeToLive",

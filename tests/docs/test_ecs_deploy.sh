@@ -32,7 +32,7 @@ for v in BERTH_TEST_DOCKER_HOST BERTH_TEST_ECS_URL BERTH_TEST_DYNAMODB_URL \
 done
 src=${BERTH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=$BERTH_BINARY_DIR
-for p in sidecar/berth-sidecar launcher/berth-launcher registry/berth; do
+for p in sidecar/berth-sidecar launcher/berth-launcher berth/berth; do
 	[ -x "$bin/$p" ] || fail "$bin/$p is not built"
 done
 for c in curl node ss; do
@@ -125,7 +125,7 @@ printf '%s' "$out" | grep -q '"taskDefinitionArn"' || fail "RegisterTaskDefiniti
 
 # The table, named per run so runs never share items.
 table=UserPortRegistry-test-$$-$RANDOM
-"$bin/registry/berth" init-table --dynamodb-table "$table" >"$tmp/init.log" 2>&1 ||
+"$bin/berth/berth" init-table --dynamodb-table "$table" >"$tmp/init.log" 2>&1 ||
 	fail "berth init-table: $(cat "$tmp/init.log")"
 grep -q "table $table: created" "$tmp/init.log" || fail "init-table said: $(cat "$tmp/init.log")"
 
@@ -224,7 +224,7 @@ for key in "$bkey" "$sub"; do
 done
 
 # berth doctor, pointed at the same services.
-"$bin/registry/berth" --db "$tmp/sidecar/registry.db" doctor --dynamodb-table "$table" \
+"$bin/berth/berth" --db "$tmp/sidecar/registry.db" doctor --dynamodb-table "$table" \
 	--docker-host "$DOCKER_HOST" --agent-url "http://127.0.0.1:$aport" >"$tmp/doctor.log" 2>&1 ||
 	fail "berth doctor failed: $(cat "$tmp/doctor.log")"
 
@@ -233,7 +233,7 @@ out=$(curl -sS --noproxy '*' -m 60 -X DELETE "http://127.0.0.1:$lport/v1/tenants
 	-H "Authorization: Bearer $token")
 printf '%s' "$out" | grep -q '"status":"STOPPED"' || fail "DELETE answered: $out"
 for _ in $(seq 1 100); do
-	st=$("$bin/registry/berth" --db "$tmp/sidecar/registry.db" --json get "${arn##*/}" 2>/dev/null || true)
+	st=$("$bin/berth/berth" --db "$tmp/sidecar/registry.db" --json get "${arn##*/}" 2>/dev/null || true)
 	printf '%s' "$st" | grep -Eq '"status":"(STOPPED|REMOVED)"' && break
 	sleep 0.2
 done

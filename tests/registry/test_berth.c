@@ -1,5 +1,5 @@
 /*
- * Tests for the berth command: runs the built binary ($BERTH_BINARY_DIR/registry/berth)
+ * Tests for the berth command: runs the built binary ($BERTH_BINARY_DIR/berth/berth)
  * against registries made here. Bad registry files are a data table; each must
  * give exit 3 and one line on stderr naming the file, never a crash.
  */
@@ -715,7 +715,7 @@ group_setup(void **state)
 		fprintf(stderr, "BERTH_BINARY_DIR is not set (run under ctest)\n");
 		return -1;
 	}
-	snprintf(berth_bin, sizeof(berth_bin), "%s/registry/berth", bd);
+	snprintf(berth_bin, sizeof(berth_bin), "%s/berth/berth", bd);
 	if (access(berth_bin, X_OK) != 0) {
 		fprintf(stderr, "%s: not built\n", berth_bin);
 		return -1;

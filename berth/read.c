@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "registry/berth.h"
+#include "berth/berth.h"
 #include "registry/registry.h"
 
 /* ---- ls ---- */

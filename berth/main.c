@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "core/opts.h"
-#include "registry/berth.h"
+#include "berth/berth.h"
 #include "registry/registry.h"
 
 #define ARGS_MAX 64 /* command-line words berth accepts */

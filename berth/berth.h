@@ -1,11 +1,12 @@
 /*
  * berth: what the berth command's files share: the context a command runs
- * with, the command table's row, exit codes and output helpers. Commands
- * live in berth_*.c; add one by writing its handler and adding a row to the
- * table in berth.c (and its options to the options table there).
+ * with, the command table's row, exit codes and output helpers. Each command
+ * has its file (read.c: ls, get, watch, stats; table.c: init-table,
+ * sync-status; doctor.c); add one by writing its handler and adding a row to
+ * the table in main.c (and its options to the options table there).
  */
-#ifndef BERTH_BERTH_H
-#define BERTH_BERTH_H
+#ifndef BERTH_BERTH_BERTH_H
+#define BERTH_BERTH_BERTH_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -39,15 +40,47 @@ struct berth_command {
 	int (*run)(struct berth_ctx *); /* returns the exit code */
 };
 
-/* The read commands (berth_read.c). */
+/* The read commands (read.c). */
 int berth_cmd_ls(struct berth_ctx *);
 int berth_cmd_get(struct berth_ctx *);
 int berth_cmd_watch(struct berth_ctx *);
 int berth_cmd_stats(struct berth_ctx *);
-/* The AWS-side commands (berth_aws.c). */
+/* The table commands (table.c). */
 int berth_cmd_init_table(struct berth_ctx *);
 int berth_cmd_sync_status(struct berth_ctx *);
+/* doctor.c */
 int berth_cmd_doctor(struct berth_ctx *);
+
+/* The table the AWS-side commands use: --dynamodb-table, else UserPortRegistry. */
+const char *berth_table_name(struct berth_ctx *);
+/* Table.TableStatus of a DescribeTable answer ("?" when absent). */
+const char *berth_table_status(json_t *body);
+
+/* The loop a command's network steps run on, one at a time (wait.c). */
+#define BERTH_CMD_TIMEOUT_MS 30000 /* one AWS step of a command */
+struct evcurl;
+struct aws_call;
+struct aws_result;
+struct berth_loop {
+	struct event_base *base;
+	struct evcurl *ec;
+	struct event *tick;
+};
+int berth_loop_open(struct berth_loop *);
+void berth_loop_close(struct berth_loop *);
+/* Runs the loop until *flag or ms pass; returns *flag. */
+int berth_loop_wait(struct berth_loop *, const int *flag, long ms);
+/* One AWS call, waited for: berth_call_done is its callback, berth_call_wait waits. */
+struct berth_call {
+	int done;
+	int error;
+	char code[96]; /* AWS_ERR_CODE_MAX */
+	char text[768];
+	json_t *body; /* the answer (a reference the caller drops) */
+};
+void berth_call_done(const struct aws_result *, void *arg);
+/* Waits for started (cancelled after ms); c->error, with c->text saying why. */
+int berth_call_wait(struct berth_loop *, struct berth_call *c, struct aws_call *started, long ms);
 
 /* Prints "berth: " fmt (with one string argument) and a hint to stderr; returns 2. */
 int berth_usage_error(const char *fmt, const char *arg);
