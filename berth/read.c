@@ -1,5 +1,5 @@
 /*
- * berth_read: the commands that read the registry: ls, get, watch, stats.
+ * read: berth's commands that read the registry: ls, get, watch, stats.
  */
 #include <errno.h>
 #include <signal.h>

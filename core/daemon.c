@@ -1,3 +1,4 @@
+/* daemon: what both daemons share at start: options, logging, signals (see daemon.h). */
 #include "core/daemon.h"
 
 #include <signal.h>

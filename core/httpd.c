@@ -1,3 +1,4 @@
+/* httpd: the helpers berth's evhttp servers share: binding, bodies, queries, JSON answers. */
 #include "core/httpd.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* log: one line per event, key=value text or JSON, to stderr or a file (see log.h). */
 #include "core/log.h"
 
 #include <errno.h>

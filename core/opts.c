@@ -1,3 +1,4 @@
+/* opts: one options table per program: flags, BERTH_* environment twins, defaults, --help. */
 #include "core/opts.h"
 
 #include <errno.h>

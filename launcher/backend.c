@@ -1,3 +1,4 @@
+/* backend: the table of backends (docker, ecs) the launcher starts tasks with. */
 #include "launcher/backend.h"
 
 #include <errno.h>

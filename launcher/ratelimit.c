@@ -1,3 +1,4 @@
+/* ratelimit: a token bucket per client key, in a fixed table (see ratelimit.h). */
 #include "launcher/ratelimit.h"
 
 #include <math.h>

@@ -1,3 +1,4 @@
+/* request: a POST /v1/tenants body decoded and validated (see request.h). */
 #include "launcher/request.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* template: {name} placeholders expanded (--url-template, --database-url-template). */
 #include "launcher/template.h"
 
 #include <errno.h>

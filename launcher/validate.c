@@ -1,3 +1,4 @@
+/* validate: the rules for subdomain, admin_email and company_name. */
 #include "launcher/validate.h"
 
 #include <errno.h>

@@ -86,6 +86,15 @@ int reg_fail(struct registry *, int code, const char *fmt, ...)
 int reg_write_begin(struct registry *, int *own);
 int reg_write_end(struct registry *, int own, int rc);
 
+/* Runs one SQL text (no results wanted); maps errors (errmsg set). */
+int reg_exec_sql(struct registry *, const char *sql, const char *what);
+/* The negative code for an SQLite result code. */
+int reg_sql_to_errno(int rc);
+/* SQLite's busy handler for r (arg): waits up to r->busy_ms, then gives up. */
+int reg_busy_handler(void *arg, int count);
+/* 1 when path's -wal file exists (a writer has the file open or left it). */
+int reg_wal_exists(const char *path);
+
 /* Steps a bound statement that returns no rows and resets it: 0, or the error (errmsg set). */
 int reg_step_done(struct registry *, sqlite3_stmt *, const char *what);
 

@@ -1,3 +1,4 @@
+/* api: the sidecar's HTTP API; routes in registry/sidecar_api.h (see api.h). */
 #include "sidecar/api.h"
 
 #include <errno.h>

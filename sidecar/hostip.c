@@ -1,3 +1,4 @@
+/* hostip: the address written as host_ip (see hostip.h). */
 #include "sidecar/hostip.h"
 
 #include <arpa/inet.h>
