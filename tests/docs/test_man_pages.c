@@ -39,7 +39,7 @@ struct program {
 static const struct program programs[] = {
     {"berth-sidecar", "8", {"sidecar", "bin", ".", NULL}},
     {"berth-launcher", "8", {"launcher", "bin", ".", NULL}},
-    {"berth", "1", {"registry", "bin", ".", NULL}},
+    {"berth", "1", {"berth", "bin", NULL}},
 };
 
 static int

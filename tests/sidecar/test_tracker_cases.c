@@ -65,7 +65,7 @@ struct case_run {
 
 #define case_fail(c, ...)                                                                          \
 	do {                                                                                       \
-		char case_msg_[512];                                                               \
+		char case_msg_[2048];                                                               \
 		snprintf(case_msg_, sizeof(case_msg_), __VA_ARGS__);                               \
 		fail_msg("%s:%d: %s", (c)->file, (c)->lineno, case_msg_);                          \
 	} while (0)
@@ -103,11 +103,23 @@ expand(struct case_run *c, const char *in, char *out, size_t outlen)
 static int
 split(char *line, char **argv)
 {
+	char *save = NULL;
 	int n = 0;
 
-	for (char *p = strtok(line, " \t"); p != NULL && n < CASE_ARGS; p = strtok(NULL, " \t"))
+	for (char *p = strtok_r(line, " \t", &save); p != NULL && n < CASE_ARGS;
+	     p = strtok_r(NULL, " \t", &save))
 		argv[n++] = p;
 	return n;
+}
+
+/* A number in a case line (0 when it is not one: the check then fails visibly). */
+static int
+num(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *s != '\0' && *end == '\0' && v >= 0 && v <= 1000000 ? (int)v : 0;
 }
 
 /* The value of key= among argv[from..], or NULL. */
@@ -209,7 +221,7 @@ container_body(struct case_run *c, int argc, char **argv)
 static void
 event_line(struct case_run *c, int argc, char **argv)
 {
-	char line[CASE_LINE], attrs[CASE_LINE] = "";
+	char line[CASE_LINE * 2], attrs[CASE_LINE] = "";
 
 	for (int i = 3; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
@@ -357,7 +369,7 @@ static void
 expect(struct case_run *c, int argc, char **argv)
 {
 	const char *p = arg(argc, argv, 2, "port");
-	int port = p != NULL ? atoi(p) : 0;
+	int port = p != NULL ? num(p) : 0;
 	struct find f;
 	char why[512] = "no such row";
 
@@ -419,14 +431,14 @@ step(struct case_run *c, char *line)
 	} else if (strcmp(argv[0], "event") == 0 && argc >= 3) {
 		event_line(c, argc, argv);
 	} else if (strcmp(argv[0], "events") == 0 && argc == 4) {
-		recorded(c, argv[1], atoi(argv[2]), atoi(argv[3]));
+		recorded(c, argv[1], num(argv[2]), num(argv[3]));
 	} else if (strcmp(argv[0], "agent") == 0 && argc == 2) {
 		agent(c, argv[1]);
 	} else if (strcmp(argv[0], "break") == 0) {
 		fake_docker_close_events(c->s.fake);
 		tu_spin(c->s.base, 50);
 	} else if (strcmp(argv[0], "settle") == 0 && argc == 2) {
-		tu_spin(c->s.base, atoi(argv[1]));
+		tu_spin(c->s.base, num(argv[1]));
 	} else if (strcmp(argv[0], "mark") == 0) {
 		c->mark = fake_docker_inspects(c->s.fake);
 	} else if (strcmp(argv[0], "inspects") == 0 && argc == 2 && argv[1][0] == '+') {
@@ -437,7 +449,7 @@ step(struct case_run *c, char *line)
 	} else if (strcmp(argv[0], "expect") == 0 && argc >= 2) {
 		expect(c, argc, argv);
 	} else if (strcmp(argv[0], "rows") == 0 && argc == 3) {
-		rows(c, argv[1], atoi(argv[2]));
+		rows(c, argv[1], num(argv[2]));
 	} else {
 		case_fail(c, "cannot read \"%s\"", line);
 	}
