@@ -273,6 +273,29 @@ ddb_describe_table(struct aws *a, const char *table, aws_call_cb cb, void *arg)
 }
 
 struct aws_call *
+ddb_scan(struct aws *a, const char *table, const char *filter, json_t *names, json_t *values,
+         json_t *start, aws_call_cb cb, void *arg)
+{
+	json_t *req = json_pack("{s:s}", "TableName", table);
+
+	if (req == NULL) {
+		json_decref(names);
+		json_decref(values);
+		json_decref(start);
+		return NULL;
+	}
+	if (filter != NULL)
+		json_object_set_new(req, "FilterExpression", json_string(filter));
+	if (names != NULL)
+		json_object_set_new(req, "ExpressionAttributeNames", names);
+	if (values != NULL)
+		json_object_set_new(req, "ExpressionAttributeValues", values);
+	if (start != NULL)
+		json_object_set_new(req, "ExclusiveStartKey", start);
+	return aws_call(a, AWS_DYNAMODB, "Scan", req, cb, arg);
+}
+
+struct aws_call *
 ddb_enable_ttl(struct aws *a, const char *table, const char *attr, aws_call_cb cb, void *arg)
 {
 	json_t *req = json_pack("{s:s, s:{s:s, s:b}}", "TableName", table,

@@ -49,6 +49,12 @@ struct aws_call *ddb_batch_write(struct aws *, const char *table, json_t *reques
 struct aws_call *ddb_create_table(struct aws *, const char *table, const char *hash_key,
                                   aws_call_cb, void *arg);
 struct aws_call *ddb_describe_table(struct aws *, const char *table, aws_call_cb, void *arg);
+/*
+ * One page of a Scan with an optional filter (names/values as for put);
+ * start: the previous page's LastEvaluatedKey, or NULL for the first.
+ */
+struct aws_call *ddb_scan(struct aws *, const char *table, const char *filter, json_t *names,
+                          json_t *values, json_t *start, aws_call_cb, void *arg);
 /* Turns DynamoDB TTL on for attribute attr (epoch seconds) of table. */
 struct aws_call *ddb_enable_ttl(struct aws *, const char *table, const char *attr, aws_call_cb,
                                 void *arg);

@@ -50,8 +50,20 @@ int berth_cmd_init_table(struct berth_ctx *);
 int berth_cmd_sync_status(struct berth_ctx *);
 /* doctor.c */
 int berth_cmd_doctor(struct berth_ctx *);
+/* hosts.c */
+int berth_cmd_hosts(struct berth_ctx *);
+struct aws;
+struct host_item;
+struct berth_loop;
+/*
+ * Every host item of table (a Scan): *out (free it) holds *n hosts, *junk
+ * counts items left out for junk fields. 0, or an error with err filled.
+ */
+int berth_hosts_scan(struct berth_loop *, struct aws *, const char *table, struct host_item **out,
+                     size_t *n, int *junk, char *err, size_t errlen);
 
-/* The table the AWS-side commands use: --dynamodb-table, else UserPortRegistry. */
+/* --dynamodb-table, or NULL; init-table and hosts then use BERTH_DEFAULT_TABLE. */
+#define BERTH_DEFAULT_TABLE "UserPortRegistry"
 const char *berth_table_name(struct berth_ctx *);
 /* Table.TableStatus of a DescribeTable answer ("?" when absent). */
 const char *berth_table_status(json_t *body);

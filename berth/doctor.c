@@ -292,6 +292,43 @@ check_table(struct berth_loop *l, struct aws *aws, const char *table, struct rep
 	json_decref(k.body);
 }
 
+/* The cluster's hosts: a STALE one is a sidecar that stopped heartbeating. */
+static void
+check_hosts(struct berth_loop *l, struct aws *aws, const char *table, struct report *r)
+{
+	struct host_item *v;
+	size_t n, stale = 0, up = 0;
+	int junk;
+	char err[768], names[512] = "";
+	int64_t now = registry_now_ms();
+
+	if (berth_hosts_scan(l, aws, table, &v, &n, &junk, err, sizeof(err)) != 0) {
+		report(r, "hosts", "fail", "%s", err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		enum host_status s = item_host_status(&v[i], now);
+
+		if (s == HOST_UP)
+			up++;
+		if (s == HOST_STALE) {
+			size_t o = strlen(names);
+
+			stale++;
+			snprintf(names + o, sizeof(names) - o, "%s%s", o > 0 ? ", " : "", v[i].id);
+		}
+	}
+	if (stale > 0)
+		report(r, "hosts", "warn",
+		       "%zu of %zu hosts STALE (no heartbeat for three intervals): %s; see "
+		       "operations.md",
+		       stale, n, names);
+	else
+		report(r, "hosts", "ok", "%zu hosts UP, %zu LEFT%s", up, n - up,
+		       junk > 0 ? ", some items with junk fields" : "");
+	free(v);
+}
+
 int
 berth_cmd_doctor(struct berth_ctx *c)
 {
@@ -326,6 +363,8 @@ berth_cmd_doctor(struct berth_ctx *c)
 		check_imds(&l, aws, &r);
 		check_creds(&l, aws, &r);
 		check_table(&l, aws, berth_table_name(c), &r);
+		if (opts_get(&c->o, "dynamodb-table") != NULL)
+			check_hosts(&l, aws, berth_table_name(c), &r);
 	}
 	aws_free(aws);
 	berth_loop_close(&l);

@@ -25,7 +25,6 @@
 
 #define TABLE_ACTIVE_MS    120000
 #define SYSTEM_CONFIG_PORT 7999 /* the old system's seed */
-#define DEFAULT_TABLE      "UserPortRegistry"
 
 const char *
 berth_table_name(struct berth_ctx *c)
@@ -49,7 +48,7 @@ berth_table_status(json_t *body)
 int
 berth_cmd_init_table(struct berth_ctx *c)
 {
-	const char *table = berth_table_name(c) != NULL ? berth_table_name(c) : DEFAULT_TABLE;
+	const char *table = berth_table_name(c) != NULL ? berth_table_name(c) : BERTH_DEFAULT_TABLE;
 	struct berth_loop l;
 	struct aws *aws = NULL;
 	struct berth_call k;

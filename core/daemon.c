@@ -1,9 +1,12 @@
 /* daemon: what both daemons share at start: options, logging, signals (see daemon.h). */
 #include "core/daemon.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -101,4 +104,38 @@ daemon_signals_free(struct daemon_signals *ds)
 			event_free(ds->ev[i]);
 		ds->ev[i] = NULL;
 	}
+}
+
+int
+daemon_read_secret(const char *flag, const char *path, char *out, size_t outlen, char *err,
+                   size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	size_t len;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s %s: %s", flag, path, strerror(errno));
+		return -errno;
+	}
+	n = read(fd, out, outlen - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%s %s: %s", flag, path, strerror(errno));
+		return -EIO;
+	}
+	if ((size_t)n == outlen - 1) {
+		snprintf(err, errlen, "%s %s: longer than %zu bytes", flag, path, outlen - 2);
+		return -E2BIG;
+	}
+	out[n] = '\0';
+	len = strcspn(out, "\r\n");
+	while (len > 0 && (out[len - 1] == ' ' || out[len - 1] == '\t'))
+		len--;
+	out[len] = '\0';
+	if (len == 0) {
+		snprintf(err, errlen, "%s %s: empty", flag, path);
+		return -EINVAL;
+	}
+	return 0;
 }

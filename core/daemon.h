@@ -54,4 +54,12 @@ struct daemon_signals {
 void daemon_signals_add(struct daemon_signals *, struct event_base *base);
 void daemon_signals_free(struct daemon_signals *);
 
+/*
+ * Reads a secret (a bearer token) from path: its first line, trailing blanks
+ * dropped, into out. 0, or a negative code with err naming flag and path
+ * (never the content).
+ */
+int daemon_read_secret(const char *flag, const char *path, char *out, size_t outlen, char *err,
+                       size_t errlen);
+
 #endif

@@ -291,6 +291,44 @@ httpd_bearer_ok(struct evhttp_request *req, const char *token)
 	return ct_equal(v, strlen(v), token, strlen(token));
 }
 
+static int
+ip_loopback(const char *ip)
+{
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+	       strncmp(ip, "::ffff:127.", 11) == 0 || strcmp(ip, "localhost") == 0;
+}
+
+int
+httpd_peer_loopback(struct evhttp_request *req)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	const char *ip = NULL;
+	ev_uint16_t port = 0;
+
+	if (c == NULL)
+		return 0;
+	evhttp_connection_get_peer(c, (char **)&ip, &port);
+	return ip != NULL && ip_loopback(ip);
+}
+
+int
+httpd_addr_loopback(const char *addr_port)
+{
+	char host[64];
+	const char *colon = strrchr(addr_port, ':');
+	size_t n = colon != NULL ? (size_t)(colon - addr_port) : strlen(addr_port);
+
+	if (n >= sizeof(host))
+		return 0;
+	memcpy(host, addr_port, n);
+	host[n] = '\0';
+	if (host[0] == '[' && n > 1 && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	return ip_loopback(host);
+}
+
 /* -ENOENT when absent, -EINVAL when the query does not parse, -E2BIG when out is too small. */
 int
 httpd_query(struct evhttp_request *req, const char *name, char *out, size_t outlen)

@@ -67,6 +67,10 @@ void httpd_guard_begin(struct evhttp_request *);
 int httpd_body(struct evhttp_request *, size_t cap, char **out, size_t *outlen);
 /* 1 when "Authorization: Bearer <token>" matches (constant time), else 0. */
 int httpd_bearer_ok(struct evhttp_request *, const char *token);
+/* 1 when the request came from a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
+int httpd_peer_loopback(struct evhttp_request *);
+/* 1 when an ADDR:PORT (--listen) names a loopback address. */
+int httpd_addr_loopback(const char *addr_port);
 /* Copies query parameter name of the request URI into out; -ENOENT if absent. */
 int httpd_query(struct evhttp_request *, const char *name, char *out, size_t outlen);
 

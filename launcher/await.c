@@ -18,6 +18,7 @@
 #include "core/evcurl.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "launcher/hosts.h"
 #include "registry/sidecar_api.h"
 
 struct await {
@@ -33,13 +34,25 @@ struct await {
 	int looking;    /* the binding is not known yet */
 	int describing; /* a describe is in flight */
 	int dead;       /* await_free came while describing */
-	struct event *describe_timer, *sidecar_timer;
-	struct evcurl_xfer *sidecar_xfer;
-	int64_t sidecar_sent_us;
+	struct event *describe_timer;
+	/* This host's sidecar (--sidecar-url) and the one on the task's host, when another. */
+	struct poller {
+		struct await *a;
+		enum bind_source src;
+		char base[REG_URL_MAX];
+		struct evcurl_xfer *x;
+		struct event *timer;
+		int64_t sent_us;
+		int on;
+	} local, remote;
+	char host[REG_ARN_MAX];   /* the container instance the task was placed on, or "" */
+	char host_ip[REG_IP_MAX]; /* that host's address as its item says, or "" */
+	struct hosts_ask *ask;    /* its host item, being read */
 };
 
 static void describe_now(struct await *);
-static void sidecar_poll(struct await *);
+static void poll_send(struct poller *);
+static void poll_stop(struct poller *);
 
 static struct timeval
 describe_gap(const struct launcher *l)
@@ -53,21 +66,16 @@ describe_gap(const struct launcher *l)
 static void
 found(struct await *a, enum bind_source src, const char *ip, int port)
 {
-	struct await_found f = {src, ip != NULL ? ip : "", port};
+	/* A source that knows the port but not the address (DescribeTasks): the host item's. */
+	struct await_found f = {src, ip != NULL && ip[0] != '\0' ? ip : a->host_ip, port};
 
 	if (!a->looking)
 		return;
 	a->looking = 0;
-	if (a->sidecar_timer != NULL) {
-		event_free(a->sidecar_timer);
-		a->sidecar_timer = NULL;
-	}
-	if (a->sidecar_xfer != NULL) {
-		struct evcurl_xfer *x = a->sidecar_xfer;
-
-		a->sidecar_xfer = NULL;
-		evcurl_cancel(x); /* its callback sees sidecar_xfer == NULL and returns */
-	}
+	poll_stop(&a->local);
+	poll_stop(&a->remote);
+	hosts_cancel(a->ask);
+	a->ask = NULL;
 	a->found(&f, a->arg);
 }
 
@@ -257,29 +265,58 @@ sidecar_pick(const char *body, size_t len, int container_port, char *ip, size_t 
 }
 
 static void
-sidecar_retry_cb(evutil_socket_t fd, short what, void *arg)
+poll_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	sidecar_poll(arg);
+	poll_send(arg);
 }
 
 static void
-on_sidecar(const struct evcurl_resp *r, void *arg)
+poll_stop(struct poller *p)
 {
-	struct await *a = arg;
+	p->on = 0;
+	if (p->timer != NULL) {
+		event_free(p->timer);
+		p->timer = NULL;
+	}
+	if (p->x != NULL) {
+		struct evcurl_xfer *x = p->x;
+
+		p->x = NULL;
+		evcurl_cancel(x); /* its callback sees x == NULL and returns */
+	}
+}
+
+static void
+on_poll(const struct evcurl_resp *r, void *arg)
+{
+	struct poller *p = arg;
+	struct await *a = p->a;
 	struct timeval tv = {0, 250 * 1000};
 	char ip[REG_IP_MAX];
-	int port;
+	int port, waited;
 
-	if (a->sidecar_xfer == NULL)
+	if (p->x == NULL)
 		return; /* cancelled */
-	a->sidecar_xfer = NULL;
-	if (!a->looking)
+	p->x = NULL;
+	if (!a->looking || !p->on)
 		return;
 	if (r->error == 0 && r->status == 200 &&
 	    sidecar_pick(r->body, r->body_len, a->l->container_port, ip, sizeof(ip), &port)) {
-		found(a, BS_SIDECAR, ip, port);
+		found(a, p->src, ip, port);
+		return;
+	}
+	waited = r->error == 0 && r->status == 404 && clock_mono_us() - p->sent_us > 500000;
+	if (p->src == BS_REMOTE && !waited) {
+		/*
+		 * Another host's sidecar that fails, answers garbage or 401 costs
+		 * this provision its fast path only: the fallback sources go on.
+		 */
+		log_warnx("remote_sidecar_failed tenant=%s host=%s status=%ld error=\"%s\"",
+		          a->tenant, a->host, r->status, r->error != 0 ? r->errmsg : "bad answer");
+		metric_inc(a->l->m.remote_failures);
+		poll_stop(p);
 		return;
 	}
 	/*
@@ -287,49 +324,93 @@ on_sidecar(const struct evcurl_resp *r, void *arg)
 	 * once; anything else (errors, a binding of another port, a quick
 	 * answer) backs off a little, so it never turns into a busy loop.
 	 */
-	if (r->error == 0 && r->status == 404 && clock_mono_us() - a->sidecar_sent_us > 500000)
+	if (waited)
 		tv.tv_usec = 0;
-	if (a->sidecar_timer == NULL &&
-	    (a->sidecar_timer = evtimer_new(a->l->base, sidecar_retry_cb, a)) == NULL)
+	if (p->timer == NULL && (p->timer = evtimer_new(a->l->base, poll_retry_cb, p)) == NULL)
 		return;
-	evtimer_add(a->sidecar_timer, &tv);
+	evtimer_add(p->timer, &tv);
 }
 
 static void
-sidecar_poll(struct await *a)
+poll_send(struct poller *p)
 {
+	struct await *a = p->a;
 	struct launcher *l = a->l;
 	struct evcurl_req req;
 	const char *id = strrchr(a->task, '/');
-	char url[REG_URL_MAX + REG_ARN_MAX];
+	const char *headers[] = {l->sidecar_auth[0] != '\0' ? l->sidecar_auth : NULL, NULL};
+	char url[REG_URL_MAX + REG_ARN_MAX + 64];
 	long left_ms;
 
-	if (!a->looking || a->sidecar_xfer != NULL)
+	if (!a->looking || !p->on || p->x != NULL)
 		return;
 	left_ms = (long)((a->deadline_us - clock_mono_us()) / 1000);
 	if (left_ms < 1000)
 		left_ms = 1000;
 	snprintf(url, sizeof(url), "%s" SIDECAR_ROUTE_BINDING "%s?" SIDECAR_QUERY_WAIT "=%ld",
-	         l->sidecar_url, id != NULL ? id + 1 : a->task,
-	         left_ms / 1000 > 30 ? 30 : left_ms / 1000);
+	         p->base, id != NULL ? id + 1 : a->task, left_ms / 1000 > 30 ? 30 : left_ms / 1000);
 	memset(&req, 0, sizeof(req));
 	req.url = url;
+	req.headers = headers;
 	req.timeout_ms = left_ms + 2000;
+	/* Another host answers within its long-poll or not at all: no long connect wait. */
+	req.connect_timeout_ms = p->src == BS_REMOTE ? 1000 : 0;
 	req.body_max = LAUNCHER_SIDECAR_BODY_MAX;
 	req.no_proxy = 1;
-	req.on_done = on_sidecar;
-	req.arg = a;
-	a->sidecar_sent_us = clock_mono_us();
-	a->sidecar_xfer = evcurl_start(l->curl, &req);
-	if (a->sidecar_xfer == NULL)
+	req.on_done = on_poll;
+	req.arg = p;
+	p->sent_us = clock_mono_us();
+	p->x = evcurl_start(l->curl, &req);
+	if (p->x == NULL)
 		log_debug("sidecar_poll_failed tenant=%s", a->tenant);
+}
+
+/* Starts long-polling base (trailing '/' dropped) as src. */
+static void
+poll_start(struct await *a, struct poller *p, enum bind_source src, const char *base)
+{
+	size_t n;
+
+	p->a = a;
+	p->src = src;
+	snprintf(p->base, sizeof(p->base), "%s", base);
+	n = strlen(p->base);
+	while (n > 0 && p->base[n - 1] == '/')
+		p->base[--n] = '\0';
+	p->on = 1;
+	poll_send(p);
+}
+
+/* The task's host, as its item says: long-poll its sidecar unless it is this host's. */
+static void
+on_host(const struct host_item *h, int live, void *arg)
+{
+	struct await *a = arg;
+	size_t n;
+
+	a->ask = NULL;
+	if (h != NULL)
+		snprintf(a->host_ip, sizeof(a->host_ip), "%s", h->host_ip);
+	if (!a->looking)
+		return;
+	if (h == NULL || !live) {
+		log_info("remote_sidecar_skipped tenant=%s host=%s status=%s", a->tenant, a->host,
+		         h == NULL ? "unknown"
+		                   : host_status_str(item_host_status(h, registry_now_ms())));
+		return;
+	}
+	n = strlen(a->l->sidecar_url != NULL ? a->l->sidecar_url : "");
+	if (n > 0 && strncmp(h->api_url, a->l->sidecar_url, n) == 0 &&
+	    (h->api_url[n] == '\0' || strcmp(h->api_url + n, "/") == 0))
+		return; /* this host's sidecar: already long-polled */
+	poll_start(a, &a->remote, BS_REMOTE, h->api_url);
 }
 
 /* --- life ------------------------------------------------------------------- */
 
 struct await *
-await_start(struct launcher *l, const char *task, const char *tenant, int64_t deadline_us,
-            await_found_cb found_cb, await_stopped_cb stopped_cb, void *arg)
+await_start(struct launcher *l, const char *task, const char *host, const char *tenant,
+            int64_t deadline_us, await_found_cb found_cb, await_stopped_cb stopped_cb, void *arg)
 {
 	struct timeval now = {0, 0}, gap = describe_gap(l);
 	struct await *a = calloc(1, sizeof(*a));
@@ -339,6 +420,7 @@ await_start(struct launcher *l, const char *task, const char *tenant, int64_t de
 	a->l = l;
 	snprintf(a->task, sizeof(a->task), "%s", task);
 	snprintf(a->tenant, sizeof(a->tenant), "%s", tenant);
+	snprintf(a->host, sizeof(a->host), "%s", host != NULL ? host : "");
 	a->deadline_us = deadline_us;
 	a->found = found_cb;
 	a->stopped = stopped_cb;
@@ -353,7 +435,10 @@ await_start(struct launcher *l, const char *task, const char *tenant, int64_t de
 	if (!evtimer_pending(l->reg_timer, NULL))
 		evtimer_add(l->reg_timer, &now);
 	if (l->sidecar_url != NULL && *l->sidecar_url != '\0')
-		sidecar_poll(a);
+		poll_start(a, &a->local, BS_SIDECAR, l->sidecar_url);
+	/* The task is on another host: that host's sidecar knows first (launcher/hosts.c). */
+	if (a->host[0] != '\0' && l->hosts != NULL)
+		a->ask = hosts_find(l->hosts, a->host, on_host, a);
 	return a;
 }
 
@@ -368,15 +453,10 @@ await_free(struct await *a)
 	if (a->describe_timer != NULL)
 		event_free(a->describe_timer);
 	a->describe_timer = NULL;
-	if (a->sidecar_timer != NULL)
-		event_free(a->sidecar_timer);
-	a->sidecar_timer = NULL;
-	if (a->sidecar_xfer != NULL) {
-		struct evcurl_xfer *x = a->sidecar_xfer;
-
-		a->sidecar_xfer = NULL;
-		evcurl_cancel(x);
-	}
+	poll_stop(&a->local);
+	poll_stop(&a->remote);
+	hosts_cancel(a->ask);
+	a->ask = NULL;
 	if (a->describing) {
 		a->dead = 1; /* on_described frees it */
 		return;

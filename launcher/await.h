@@ -7,6 +7,9 @@
  *    LAUNCHER_REG_POLL_MS through the cheap registry_changed() (one timer for
  *    every await);
  *  - the sidecar's long-poll route, GET /v1/bindings/{task}?wait= (--sidecar-url);
+ *  - the same route of the sidecar on the host the task was placed on, when
+ *    that is another host whose item (launcher/hosts.c) says it is UP; one
+ *    that fails or answers junk is dropped for this await (the others go on);
  *  - the backend's describe, every --describe-interval, the slow fallback.
  * found() runs once, for whichever answers first; stopped() when the task
  * stops (the backend says so, asked at once when the registry shows its
@@ -32,12 +35,13 @@ typedef void (*await_found_cb)(const struct await_found *, void *arg);
 typedef void (*await_stopped_cb)(const char *reason, void *arg);
 
 /*
- * Starts awaiting task (a task ARN or container ID) for tenant (for the log).
+ * Starts awaiting task (a task ARN or container ID), placed on host (the
+ * container instance ARN, or "" when unknown), for tenant (for the log).
  * The sidecar's long-poll asks for no longer than deadline_us (monotonic).
  * The callbacks never run from within this call: await_lookup() next. NULL
  * when out of memory.
  */
-struct await *await_start(struct launcher *, const char *task, const char *tenant,
+struct await *await_start(struct launcher *, const char *task, const char *host, const char *tenant,
                           int64_t deadline_us, await_found_cb, await_stopped_cb, void *arg);
 /*
  * Looks in the registry now (the sidecar may have recorded the binding before

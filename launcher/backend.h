@@ -76,11 +76,14 @@ struct backend_task {
 };
 
 /*
- * error 0 with task (the task ARN, or the container ID) set; else a negative
- * code and errmsg. -EEXIST: something that is not this tenant's holds its
- * place (nothing was started, and nothing is to be stopped).
+ * error 0 with task (the task ARN, or the container ID) set, and host (the
+ * ECS container instance ARN the task was placed on; "" when the backend
+ * does not say); else a negative code and errmsg. -EEXIST: something that
+ * is not this tenant's holds its place (nothing was started, and nothing is
+ * to be stopped).
  */
-typedef void (*backend_start_cb)(int error, const char *task, const char *errmsg, void *arg);
+typedef void (*backend_start_cb)(int error, const char *task, const char *host, const char *errmsg,
+                                 void *arg);
 typedef void (*backend_done_cb)(int error, const char *errmsg, void *arg);
 /* task is NULL unless error is 0. */
 typedef void (*backend_describe_cb)(int error, const struct backend_task *task, const char *errmsg,

@@ -264,7 +264,7 @@ dk_start_done(const struct docker_resp *r, void *arg)
 	struct dk_op *op = arg;
 
 	if (r->error == 0 && (r->status == 204 || r->status == 304)) {
-		op->on_start(0, op->id, "", op->arg);
+		op->on_start(0, op->id, "", "", op->arg);
 		op_free(op);
 		return;
 	}
@@ -275,7 +275,7 @@ dk_start_done(const struct docker_resp *r, void *arg)
 	          r->message);
 	if (r->error != -ECANCELED)
 		docker_remove(op->dk->docker, op->id, 1, dk_ignore, NULL);
-	op->on_start(resp_error(r), NULL, op->errmsg, op->arg);
+	op->on_start(resp_error(r), NULL, "", op->errmsg, op->arg);
 	op_free(op);
 }
 
@@ -366,7 +366,7 @@ dk_conflict_inspected(const struct docker_resp *r, const struct docker_container
 	if (dk_owned(op, c, 1) != 0) {
 		log_warnx("docker_conflict container=%s state=%s reason=\"%s\"", op->name, c->state,
 		          op->errmsg);
-		op->on_start(-EEXIST, NULL, op->errmsg, op->arg);
+		op->on_start(-EEXIST, NULL, "", op->errmsg, op->arg);
 		op_free(op);
 		return;
 	}
@@ -384,7 +384,7 @@ dk_create_done(const struct docker_resp *r, const char *id, void *arg)
 		snprintf(op->id, sizeof(op->id), "%s", id);
 		if (docker_start(op->dk->docker, op->id, op_left_ms(op), dk_start_done, op) ==
 		    NULL) {
-			op->on_start(-EIO, NULL, "docker start could not start", op->arg);
+			op->on_start(-EIO, NULL, "", "docker start could not start", op->arg);
 			op_free(op);
 		}
 		return;
@@ -401,7 +401,7 @@ dk_create_done(const struct docker_resp *r, const char *id, void *arg)
 	}
 	snprintf(op->errmsg, sizeof(op->errmsg), "docker create: %s",
 	         r->message[0] != '\0' ? r->message : "no answer");
-	op->on_start(resp_error(r), NULL, op->errmsg, op->arg);
+	op->on_start(resp_error(r), NULL, "", op->errmsg, op->arg);
 	op_free(op);
 }
 
@@ -650,7 +650,7 @@ static void
 op_fail(struct dk_op *op, int error, const char *msg)
 {
 	if (op->on_start != NULL)
-		op->on_start(error, NULL, msg, op->arg);
+		op->on_start(error, NULL, "", msg, op->arg);
 	else if (op->on_done != NULL)
 		op->on_done(error, msg, op->arg);
 	else if (op->on_list != NULL)

@@ -253,7 +253,7 @@ eb_free(void *state)
 			aws_call_cancel(op->ddb_call);
 		TAILQ_REMOVE(&eb->ops, op, entry);
 		if (op->kind == EB_START)
-			op->on_start(-ECANCELED, NULL, "cancelled", op->arg);
+			op->on_start(-ECANCELED, NULL, "", "cancelled", op->arg);
 		else if (op->kind == EB_STOP)
 			op->on_done(-ECANCELED, "cancelled", op->arg);
 		else
@@ -318,7 +318,7 @@ run_done(const struct ecs_result *r, void *arg)
 			return;
 		}
 		log_warnx("ecs_runtask_failed tenant=%s error=\"%s\"", op->subdomain, r->errmsg);
-		op->on_start(r->error, NULL, r->errmsg, op->arg);
+		op->on_start(r->error, NULL, "", r->errmsg, op->arg);
 		op_end(op);
 		return;
 	}
@@ -329,11 +329,11 @@ run_done(const struct ecs_result *r, void *arg)
 		         r->n_failures > 0 && r->failures[0].detail[0] != '\0' ? " " : "",
 		         r->n_failures > 0 ? r->failures[0].detail : "");
 		log_warnx("ecs_runtask_unplaced tenant=%s reason=\"%s\"", op->subdomain, msg);
-		op->on_start(-EAGAIN, NULL, msg, op->arg);
+		op->on_start(-EAGAIN, NULL, "", msg, op->arg);
 		op_end(op);
 		return;
 	}
-	op->on_start(0, r->tasks[0].arn, "", op->arg);
+	op->on_start(0, r->tasks[0].arn, r->tasks[0].container_instance_arn, "", op->arg);
 	op_end(op);
 }
 
@@ -356,7 +356,7 @@ run_task(struct eb_op *op)
 	p.tags = &tag;
 	p.n_tags = 1;
 	if ((op->call = aws_ecs_run_task(eb->aws, &p, run_done, op, err, sizeof(err))) == NULL) {
-		op->on_start(-EINVAL, NULL, err, op->arg);
+		op->on_start(-EINVAL, NULL, "", err, op->arg);
 		op_end(op);
 	}
 }

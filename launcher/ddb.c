@@ -8,10 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "aws/aws.h"
 #include "aws/aws_ddb.h"
+#include "core/backoff.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "launcher/ddb.h"
 #include "launcher/launcher.h"
@@ -166,4 +169,119 @@ launcher_ddb_claim(struct launcher *l, const struct tenant *t, ddb_claim_cb cb, 
 	if (rc != 0)
 		free(c);
 	return rc;
+}
+
+/* --- read-your-writes --------------------------------------------------------- */
+
+struct ddb_record {
+	struct launcher *l;
+	json_t *item;
+	char subdomain[REG_SUBDOMAIN_MAX];
+	int64_t version, deadline_ms;
+	struct backoff backoff;
+	struct aws_call *call;
+	struct event *timer;
+	ddb_record_cb cb;
+	void *arg;
+};
+
+static int record_send(struct ddb_record *);
+
+static void
+record_free(struct ddb_record *w)
+{
+	if (w->timer != NULL)
+		event_free(w->timer);
+	json_decref(w->item);
+	free(w);
+}
+
+static void
+record_again(evutil_socket_t fd, short what, void *arg)
+{
+	struct ddb_record *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (record_send(w) != 0) {
+		w->cb(-ENOMEM, "the DynamoDB write could not start", w->arg);
+		record_free(w);
+	}
+}
+
+static void
+record_done(const struct aws_result *r, void *arg)
+{
+	struct ddb_record *w = arg;
+	char msg[768];
+	long ms;
+
+	w->call = NULL;
+	/* A failed condition: the table already holds this version or a newer one. */
+	if (r->error == 0 || strcmp(r->aerr.code, "ConditionalCheckFailedException") == 0) {
+		w->cb(0, "", w->arg);
+		record_free(w);
+		return;
+	}
+	aws_result_str(r, msg, sizeof(msg));
+	ms = backoff_next(&w->backoff);
+	if (clock_mono_ms() + ms < w->deadline_ms &&
+	    (w->timer != NULL || (w->timer = evtimer_new(w->l->base, record_again, w)) != NULL)) {
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+		log_info("dynamodb_record_retry tenant=%s ms=%ld error=\"%s\"", w->subdomain, ms,
+		         msg);
+		evtimer_add(w->timer, &tv);
+		return;
+	}
+	w->cb(r->error != 0 ? r->error : -EIO, msg, w->arg);
+	record_free(w);
+}
+
+static int
+record_send(struct ddb_record *w)
+{
+	char v[24];
+
+	snprintf(v, sizeof(v), "%lld", (long long)w->version);
+	w->call = ddb_put_item(w->l->aws, w->l->ddb->table, json_incref(w->item), ITEM_NEWER_ONLY,
+	                       item_condition_names(), json_pack("{s:{s:s}}", ":v", "N", v),
+	                       record_done, w);
+	return w->call != NULL ? 0 : -ENOMEM;
+}
+
+struct ddb_record *
+launcher_ddb_record(struct launcher *l, const struct tenant *t, int64_t deadline_ms,
+                    ddb_record_cb cb, void *arg)
+{
+	struct ddb_record *w;
+
+	if (l->ddb == NULL || (w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	if ((w->item = item_from_tenant(t)) == NULL) {
+		free(w);
+		return NULL;
+	}
+	w->l = l;
+	snprintf(w->subdomain, sizeof(w->subdomain), "%s", t->subdomain);
+	w->version = t->version;
+	w->deadline_ms = deadline_ms;
+	w->backoff = (struct backoff)BACKOFF_INIT(100, 2000);
+	w->cb = cb;
+	w->arg = arg;
+	if (record_send(w) != 0) {
+		record_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void
+launcher_ddb_record_cancel(struct ddb_record *w)
+{
+	if (w == NULL)
+		return;
+	if (w->call != NULL)
+		aws_call_cancel(w->call);
+	record_free(w);
 }

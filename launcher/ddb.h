@@ -13,6 +13,7 @@
 #define BERTH_LAUNCHER_DDB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct launcher;
 struct tenant;
@@ -46,6 +47,20 @@ typedef void (*ddb_claim_cb)(const struct ddb_claim_result *, void *arg);
  * 0, or a negative code (cb never runs; -ENOTSUP when DynamoDB is off).
  */
 int launcher_ddb_claim(struct launcher *, const struct tenant *t, ddb_claim_cb cb, void *arg);
+
+/*
+ * Read-your-writes: writes tenant t's item as it stands (RUNNING with its
+ * URL) conditionally on its version, retried with back-off until
+ * deadline_ms (monotonic). cb gets 0 once the table holds this version or a
+ * newer one, else an error and a message. Returns the write (for
+ * launcher_ddb_record_cancel) or NULL (cb never runs).
+ */
+typedef void (*ddb_record_cb)(int error, const char *errmsg, void *arg);
+struct ddb_record;
+struct ddb_record *launcher_ddb_record(struct launcher *, const struct tenant *t,
+                                       int64_t deadline_ms, ddb_record_cb cb, void *arg);
+/* Cancels a write; its callback does not run. */
+void launcher_ddb_record_cancel(struct ddb_record *);
 
 /* This launcher's reserved_by ("" when DynamoDB is off). */
 const char *launcher_ddb_owner(const struct launcher *);

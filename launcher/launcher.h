@@ -37,6 +37,7 @@ struct event;
 struct ratelimit;
 struct aws;
 struct launcher;
+struct hosts;
 struct metric;
 struct metrics;
 
@@ -54,7 +55,9 @@ struct metrics;
 
 enum metric_route { MR_POST, MR_GET, MR_LIST, MR_DELETE, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };
 enum metric_class { MC_2XX, MC_4XX, MC_5XX, MC__N };
-enum bind_source { BS_REGISTRY, BS_SIDECAR, BS_DESCRIBE, BS__N };
+enum bind_source { BS_REGISTRY, BS_SIDECAR, BS_REMOTE, BS_DESCRIBE, BS__N };
+/* "registry", "sidecar", "remote_sidecar", "describe": for logs and metrics. */
+extern const char *const bind_source_names[BS__N];
 
 /* The launcher's figures (core/metrics), registered by launcher/metrics.c. */
 struct launcher_metrics {
@@ -68,6 +71,7 @@ struct launcher_metrics {
 	struct metric *inflight, *start_queue;
 	struct metric *registry_checks, *registry_changes;
 	struct metric *bound_by[BS__N];
+	struct metric *remote_failures; /* another host's sidecar failed: the fallback answered */
 	/* seconds from POST to RUNNING, and the launcher's own share (minus backend start) */
 	struct metric *total, *share;
 	struct metric *tenants[4];
@@ -114,6 +118,8 @@ struct launcher {
 	const char *url_template, *dburl_template;
 	const char *host_ip; /* NULL: the binding's */
 	const char *sidecar_url;
+	char sidecar_auth[LAUNCHER_TOKEN_MAX + 32]; /* "Authorization: Bearer ..." for sidecars */
+	struct hosts *hosts; /* the cluster's host items (launcher/hosts.c), with a table */
 	const char *client_ip_header; /* e.g. X-Forwarded-For; NULL: the peer address */
 	int container_port, wait_timeout_s, ready_http, max_inflight;
 	int backend_max; /* backend starts in flight at once (--backend-concurrency); 0: 16 */

@@ -20,6 +20,7 @@
 #include "core/opts.h"
 #include "launcher/ddb.h"
 #include "launcher/await.h"
+#include "launcher/hosts.h"
 #include "launcher/launcher.h"
 #include "launcher/ratelimit.h"
 #include "launcher/template.h"
@@ -62,6 +63,9 @@ static const struct opt launcher_opts[] = {
      "DynamoDB table: reserve subdomains there (conditional put) and sync tenant rows to it"},
     {"sidecar-url", "BERTH_SIDECAR_URL", NULL, OPT_STRING, "URL", NULL, 0, 0,
      "the sidecar's API, long-polled for bindings (e.g. http://127.0.0.1:9680)"},
+    {"api-token-file", "BERTH_API_TOKEN_FILE", NULL, OPT_STRING, "PATH", NULL, 0, 0,
+     "the bearer token the sidecars' APIs want from off their host (the same file as "
+     "berth-sidecar's)"},
     {"host-ip", "BERTH_HOST_IP", NULL, OPT_STRING, "ADDR", NULL, 0, 0,
      "host IP for tenant URLs (default: the binding's)"},
     {"describe-interval", "BERTH_DESCRIBE_INTERVAL", NULL, OPT_INT, "SECONDS", "1", 0, 60,
@@ -83,40 +87,6 @@ static const struct opt launcher_opts[] = {
     DAEMON_LOG_OPTS,
 };
 #define NOPTS (sizeof(launcher_opts) / sizeof(launcher_opts[0]))
-
-/* Reads the token (first line, trailing whitespace dropped) into out. */
-static int
-read_token(const char *path, char *out, size_t outlen, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	size_t len;
-
-	if (fd < 0) {
-		snprintf(err, errlen, "--token-file %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	n = read(fd, out, outlen - 1);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "--token-file %s: %s", path, strerror(errno));
-		return -EIO;
-	}
-	if ((size_t)n == outlen - 1) {
-		snprintf(err, errlen, "--token-file %s: longer than %zu bytes", path, outlen - 2);
-		return -E2BIG;
-	}
-	out[n] = '\0';
-	len = strcspn(out, "\r\n");
-	while (len > 0 && (out[len - 1] == ' ' || out[len - 1] == '\t'))
-		len--;
-	out[len] = '\0';
-	if (len == 0) {
-		snprintf(err, errlen, "--token-file %s: empty", path);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 struct bound {
 	struct evhttp_bound_socket *v[8];
@@ -179,8 +149,18 @@ main(int argc, char **argv)
 	if (l->dburl_template != NULL &&
 	    template_check(l->dburl_template, db_vars, err, sizeof(err)) != 0)
 		fatalx("--database-url-template: %s", err);
+	if ((v = opts_get(&o, "api-token-file")) != NULL && *v != '\0') {
+		char tok[LAUNCHER_TOKEN_MAX];
+
+		if (daemon_read_secret("--api-token-file", v, tok, sizeof(tok), err, sizeof(err)) !=
+		    0)
+			fatalx("%s", err);
+		snprintf(l->sidecar_auth, sizeof(l->sidecar_auth), "Authorization: Bearer %s", tok);
+		explicit_bzero(tok, sizeof(tok));
+	}
 	if ((v = opts_get(&o, "token-file")) != NULL && *v != '\0') {
-		if (read_token(v, l->token, sizeof(l->token), err, sizeof(err)) != 0)
+		if (daemon_read_secret("--token-file", v, l->token, sizeof(l->token), err,
+		                       sizeof(err)) != 0)
 			fatalx("%s", err);
 	} else if ((v = getenv("BERTH_LAUNCHER_TOKEN")) != NULL && *v != '\0') {
 		if (strlen(v) >= sizeof(l->token))
@@ -216,6 +196,9 @@ main(int argc, char **argv)
 		fatalx("AWS: %s", err);
 	if (v != NULL && *v != '\0' && launcher_ddb_open(l, v, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	/* The hosts' items: a task on another host is awaited from that host's sidecar. */
+	if (v != NULL && *v != '\0' && (l->hosts = hosts_new(l, v)) == NULL)
+		fatalx("out of memory");
 	bctx = (struct backend_ctx){l->base, l->curl, &o, l->aws};
 	if (l->bops->init(&bctx, &l->bstate, err, sizeof(err)) != 0)
 		fatalx("backend %s: %s", l->bops->name, err);
@@ -264,6 +247,7 @@ main(int argc, char **argv)
 	launcher_ddb_close(l); /* pushes the last tenant rows to DynamoDB */
 	evcurl_free(l->curl);  /* cancels what is in flight; callbacks let go of their provisions */
 	l->bops->free(l->bstate);
+	hosts_free(l->hosts);
 	aws_free(l->aws);
 	daemon_signals_free(&sig);
 	event_free(l->reg_timer);
@@ -272,6 +256,7 @@ main(int argc, char **argv)
 	api_free(l);
 	event_base_free(l->base);
 	explicit_bzero(l->token, sizeof(l->token));
+	explicit_bzero(l->sidecar_auth, sizeof(l->sidecar_auth));
 	log_info("stopped");
 	return 0;
 }

@@ -11,13 +11,14 @@
 /* Seconds as Prometheus histogram buckets: 0.01 .. 60 (and +Inf). */
 static const double provision_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
+const char *const bind_source_names[BS__N] = {"registry", "sidecar", "remote_sidecar", "describe"};
+
 int
 launcher_metrics_init(struct launcher *l)
 {
 	static const char *const routes[] = {"post",    "get",     "list", "delete",
 	                                     "healthz", "metrics", "other"};
 	static const char *const classes[] = {"2xx", "4xx", "5xx"};
-	static const char *const sources[] = {"registry", "sidecar", "describe"};
 	static const char *const results[] = {"started",   "running", "failed",
 	                                      "timed_out", "resumed", "refused"};
 	struct launcher_metrics *m = &l->m;
@@ -58,11 +59,14 @@ launcher_metrics_init(struct launcher *l)
 	m->registry_changes = metrics_counter(all, "berth_launcher_registry_changes_total",
 	                                      "Looks that found the registry changed.", NULL);
 	for (int i = 0; i < BS__N; i++) {
-		snprintf(label, sizeof(label), "source=\"%s\"", sources[i]);
+		snprintf(label, sizeof(label), "source=\"%s\"", bind_source_names[i]);
 		m->bound_by[i] =
 		    metrics_counter(all, "berth_launcher_bindings_total",
 		                    "Bindings learned, by the source that answered first.", label);
 	}
+	m->remote_failures = metrics_counter(
+	    all, "berth_launcher_remote_sidecar_failures_total",
+	    "Long-polls of another host's sidecar that failed (the fallback went on).", NULL);
 	m->total = metrics_histogram(all, "berth_launcher_provision_seconds", "POST to RUNNING.",
 	                             provision_bounds,
 	                             sizeof(provision_bounds) / sizeof(provision_bounds[0]));

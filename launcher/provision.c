@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "launcher/await.h"
+#include "launcher/ddb.h"
 #include "launcher/launcher.h"
 #include "launcher/probe.h"
 #include "launcher/template.h"
@@ -64,11 +65,14 @@ struct prov {
 	struct await *await; /* the binding's sources and the stop watch (launcher/await.c) */
 	struct probe *probe;
 
+	char host[REG_ARN_MAX]; /* the container instance the backend placed the task on, or "" */
 	char bound_ip[REG_IP_MAX];
 	int bound_port;
 	enum bind_source source;
 	int64_t t0_us, start_us;    /* provision begun; backend start's own duration */
 	int64_t bound_us, ready_us; /* since t0: binding known; port answered */
+	int64_t recorded_us;        /* since t0: RUNNING recorded (in DynamoDB too, with a table) */
+	struct ddb_record *record;  /* the tenant's item being written (read-your-writes) */
 };
 
 static void prov_cleanup(struct prov *);
@@ -234,11 +238,12 @@ answer_waiters(struct prov *p, int status, const char *code, const char *msg)
 			 * The launcher's own share is the total without start.
 			 */
 			snprintf(timing, sizeof(timing),
-			         "start;dur=%.3f, bind;dur=%.3f, ready;dur=%.3f, total;dur=%.3f, "
-			         "launcher;dur=%.3f",
+			         "start;dur=%.3f, bind;dur=%.3f, ready;dur=%.3f, record;dur=%.3f, "
+			         "total;dur=%.3f, launcher;dur=%.3f",
 			         (double)p->start_us / 1000.0,
 			         (double)(p->bound_us - p->start_us) / 1000.0,
-			         (double)(p->ready_us - p->bound_us) / 1000.0, total,
+			         (double)(p->ready_us - p->bound_us) / 1000.0,
+			         (double)(p->recorded_us - p->ready_us) / 1000.0, total,
 			         total - (double)p->start_us / 1000.0);
 			o.server_timing = timing;
 		}
@@ -364,11 +369,14 @@ prov_fail(struct prov *p, int status, const char *code, const char *reason)
 	prov_cleanup(p);
 }
 
+static void prov_answer_running(struct prov *);
+static void record_failed(struct prov *, const char *why);
+static void on_recorded(int error, const char *errmsg, void *arg);
+
 static void
 prov_running(struct prov *p)
 {
 	struct launcher *l = p->l;
-	double total = (double)(clock_mono_us() - p->t0_us) / 1e6;
 
 	p->ready_us = clock_mono_us() - p->t0_us;
 	p->finished = 1;
@@ -390,17 +398,69 @@ prov_running(struct prov *p)
 		prov_cleanup(p);
 		return;
 	}
+	if (l->ddb != NULL) {
+		/* Read-your-writes: the table has the tenant RUNNING before the 201. */
+		p->record = launcher_ddb_record(
+		    l, &p->t, (p->t0_us + (int64_t)l->wait_timeout_s * 1000000) / 1000 + 1000,
+		    on_recorded, p);
+		if (p->record != NULL) {
+			p->pending++;
+			return;
+		}
+		record_failed(p, "could not start");
+		return;
+	}
+	prov_answer_running(p);
+}
+
+/*
+ * The table did not take the RUNNING item in time: the tenant runs and is in
+ * the registry (the outbox still syncs it), and the same request asked again
+ * is answered from there.
+ */
+static void
+record_failed(struct prov *p, const char *why)
+{
+	log_warnx("dynamodb_record_failed tenant=%s error=\"%s\"", p->t.subdomain, why);
+	answer_waiters(p, 503, "dynamodb_error",
+	               "the tenant runs but could not be recorded in DynamoDB; ask again");
+	prov_cleanup(p);
+}
+
+/* RUNNING is recorded (the registry, and the table with one): the 201. */
+static void
+prov_answer_running(struct prov *p)
+{
+	struct launcher *l = p->l;
+	double total = (double)(clock_mono_us() - p->t0_us) / 1e6;
+
+	p->recorded_us = clock_mono_us() - p->t0_us;
 	metric_inc(l->m.running);
 	metric_observe(l->m.total, total);
 	metric_observe(l->m.share, total - (double)p->start_us / 1e6);
-	log_info("provision_running tenant=%s task=%s host_port=%d source=%s ms=%.1f start_ms=%.1f",
-	         p->t.subdomain, p->t.task_arn, p->bound_port,
-	         p->source == BS_REGISTRY  ? "registry"
-	         : p->source == BS_SIDECAR ? "sidecar"
-	                                   : "describe",
-	         total * 1000, (double)p->start_us / 1000.0);
+	log_info("provision_running tenant=%s task=%s host_port=%d source=%s ms=%.1f start_ms=%.1f "
+	         "record_ms=%.1f",
+	         p->t.subdomain, p->t.task_arn, p->bound_port, bind_source_names[p->source],
+	         total * 1000, (double)p->start_us / 1000.0,
+	         (double)(p->recorded_us - p->ready_us) / 1000.0);
 	answer_waiters(p, 201, NULL, NULL);
 	prov_cleanup(p);
+}
+
+static void
+on_recorded(int error, const char *errmsg, void *arg)
+{
+	struct prov *p = arg;
+
+	p->record = NULL;
+	if (detached_done(p))
+		return;
+	p->pending--;
+	if (error != 0) {
+		record_failed(p, errmsg);
+		return;
+	}
+	prov_answer_running(p);
 }
 
 static void
@@ -537,7 +597,7 @@ static void
 await_begin(struct prov *p)
 {
 	p->awaiting = 1;
-	p->await = await_start(p->l, p->t.task_arn, p->t.subdomain,
+	p->await = await_start(p->l, p->t.task_arn, p->host, p->t.subdomain,
 	                       p->t0_us + (int64_t)p->l->wait_timeout_s * 1000000, on_found,
 	                       on_task_stopped, p);
 	if (p->await == NULL) {
@@ -550,7 +610,7 @@ await_begin(struct prov *p)
 /* --- start ------------------------------------------------------------------ */
 
 static void
-on_started(int error, const char *task, const char *errmsg, void *arg)
+on_started(int error, const char *task, const char *host, const char *errmsg, void *arg)
 {
 	struct prov *p = arg;
 
@@ -570,6 +630,7 @@ on_started(int error, const char *task, const char *errmsg, void *arg)
 	start_pump(p->l);
 	if (error == 0) {
 		snprintf(p->t.task_arn, sizeof(p->t.task_arn), "%s", task);
+		snprintf(p->host, sizeof(p->host), "%s", host != NULL ? host : "");
 		log_info("task_started tenant=%s task=%s ms=%.1f", p->t.subdomain, task,
 		         (double)p->start_us / 1000.0);
 	}
@@ -890,6 +951,12 @@ prov_shutdown(struct launcher *l)
 		unqueue(p);
 		stop_watching(p);
 		stop_probe(p);
+		if (p->record != NULL) {
+			/* Its RUNNING row is in the registry; the outbox takes it to the table. */
+			launcher_ddb_record_cancel(p->record);
+			p->record = NULL;
+			p->pending--;
+		}
 		TAILQ_REMOVE(&l->provs, p, entry);
 		l->nprovs--;
 		if (p->deadline != NULL)

@@ -2,6 +2,7 @@
  * item: berth's rows as DynamoDB table items, and what an item found in the
  * table means (registry/item.h has the contract).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,13 +50,48 @@ item_condition_names(void)
 	return json_pack("{s:s, s:s}", "#pk", ITEM_KEY_ATTR, "#v", "version");
 }
 
+/* The item for a row's JSON body (stolen) under key: empty strings and nulls left out. */
+static json_t *
+item_of_body(json_t *body, const char *kind, const char *key, int64_t version,
+             int64_t tombstone_expires_s)
+{
+	json_t *plain = json_object(), *item, *v;
+	const char *k;
+
+	if (plain == NULL) {
+		json_decref(body);
+		return NULL;
+	}
+	json_object_foreach(body, k, v)
+	{
+		/* Older tables keep no empty strings; absent means empty. */
+		if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
+			continue;
+		json_object_set(plain, k, v);
+	}
+	json_decref(body);
+	json_object_set_new(plain, ITEM_KEY_ATTR, json_string(key));
+	json_object_set_new(plain, "kind", json_string(kind));
+	json_object_set_new(plain, "version", json_integer(version));
+	if (tombstone_expires_s > 0 && strcmp(kind, "binding") == 0) {
+		int st = binding_status_parse(json_string_value(json_object_get(plain, "status")));
+
+		/* A gone container's item expires (DynamoDB TTL); a live one never does. */
+		if (st == BINDING_STOPPED || st == BINDING_REMOVED)
+			json_object_set_new(plain, ITEM_TTL_ATTR,
+			                    json_integer(tombstone_expires_s));
+	}
+	item = ddb_item_from_json(plain);
+	json_decref(plain);
+	return item;
+}
+
 json_t *
 item_from_outbox(const struct outbox_row *row, int64_t tombstone_expires_s, char *err,
                  size_t errlen)
 {
-	json_t *body, *plain, *item, *v;
+	json_t *body, *item;
 	json_error_t jerr;
-	const char *k;
 	char key[ITEM_KEY_MAX];
 
 	if (item_key(row->kind, row->key, key, sizeof(key)) != 0) {
@@ -69,31 +105,18 @@ item_from_outbox(const struct outbox_row *row, int64_t tombstone_expires_s, char
 		json_decref(body);
 		return NULL;
 	}
-	plain = json_object();
-	json_object_foreach(body, k, v)
-	{
-		/* Older tables keep no empty strings; absent means empty. */
-		if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
-			continue;
-		json_object_set(plain, k, v);
-	}
-	json_decref(body);
-	json_object_set_new(plain, ITEM_KEY_ATTR, json_string(key));
-	json_object_set_new(plain, "kind", json_string(row->kind));
-	json_object_set_new(plain, "version", json_integer(row->version));
-	if (tombstone_expires_s > 0 && strcmp(row->kind, "binding") == 0) {
-		int st = binding_status_parse(json_string_value(json_object_get(plain, "status")));
-
-		/* A gone container's item expires (DynamoDB TTL); a live one never does. */
-		if (st == BINDING_STOPPED || st == BINDING_REMOVED)
-			json_object_set_new(plain, ITEM_TTL_ATTR,
-			                    json_integer(tombstone_expires_s));
-	}
-	item = ddb_item_from_json(plain);
-	json_decref(plain);
+	item = item_of_body(body, row->kind, key, row->version, tombstone_expires_s);
 	if (item == NULL)
 		snprintf(err, errlen, "outbox row %lld: body cannot be stored", (long long)row->id);
 	return item;
+}
+
+json_t *
+item_from_tenant(const struct tenant *t)
+{
+	json_t *body = tenant_to_json(t);
+
+	return body != NULL ? item_of_body(body, "tenant", t->subdomain, t->version, 0) : NULL;
 }
 
 json_t *
@@ -216,4 +239,150 @@ item_judge(const json_t *o, const struct tenant *t, int64_t now_ms, const char *
 		return;
 	}
 	out->verdict = ITEM_SAME_RUNNING;
+}
+
+/* --- hosts ------------------------------------------------------------------ */
+
+const char *
+host_status_str(enum host_status s)
+{
+	return s == HOST_UP ? "UP" : s == HOST_STALE ? "STALE" : "LEFT";
+}
+
+enum host_status
+item_host_status(const struct host_item *h, int64_t now_ms)
+{
+	int beat = h->heartbeat_s > 0 ? h->heartbeat_s : 10;
+
+	if (h->left)
+		return HOST_LEFT;
+	if (now_ms - h->heartbeat_at > (int64_t)ITEM_HOST_STALE_BEATS * beat * 1000)
+		return HOST_STALE;
+	return HOST_UP;
+}
+
+int
+item_host_key(const char *id, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s%s", ITEM_HOST_PREFIX, id);
+
+	return n < 0 || (size_t)n >= outlen ? -E2BIG : 0;
+}
+
+json_t *
+item_host(const struct host_item *h)
+{
+	char key[ITEM_KEY_MAX], started[40], beat[40];
+	json_t *plain, *item;
+
+	if (item_host_key(h->id, key, sizeof(key)) != 0)
+		return NULL;
+	registry_time_format(started, sizeof(started), h->started_at);
+	registry_time_format(beat, sizeof(beat), h->heartbeat_at);
+	plain = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I}", ITEM_KEY_ATTR,
+	                  key, "kind", "host", "version", (json_int_t)h->version, "host_id", h->id,
+	                  "status", h->left ? "LEFT" : "UP", "host_ip", h->host_ip, "api_url",
+	                  h->api_url, "started_at", started, "heartbeat_at", beat, "heartbeat_s",
+	                  h->heartbeat_s, "bindings_running", (json_int_t)h->running);
+	if (plain == NULL)
+		return NULL;
+	if (h->instance_arn[0] != '\0')
+		json_object_set_new(plain, "container_instance_arn", json_string(h->instance_arn));
+	if (h->ec2_instance_id[0] != '\0')
+		json_object_set_new(plain, "ec2_instance_id", json_string(h->ec2_instance_id));
+	if (h->berth_version[0] != '\0')
+		json_object_set_new(plain, "berth_version", json_string(h->berth_version));
+	item = ddb_item_from_json(plain);
+	json_decref(plain);
+	return item;
+}
+
+int
+item_api_url_ok(const char *url)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *p, *colon;
+	struct in_addr a;
+	uint32_t v;
+	long port;
+	char *end;
+
+	if (url == NULL || strncmp(url, "http://", 7) != 0)
+		return 0;
+	p = url + 7;
+	if ((colon = strchr(p, ':')) == NULL || (size_t)(colon - p) >= sizeof(ip))
+		return 0;
+	memcpy(ip, p, (size_t)(colon - p));
+	ip[colon - p] = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || port < 1 || port > 65535 || (*end != '\0' && strcmp(end, "/") != 0))
+		return 0;
+	v = ntohl(a.s_addr);
+	return (v >> 24) == 127 || (v >> 24) == 10 || (v >> 20) == (172u << 4 | 1) ||
+	       (v >> 16) == (192u << 8 | 168);
+}
+
+/* The string at key copied into out: absent or null is "", anything else must be a fitting string.
+ */
+static int
+host_str(const json_t *o, const char *key, char *out, size_t outlen)
+{
+	const json_t *v = json_object_get(o, key);
+
+	out[0] = '\0';
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) >= outlen ||
+	    memchr(json_string_value(v), '\0', json_string_length(v)) != NULL)
+		return -1;
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+int
+item_host_parse(const json_t *o, struct host_item *h, char *why, size_t whylen)
+{
+	char status[16], started[40], beat[40];
+	const json_t *v;
+
+	memset(h, 0, sizeof(*h));
+	if (!is_kind(o, "host")) {
+		snprintf(why, whylen, "not a host item");
+		return -EINVAL;
+	}
+	if (host_str(o, "host_id", h->id, sizeof(h->id)) != 0 || h->id[0] == '\0' ||
+	    host_str(o, "container_instance_arn", h->instance_arn, sizeof(h->instance_arn)) != 0 ||
+	    host_str(o, "ec2_instance_id", h->ec2_instance_id, sizeof(h->ec2_instance_id)) != 0 ||
+	    host_str(o, "host_ip", h->host_ip, sizeof(h->host_ip)) != 0 ||
+	    host_str(o, "api_url", h->api_url, sizeof(h->api_url)) != 0 ||
+	    host_str(o, "berth_version", h->berth_version, sizeof(h->berth_version)) != 0 ||
+	    host_str(o, "status", status, sizeof(status)) != 0 ||
+	    host_str(o, "started_at", started, sizeof(started)) != 0 ||
+	    host_str(o, "heartbeat_at", beat, sizeof(beat)) != 0) {
+		snprintf(why, whylen, "a field is not a string or is too long");
+		return -EINVAL;
+	}
+	if (strcmp(status, "UP") != 0 && strcmp(status, "LEFT") != 0) {
+		snprintf(why, whylen, "status is not UP or LEFT");
+		return -EINVAL;
+	}
+	h->left = strcmp(status, "LEFT") == 0;
+	if ((h->heartbeat_at = aws_time_parse_iso8601(beat)) <= 0 ||
+	    (h->started_at = aws_time_parse_iso8601(started)) <= 0) {
+		snprintf(why, whylen, "started_at or heartbeat_at is not a time");
+		return -EINVAL;
+	}
+	v = json_object_get(o, "heartbeat_s");
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 3600) {
+		snprintf(why, whylen, "heartbeat_s is not 1..3600");
+		return -EINVAL;
+	}
+	h->heartbeat_s = (int)json_integer_value(v);
+	v = json_object_get(o, "bindings_running");
+	h->running =
+	    json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : 0;
+	h->version = (int64_t)json_integer_value(json_object_get(o, "version"));
+	return 0;
 }

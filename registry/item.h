@@ -8,8 +8,10 @@
  * no empty strings). A tenant's userId is its subdomain; a binding's is
  * "binding#<task_arn>#<container>#<port>/<proto>"; a binding of a gone
  * container also has expires_at (N, epoch seconds), the table's TTL
- * attribute. The old system's SYSTEM_CONFIG item (lastAssignedPort) shares
- * the table. A tenant item at version 0 is a reservation: the subdomain is
+ * attribute. A host's item, "host#<id>" (id: the ECS container instance
+ * ARN, or a stable machine id without an agent), is its sidecar's heartbeat
+ * (item_host). The old system's SYSTEM_CONFIG item (lastAssignedPort)
+ * shares the table. A tenant item at version 0 is a reservation: the subdomain is
  * taken by the launcher named in reserved_by, which has not written the
  * tenant yet. Bump ITEM_FORMAT_VERSION when a name or type changes.
  *
@@ -29,6 +31,7 @@
 #define ITEM_FORMAT_VERSION   1
 #define ITEM_KEY_ATTR         "userId"
 #define ITEM_BINDING_PREFIX   "binding#"
+#define ITEM_HOST_PREFIX      "host#"
 #define ITEM_SYSTEM_CONFIG    "SYSTEM_CONFIG"
 #define ITEM_TTL_ATTR         "expires_at" /* DynamoDB TTL attribute: epoch seconds */
 #define ITEM_KEY_MAX          (REG_ARN_MAX + REG_NAME_MAX + 64)
@@ -63,6 +66,9 @@ json_t *item_from_outbox(const struct outbox_row *, int64_t tombstone_expires_s,
 
 /* The SYSTEM_CONFIG item as the old system seeds it (attribute values; new reference). */
 json_t *item_system_config(void);
+
+/* The item of tenant row t at its version, as the sync writes it (attribute values). */
+json_t *item_from_tenant(const struct tenant *t);
 
 /* The reservation item of t (attribute values; new reference), owner its reserved_by. */
 json_t *item_reservation(const struct tenant *t, const char *owner);
@@ -99,5 +105,48 @@ struct item_judgement {
  */
 void item_judge(const json_t *existing, const struct tenant *t, int64_t now_ms, const char *owner,
                 struct item_judgement *out);
+
+/* --- hosts ------------------------------------------------------------------ */
+
+#define ITEM_HOST_ID_MAX      REG_ARN_MAX
+#define ITEM_HOST_STALE_BEATS 3 /* heartbeats missed before a host is STALE */
+
+enum host_status { HOST_UP, HOST_STALE, HOST_LEFT };
+
+/*
+ * A sidecar's host as its item has it. Written at start and every
+ * heartbeat_s by the sidecar (conditional on version: a newer write always
+ * wins), LEFT after a clean shutdown; STALE is what readers make of an UP
+ * item whose heartbeat is older than ITEM_HOST_STALE_BEATS intervals.
+ */
+struct host_item {
+	char id[ITEM_HOST_ID_MAX];      /* container instance ARN or machine id */
+	char instance_arn[REG_ARN_MAX]; /* "" without an ECS agent */
+	char ec2_instance_id[32];       /* "" when IMDS did not say */
+	char host_ip[REG_IP_MAX];
+	char api_url[REG_URL_MAX]; /* where other hosts reach its sidecar's API */
+	char berth_version[32];
+	int64_t started_at, heartbeat_at; /* ms */
+	int heartbeat_s;
+	int left;        /* status LEFT (else UP) */
+	long running;    /* RUNNING bindings at the last heartbeat */
+	int64_t version; /* of the item: ms of the write */
+};
+
+const char *host_status_str(enum host_status);
+/* The host's status at now_ms. */
+enum host_status item_host_status(const struct host_item *, int64_t now_ms);
+/* The partition key of a host; -E2BIG when it does not fit. */
+int item_host_key(const char *id, char *out, size_t outlen);
+/* The host's item (attribute values; new reference), or NULL. */
+json_t *item_host(const struct host_item *);
+/*
+ * The host a host item (plain JSON, untrusted) describes: 0, or -EINVAL with
+ * why filled (a junk field). Its api_url is long-polled only when
+ * item_api_url_ok says so.
+ */
+int item_host_parse(const json_t *item, struct host_item *h, char *why, size_t whylen);
+/* 1 when url is http://A.B.C.D:PORT[/] with A.B.C.D loopback or private (RFC 1918). */
+int item_api_url_ok(const char *url);
 
 #endif

@@ -286,8 +286,8 @@ on_metadata(struct agent *a, const struct evcurl_resp *r)
 	    agent_metadata_parse(r->body, r->body_len, &a->meta, err, sizeof(err)) == 0) {
 		a->have_meta = 1;
 		a->state = "ok";
-		if (a->sink.cluster != NULL)
-			a->sink.cluster(a->meta.cluster_short, a->sink.arg);
+		if (a->sink.metadata != NULL)
+			a->sink.metadata(&a->meta, a->sink.arg);
 		log_info("agent_metadata cluster=%s instance=\"%s\"", a->meta.cluster_short,
 		         a->meta.instance_arn);
 		agent_get(a, "/v1/tasks");

@@ -69,9 +69,9 @@ void agent_tasks_free(struct agent_task *, size_t n);
 /* The short name of a cluster name or ARN, into out. */
 void agent_cluster_short(const char *cluster, char *out, size_t outlen);
 
-/* What the agent hands on: its cluster's short name once, then every task list polled. */
+/* What the agent hands on: its metadata once, then every task list polled. */
 struct agent_sink {
-	void (*cluster)(const char *cluster_short, void *arg);
+	void (*metadata)(const struct agent_metadata *, void *arg);
 	void (*tasks)(const struct agent_task *tasks, size_t n, void *arg);
 	void *arg;
 };

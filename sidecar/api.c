@@ -41,7 +41,7 @@ struct api {
 	struct agent *agent;
 	struct api_info info;
 	struct metrics *own_metrics; /* when the caller gave none */
-	struct metric *connected, *bindings[4], *outbox_pending;
+	struct metric *connected, *bindings[4], *outbox_pending, *unauthorized;
 	TAILQ_HEAD(, waiter) waiters;
 	int nwaiters;
 	int file_warned; /* registry_file_lost is logged */
@@ -362,6 +362,16 @@ route(struct evhttp_request *req, void *arg)
 	}
 	if (!httpd_framing_ok(req))
 		return;
+	/* Loopback stays open to ops on the host; anyone else shows the token. */
+	if (a->info.token != NULL && a->info.token[0] != '\0' && !httpd_peer_loopback(req) &&
+	    !httpd_bearer_ok(req, a->info.token)) {
+		metric_inc(a->unauthorized);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+		                  "Bearer");
+		httpd_error(req, 401, "unauthorized",
+		            "a bearer token is required from off the host", NULL);
+		return;
+	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
@@ -410,6 +420,9 @@ api_new(struct event_base *base, struct evhttp *http, struct registry *reg, stru
 	}
 	a->outbox_pending = metrics_gauge(a->info.metrics, "berth_sidecar_outbox_pending",
 	                                  "Outbox rows not yet synced.", NULL);
+	a->unauthorized =
+	    metrics_counter(a->info.metrics, "berth_sidecar_unauthorized_total",
+	                    "Requests from off the host without the bearer token.", NULL);
 	TAILQ_INIT(&a->waiters);
 	/* Idle and stalled clients go; a long-poll's wait is not bounded by this. */
 	evhttp_set_timeout(http, HTTPD_IO_TIMEOUT_S);

@@ -23,6 +23,9 @@ struct api_info {
 	const char *host_ip_source;
 	/* The process's figures, rendered at /metrics (the API adds its gauges); NULL: its own. */
 	struct metrics *metrics;
+	/* Requests from off the host must send "Authorization: Bearer <token>"; NULL or "": none.
+	 */
+	const char *token;
 };
 
 /* All borrowed. Installs the routes on http. */

@@ -19,9 +19,11 @@
 #include "core/metrics.h"
 #include "core/opts.h"
 #include "registry/registry.h"
+#include "registry/item.h"
 #include "registry/sync.h"
 #include "sidecar/agent.h"
 #include "sidecar/api.h"
+#include "sidecar/heartbeat.h"
 #include "sidecar/hostip.h"
 #include "sidecar/tracker.h"
 
@@ -31,7 +33,8 @@
  * opens with keeps the daemon's memory down.
  */
 #define SIDECAR_CACHE_KIB 1024
-#define SIDECAR_BUSY_MS   50 /* the loop's lock wait; the tracker retries a busy commit */
+#define SIDECAR_BUSY_MS   50   /* the loop's lock wait; the tracker retries a busy commit */
+#define SIDECAR_TOKEN_MAX 4096 /* bytes of --api-token-file */
 
 static const struct opt sidecar_opts[] = {
     {"db", "BERTH_DB", NULL, OPT_STRING, "PATH", "/var/lib/berth/registry.db", 0, 0,
@@ -53,6 +56,15 @@ static const struct opt sidecar_opts[] = {
      "seconds between reconciles with Docker and the agent's /v1/tasks"},
     {"dynamodb-table", "BERTH_DYNAMODB_TABLE", NULL, OPT_STRING, "NAME", NULL, 0, 0,
      "sync the registry to this DynamoDB table (no sync when unset)"},
+    {"heartbeat-interval", "BERTH_HEARTBEAT_INTERVAL", NULL, OPT_INT, "SECONDS", "10", 1, 3600,
+     "seconds between writes of this host's item to --dynamodb-table (other hosts read it; "
+     "three missed make the host STALE)"},
+    {"api-url", "BERTH_API_URL", NULL, OPT_STRING, "URL", NULL, 0, 0,
+     "the URL other hosts reach this API at, as the host item says (default: from --listen, "
+     "with the host IP for a wildcard address)"},
+    {"api-token-file", "BERTH_API_TOKEN_FILE", NULL, OPT_STRING, "PATH", NULL, 0, 0,
+     "a file holding the bearer token requests from off the host must send; needed when "
+     "--listen is not a loopback address"},
     {"tombstone-ttl", "BERTH_TOMBSTONE_TTL", NULL, OPT_INT, "SECONDS", "604800", 0, 315360000,
      "a stopped or removed container's item expires this long after it is written (DynamoDB "
      "TTL on expires_at); 0 keeps it"},
@@ -75,6 +87,9 @@ struct sidecar {
 	struct metrics *metrics; /* every module's figures, for GET /metrics */
 	struct aws *aws;         /* the process's one AWS client, with --dynamodb-table */
 	struct sync *sync;
+	struct heartbeat *heartbeat; /* this host's item, with --dynamodb-table */
+	const char *listen, *api_url;
+	char token[SIDECAR_TOKEN_MAX]; /* --api-token-file; "" when none */
 	char host_ip[HOSTIP_MAX];
 	char host_ip_source[16];
 };
@@ -90,10 +105,45 @@ on_commit(void *arg)
 		sync_kick(s->sync);
 }
 
+/* The agent's metadata: the cluster for bindings, the container instance for the host item. */
+static void
+on_agent_metadata(const struct agent_metadata *m, void *arg)
+{
+	struct sidecar *s = arg;
+
+	tracker_set_cluster(s->tracker, m->cluster_short);
+	if (m->instance_arn[0] != '\0')
+		heartbeat_set_id(s->heartbeat, m->instance_arn, m->instance_arn);
+}
+
+static void
+on_agent_tasks(const struct agent_task *tasks, size_t n, void *arg)
+{
+	tracker_agent_tasks(((struct sidecar *)arg)->tracker, tasks, n);
+}
+
+/* The URL other hosts reach this API at: --api-url, else --listen with a wildcard made ip. */
+static void
+api_url_of(const struct sidecar *s, const char *ip, char *out, size_t outlen)
+{
+	const char *colon = strrchr(s->listen, ':');
+	size_t alen = colon != NULL ? (size_t)(colon - s->listen) : 0;
+
+	if (s->api_url != NULL && *s->api_url != '\0')
+		snprintf(out, outlen, "%s", s->api_url);
+	else if (colon == NULL)
+		snprintf(out, outlen, "http://%s", s->listen);
+	else if (alen == 0 || (alen == 7 && strncmp(s->listen, "0.0.0.0", 7) == 0))
+		snprintf(out, outlen, "http://%s:%s", ip, colon + 1);
+	else
+		snprintf(out, outlen, "http://%.*s:%s", (int)alen, s->listen, colon + 1);
+}
+
 static void
 on_host_ip(const char *ip, const char *source, void *arg)
 {
 	struct sidecar *s = arg;
+	char url[REG_URL_MAX];
 
 	snprintf(s->host_ip, sizeof(s->host_ip), "%s", ip);
 	snprintf(s->host_ip_source, sizeof(s->host_ip_source), "%s", source);
@@ -103,6 +153,8 @@ on_host_ip(const char *ip, const char *source, void *arg)
 		log_info("host_ip ip=%s source=%s", ip, source);
 	tracker_set_host_ip(s->tracker, s->host_ip);
 	tracker_start(s->tracker);
+	api_url_of(s, s->host_ip, url, sizeof(url));
+	heartbeat_set_address(s->heartbeat, s->host_ip, url);
 }
 
 int
@@ -130,6 +182,26 @@ main(int argc, char **argv)
 		fprintf(stderr, "berth-sidecar: --label-filter wants K or K=V\n");
 		return 2;
 	}
+	s->listen = opts_get(&o, "listen");
+	s->api_url = opts_get(&o, "api-url");
+	if ((v = opts_get(&o, "api-token-file")) != NULL && *v != '\0' &&
+	    daemon_read_secret("--api-token-file", v, s->token, sizeof(s->token), err,
+	                       sizeof(err)) != 0) {
+		fprintf(stderr, "berth-sidecar: %s\n", err);
+		return 2;
+	}
+	if (!httpd_addr_loopback(s->listen) && s->token[0] == '\0') {
+		fprintf(stderr,
+		        "berth-sidecar: --listen %s is reachable from off the host: set "
+		        "--api-token-file\n",
+		        s->listen);
+		return 2;
+	}
+	if ((v = opts_get(&o, "api-url")) != NULL && *v != '\0' && !item_api_url_ok(v)) {
+		fprintf(stderr, "berth-sidecar: --api-url wants http://IP:PORT on a private or "
+		                "loopback address\n");
+		return 2;
+	}
 	if ((rc = daemon_log(&o, "berth-sidecar")) != 0)
 		return rc;
 
@@ -152,7 +224,7 @@ main(int argc, char **argv)
 	tc.reconcile_interval = (int)opts_int(&o, "reconcile-interval");
 	if ((s->tracker = tracker_new(s->base, s->docker, s->reg, &tc)) == NULL)
 		fatalx("tracker_failed");
-	sink = (struct agent_sink){tracker_sink_cluster, tracker_sink_tasks, s->tracker};
+	sink = (struct agent_sink){on_agent_metadata, on_agent_tasks, s};
 	if ((s->agent = agent_new(s->base, s->ec, opts_get(&o, "agent-url"), &sink,
 	                          tc.reconcile_interval, s->metrics)) == NULL)
 		fatalx("agent_url_bad url=\"%s\" (want http://HOST:PORT or none)",
@@ -166,6 +238,7 @@ main(int argc, char **argv)
 	s->info.host_ip = s->host_ip;
 	s->info.host_ip_source = s->host_ip_source;
 	s->info.metrics = s->metrics;
+	s->info.token = s->token;
 	if ((s->api = api_new(s->base, s->http, s->reg, s->tracker, s->agent, &s->info)) == NULL)
 		fatalx("api_failed");
 	tracker_on_commit(s->tracker, on_commit, s);
@@ -178,6 +251,18 @@ main(int argc, char **argv)
 		    NULL)
 			fatalx("dynamodb_sync_failed table=%s error=\"%s\"", table, err);
 		log_info("sync_started table=%s region=%s", table, aws_region(s->aws));
+		if ((s->heartbeat = heartbeat_new(s->base, s->aws, s->reg, table,
+		                                  (int)opts_int(&o, "heartbeat-interval"),
+		                                  s->metrics)) == NULL)
+			fatalx("out of memory");
+		v = opts_get(&o, "agent-url");
+		if (v == NULL || strcmp(v, "none") == 0) {
+			char id[128];
+
+			/* No ECS agent: the machine's own id names the host. */
+			heartbeat_machine_id(id, sizeof(id));
+			heartbeat_set_id(s->heartbeat, id, "");
+		}
 	}
 	daemon_signals_add(&sig, s->base);
 	log_info("started version=%s db=%s docker=%s agent=%s listen=%s", BERTH_VERSION,
@@ -190,8 +275,9 @@ main(int argc, char **argv)
 
 	api_free(s->api);
 	agent_free(s->agent);
-	tracker_free(s->tracker); /* commits what is queued */
-	sync_stop(s->sync);       /* pushes what it can within its own deadline */
+	tracker_free(s->tracker);     /* commits what is queued */
+	heartbeat_stop(s->heartbeat); /* the host item says LEFT */
+	sync_stop(s->sync);           /* pushes what it can within its own deadline */
 	aws_free(s->aws);
 	daemon_signals_free(&sig);
 	evhttp_free(s->http);
@@ -201,6 +287,7 @@ main(int argc, char **argv)
 	event_base_free(s->base);
 	registry_close(s->reg);
 	metrics_free(s->metrics);
+	explicit_bzero(s->token, sizeof(s->token));
 	log_info("stopped");
 	return 0;
 }

@@ -294,15 +294,3 @@ tracker_agent_tasks(struct tracker *t, const struct agent_task *tasks, size_t n)
 	}
 	free(rs.v);
 }
-
-void
-tracker_sink_cluster(const char *cluster_short, void *arg)
-{
-	tracker_set_cluster(arg, cluster_short);
-}
-
-void
-tracker_sink_tasks(const struct agent_task *tasks, size_t n, void *arg)
-{
-	tracker_agent_tasks(arg, tasks, n);
-}

@@ -57,8 +57,5 @@ void tracker_flush(struct tracker *);
  * running one) is inspected again; Docker's answer is written.
  */
 void tracker_agent_tasks(struct tracker *, const struct agent_task *tasks, size_t n);
-/* The same as an agent_sink (sidecar/agent.h) callback pair; arg is the tracker. */
-void tracker_sink_cluster(const char *cluster_short, void *arg);
-void tracker_sink_tasks(const struct agent_task *tasks, size_t n, void *arg);
 
 #endif

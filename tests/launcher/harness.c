@@ -152,8 +152,10 @@ h_launcher_start(struct h_env *e, struct h_proc *p, const char *const *extra,
 	argv[n++] = listen;
 	argv[n++] = "--docker-host";
 	argv[n++] = e->docker_host;
-	argv[n++] = "--host-ip";
-	argv[n++] = "127.0.0.1";
+	if (!p->no_host_ip) {
+		argv[n++] = "--host-ip";
+		argv[n++] = "127.0.0.1";
+	}
 	argv[n++] = "--log-level";
 	argv[n++] = "debug";
 	if (e->sidecar.pid > 0 && !p->no_sidecar_url) {

@@ -26,6 +26,7 @@ struct h_proc {
 	int port;
 	char log[512];
 	int no_sidecar_url; /* launcher: learn bindings from the registry (and describe) alone */
+	int no_host_ip;     /* launcher: no --host-ip 127.0.0.1 (URLs name the binding's host) */
 };
 
 struct h_env {

@@ -75,7 +75,7 @@ fake_fire(evutil_socket_t fd, short what, void *arg)
 	if (c->kind == 0) {
 		F.starting--;
 		if (F.start_error != 0) {
-			c->on_start(F.start_error, NULL, "fake start failed", c->arg);
+			c->on_start(F.start_error, NULL, "", "fake start failed", c->arg);
 		} else {
 			if (F.bind_on_start) {
 				struct binding b;
@@ -92,7 +92,7 @@ fake_fire(evutil_socket_t fd, short what, void *arg)
 				b.status = BINDING_RUNNING;
 				assert_int_equal(registry_binding_upsert(F.sidecar, &b, NULL), 0);
 			}
-			c->on_start(0, c->task, "", c->arg);
+			c->on_start(0, c->task, "", "", c->arg);
 		}
 	} else if (c->kind == 1) {
 		c->on_done(0, "", c->arg);

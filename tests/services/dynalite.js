@@ -2,7 +2,7 @@
 // dynalite (a DynamoDB implementation) on 127.0.0.1, on an ephemeral port
 // unless --port is given; writes its URL to --url-file once listening.
 //
-//   node dynalite.js [--port N] [--path DIR] [--url-file FILE] [--create-table-ms MS]
+//   node dynalite.js [--host ADDR] [--port N] [--path DIR] [--url-file FILE] [--create-table-ms MS]
 //                    [--key AKID:SECRET ...] [--keys-url-file FILE]
 //
 // With --key (repeatable) or --keys-url-file, every request's SigV4 signature is
@@ -145,8 +145,8 @@ server.on('request', (req, res) => {
     });
   });
 });
-server.listen(Number(a.port || 0), '127.0.0.1', () => {
-  const url = `http://127.0.0.1:${server.address().port}`;
+server.listen(Number(a.port || 0), a.host || '127.0.0.1', () => {
+  const url = `http://${a.host || '127.0.0.1'}:${server.address().port}`;
   if (a['url-file']) {
     fs.writeFileSync(a['url-file'] + '.tmp', url + '\n');
     fs.renameSync(a['url-file'] + '.tmp', a['url-file']);

@@ -65,7 +65,7 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct api_info info = {"192.0.2.1", "flag", NULL};
+	struct api_info info = {"192.0.2.1", "flag", NULL, NULL};
 	char err[256], listen[64];
 
 	assert_non_null(f);

@@ -5,7 +5,7 @@
 // fixtures). Only Node built-in modules.
 //
 //   node agent.js --port PORT --docker-host unix:///path/docker.sock
-//                 [--cluster NAME] [--docker-id-key DockerId|DockerID]
+//                 [--cluster NAME] [--docker-id-key DockerId|DockerID] [--instance-arn ARN]
 //
 // Listens on 127.0.0.1 only and prints "listening 127.0.0.1:PORT" when ready.
 // Containers are the ones carrying com.amazonaws.ecs.task-arn; those whose
@@ -27,6 +27,7 @@ function parseArgs(argv) {
     else if (a === '--docker-host') { o.dockerHost = v; i++; }
     else if (a === '--cluster') { o.cluster = v; i++; }
     else if (a === '--docker-id-key') { o.idKey = v; i++; }
+    else if (a === '--instance-arn') { o.instanceArn = v; i++; }
     else { throw new Error(`unknown argument ${a}`); }
   }
   if (!Number.isInteger(o.port) || o.port <= 0 || o.port > 65535) throw new Error('--port PORT');
@@ -39,8 +40,8 @@ const opts = parseArgs(process.argv);
 const socketPath = opts.dockerHost.slice('unix://'.length);
 const BODY_MAX = 16 * 1024 * 1024;
 const LABEL = 'com.amazonaws.ecs.';
-const instanceArn = `arn:aws:ecs:us-east-1:123456789012:container-instance/${opts.cluster}/` +
-  '6d1f4ee3b2c54b4fa6b5d3e8c9a01234';
+const instanceArn = opts.instanceArn ||
+  `arn:aws:ecs:us-east-1:123456789012:container-instance/${opts.cluster}/6d1f4ee3b2c54b4fa6b5d3e8c9a01234`;
 
 function docker(path) {
   return new Promise((resolve, reject) => {

@@ -63,6 +63,11 @@ class Ecs {
     this.region = region;
     this.account = account;
     this.sock = docker.socketPath(dockerHost);
+    // Container instances: one per host of a test cluster (POST /_emulator/instances);
+    // without any, every task runs on dockerHost as one instance.
+    this.instances = [];
+    this.placement = new Map(); // tenant (BERTH_TENANT) -> instance index
+    this.nextInstance = 0;
     this.keys = keys;
     this.clusters = new Set(['default', 'berth-test']);
     this.taskDefs = new Map(); // family -> [rev1, rev2, ...]
@@ -191,8 +196,24 @@ class Ecs {
     return response;
   }
 
+  // The instance a task goes to: the one a test pinned its tenant to, else the next in turn.
+  place(cluster, overrides) {
+    if (this.instances.length === 0) {
+      return {
+        arn: `arn:aws:ecs:${this.region}:${this.account}:container-instance/${cluster}/6d1f4ee3b2c54b4fa6b5d3e8c9a01234`,
+        sock: this.sock,
+      };
+    }
+    let tenant;
+    for (const o of overrides) for (const e of o.environment || []) if (e.name === 'BERTH_TENANT') tenant = e.value;
+    let i = tenant !== undefined ? this.placement.get(tenant) : undefined;
+    if (i === undefined) i = this.nextInstance++ % this.instances.length;
+    return this.instances[i % this.instances.length];
+  }
+
   async startTask(cluster, td, p, overrides, akid) {
     const id = crypto.randomBytes(16).toString('hex');
+    const inst = this.place(cluster, overrides);
     const arn = `arn:aws:ecs:${this.region}:${this.account}:task/${cluster}/${id}`;
     const now = Date.now();
     const task = {
@@ -214,6 +235,8 @@ class Ecs {
       version: 1,
       containers: [],
       error: null,
+      sock: inst.sock,
+      instanceArn: inst.arn,
     };
     for (const cd of td.containerDefinitions) {
       const o = overrides.find((x) => x.name === cd.name) || {};
@@ -251,7 +274,7 @@ class Ecs {
           Memory: (o.memory || cd.memory || 0) * 1024 * 1024,
         },
       };
-      const r = await docker.call(this.sock, 'POST', `/containers/create?name=${name}`, create);
+      const r = await docker.call(task.sock, 'POST', `/containers/create?name=${name}`, create);
       if (r.status !== 201) {
         throw new AwsError(500, 'ServerException', `docker create failed: ${JSON.stringify(r.body)}`);
       }
@@ -269,7 +292,7 @@ class Ecs {
     for (const c of task.containers) {
       if (task.desiredStatus === 'STOPPED') return;
       try {
-        const r = await docker.call(this.sock, 'POST', `/containers/${c.dockerId}/start`);
+        const r = await docker.call(task.sock, 'POST', `/containers/${c.dockerId}/start`);
         if (r.status !== 204 && r.status !== 304) throw new Error(JSON.stringify(r.body));
       } catch (e) {
         task.error = `CannotStartContainerError: ${e.message}`;
@@ -288,7 +311,7 @@ class Ecs {
     const fault = this.faultFor(akid);
     const reportDelay = (fault && fault.describe_delay_ms) || 0;
     for (const c of task.containers) {
-      const r = await docker.call(this.sock, 'GET', `/containers/${c.dockerId}/json`);
+      const r = await docker.call(task.sock, 'GET', `/containers/${c.dockerId}/json`);
       if (r.status === 404) {
         c.status = 'STOPPED';
         c.bindings = [];
@@ -343,7 +366,7 @@ class Ecs {
       taskArn: task.arn,
       clusterArn: `arn:aws:ecs:${this.region}:${this.account}:cluster/${task.cluster}`,
       taskDefinitionArn: task.td.taskDefinitionArn,
-      containerInstanceArn: `arn:aws:ecs:${this.region}:${this.account}:container-instance/${task.cluster}/6d1f4ee3b2c54b4fa6b5d3e8c9a01234`,
+      containerInstanceArn: task.instanceArn,
       lastStatus: last,
       desiredStatus: task.desiredStatus,
       launchType: 'EC2',
@@ -412,7 +435,7 @@ class Ecs {
       t.stoppedReason = p.reason || 'Task stopped by user';
       t.version++;
       for (const c of t.containers) {
-        docker.call(this.sock, 'POST', `/containers/${c.dockerId}/stop?t=2`).catch(() => {});
+        docker.call(t.sock, 'POST', `/containers/${c.dockerId}/stop?t=2`).catch(() => {});
       }
     }
     await this.refresh(t).catch(() => {});
@@ -465,7 +488,7 @@ class Ecs {
     const ids = [];
     for (const [arn, t] of this.tasks) {
       if (akid !== undefined && t.akid !== akid) continue;
-      for (const c of t.containers) ids.push(c.dockerId);
+      for (const c of t.containers) ids.push([t.sock, c.dockerId]);
       this.tasks.delete(arn);
     }
     if (akid === undefined) this.tokens.clear();
@@ -473,7 +496,7 @@ class Ecs {
       if (v.response.tasks.some((t) => !this.tasks.has(t.taskArn))) this.tokens.delete(k);
     }
     await Promise.all(
-      ids.map((id) => docker.call(this.sock, 'DELETE', `/containers/${id}?force=true`, undefined, 10000).catch(() => {})),
+      ids.map(([sock, id]) => docker.call(sock, 'DELETE', `/containers/${id}?force=true`, undefined, 10000).catch(() => {})),
     );
     return ids.length;
   }
@@ -575,6 +598,23 @@ class Ecs {
       if (!k) return send(404, { error: 'no such key' });
       return send(200, { secret_access_key: k.secret, session_token: k.token, expires_at_ms: k.expiresAt });
     }
+    if (req.method === 'POST' && path === '/_emulator/instances') {
+      // {instances: [{arn, docker_host}], placement: {tenant: index}}: the cluster's hosts.
+      if (!Array.isArray(p.instances)) return send(400, { error: 'instances is required' });
+      try {
+        this.instances = p.instances.map((x) => ({ arn: String(x.arn), sock: docker.socketPath(x.docker_host) }));
+      } catch (e) {
+        return send(400, { error: String(e.message) });
+      }
+      this.placement = new Map(Object.entries(p.placement || {}));
+      this.nextInstance = 0;
+      return send(200, { ok: true, instances: this.instances.length });
+    }
+    if (req.method === 'POST' && path === '/_emulator/placement') {
+      // {tenant: index, ...}: where the next tasks of these tenants go.
+      for (const [k, v] of Object.entries(p)) this.placement.set(k, Number(v));
+      return send(200, { ok: true });
+    }
     if (req.method === 'GET' && path === '/_emulator/stats') return send(200, this.stats);
     if (req.method === 'GET' && path === '/_emulator/tasks') {
       return send(200, {
@@ -582,6 +622,7 @@ class Ecs {
           taskArn: t.arn,
           startedBy: t.startedBy,
           desiredStatus: t.desiredStatus,
+          containerInstanceArn: t.instanceArn,
           containers: t.containers.map((c) => c.dockerId),
         })),
       });
