@@ -157,6 +157,11 @@ main(int argc, char **argv)
 			fatalx("%s", err);
 		snprintf(l->sidecar_auth, sizeof(l->sidecar_auth), "Authorization: Bearer %s", tok);
 		explicit_bzero(tok, sizeof(tok));
+	} else if ((v = getenv("BERTH_API_TOKEN")) != NULL && *v != '\0') {
+		/* The token itself, as an ECS secret gives it. */
+		if (strlen(v) >= LAUNCHER_TOKEN_MAX)
+			fatalx("BERTH_API_TOKEN is longer than %d bytes", LAUNCHER_TOKEN_MAX - 1);
+		snprintf(l->sidecar_auth, sizeof(l->sidecar_auth), "Authorization: Bearer %s", v);
 	}
 	if ((v = opts_get(&o, "token-file")) != NULL && *v != '\0') {
 		if (daemon_read_secret("--token-file", v, l->token, sizeof(l->token), err,

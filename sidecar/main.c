@@ -184,11 +184,20 @@ main(int argc, char **argv)
 	}
 	s->listen = opts_get(&o, "listen");
 	s->api_url = opts_get(&o, "api-url");
-	if ((v = opts_get(&o, "api-token-file")) != NULL && *v != '\0' &&
-	    daemon_read_secret("--api-token-file", v, s->token, sizeof(s->token), err,
-	                       sizeof(err)) != 0) {
-		fprintf(stderr, "berth-sidecar: %s\n", err);
-		return 2;
+	if ((v = opts_get(&o, "api-token-file")) != NULL && *v != '\0') {
+		if (daemon_read_secret("--api-token-file", v, s->token, sizeof(s->token), err,
+		                       sizeof(err)) != 0) {
+			fprintf(stderr, "berth-sidecar: %s\n", err);
+			return 2;
+		}
+	} else if ((v = getenv("BERTH_API_TOKEN")) != NULL && *v != '\0') {
+		/* The token itself, as an ECS secret gives it. */
+		if (strlen(v) >= sizeof(s->token)) {
+			fprintf(stderr, "berth-sidecar: BERTH_API_TOKEN is longer than %zu bytes\n",
+			        sizeof(s->token) - 1);
+			return 2;
+		}
+		snprintf(s->token, sizeof(s->token), "%s", v);
 	}
 	if (!httpd_addr_loopback(s->listen) && s->token[0] == '\0') {
 		fprintf(stderr,

@@ -7,6 +7,7 @@
  *
  *  - tenants on every host get 201 with that host's IP, their URLs serve,
  *    and the ones on other hosts were answered by that host's sidecar;
+ *  - off its host a sidecar wants the bearer token, which no log shows;
  *  - a sidecar that stops heartbeating is STALE in `berth hosts` and doctor
  *    warns; the launcher does not wait on it (the fallback answers);
  *  - a remote sidecar killed: the fallback answers within its bound;
@@ -126,6 +127,34 @@ test_every_host(void **state)
 			assert_true(strcmp(source, "sidecar") == 0 ||
 			            strcmp(source, "registry") == 0);
 	}
+	free(r);
+}
+
+/* Off the host, a sidecar wants the token; it never shows up in a log. */
+static void
+test_token(void **state)
+{
+	struct h_resp *r = malloc(sizeof(*r));
+	char url[128], *log;
+	size_t len;
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://%s:%d/v1/bindings", C.h[1].ip, CL_API_PORT);
+	assert_int_equal(cl_get(url, 0, r), 0);
+	assert_int_equal(r->status, 401);
+	assert_null(strstr(r->body, CL_TOKEN));
+	assert_int_equal(cl_get(url, 1, r), 0);
+	assert_int_equal(r->status, 200);
+	for (int i = 0; i < C.n; i++) {
+		log = tl_read_file_max(C.h[i].log, 64 * 1024 * 1024, &len);
+		assert_non_null(log);
+		assert_null(strstr(log, CL_TOKEN));
+		free(log);
+	}
+	log = tl_read_file_max(C.launcher.log, 64 * 1024 * 1024, &len);
+	assert_non_null(log);
+	assert_null(strstr(log, CL_TOKEN));
+	free(log);
 	free(r);
 }
 
@@ -339,6 +368,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_host),
+	    cmocka_unit_test(test_token),
 	    cmocka_unit_test(test_stale_host),
 	    cmocka_unit_test(test_remote_sidecar_killed),
 	    cmocka_unit_test(test_restart_while_starting),

@@ -88,18 +88,34 @@ str_at(json_t *j, const char *path)
 }
 
 /* The value of environment variable name in container c, or NULL. */
+/* The field field of the entry called name in container c's list list, or NULL. */
 static const char *
-env_of(json_t *c, const char *name)
+entry_of(json_t *c, const char *list, const char *name, const char *field)
 {
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(json_object_get(c, "environment"), i, e)
+	json_array_foreach(json_object_get(c, list), i, e)
 	{
 		if (strcmp(str_at(e, "name"), name) == 0)
-			return json_string_value(json_object_get(e, "value"));
+			return json_string_value(json_object_get(e, field));
 	}
 	return NULL;
+}
+
+static const char *
+env_of(json_t *c, const char *name)
+{
+	return entry_of(c, "environment", name, "value");
+}
+
+/* The valueFrom of secret name of container c ("" when none). */
+static const char *
+secret_of(json_t *c, const char *name)
+{
+	const char *v = entry_of(c, "secrets", name, "valueFrom");
+
+	return v != NULL ? v : "";
 }
 
 /* The host sourcePath of task volume name, or "". */
@@ -535,13 +551,22 @@ test_cross_references(void **state)
 		if (!allows(op, ops_calls[i], arn))
 			fail_msg("ops policy lacks %s on %s", ops_calls[i], arn);
 	assert_false(allows(op, "dynamodb:DeleteTable", arn));
-	/* The launcher long-polls the sidecar of its host for bindings. */
+	/*
+	 * The launcher long-polls the sidecar of its host for bindings, on the port the
+	 * sidecar listens on (all the host's addresses, so other hosts' launchers reach it
+	 * too), with the sidecars' token both task definitions get from SSM.
+	 */
 	{
+		const char *listen = env_of(sc, "BERTH_LISTEN"), *port;
 		char url[128];
 
-		snprintf(url, sizeof(url), "http://%s", env_of(sc, "BERTH_LISTEN"));
+		assert_non_null(listen);
+		assert_non_null(port = strrchr(listen, ':'));
+		snprintf(url, sizeof(url), "http://127.0.0.1%s", port);
 		assert_non_null(env_of(lc, "BERTH_SIDECAR_URL"));
 		assert_string_equal(env_of(lc, "BERTH_SIDECAR_URL"), url);
+		assert_string_equal(secret_of(sc, "BERTH_API_TOKEN"),
+		                    secret_of(lc, "BERTH_API_TOKEN"));
 	}
 	assert_false(mentions(sp, "ecs:"));
 	assert_false(mentions(sp, "iam:"));

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "registry/registry.h"
+#include "aws/aws_ddb.h"
 #include "registry/item.h"
 
 static void
@@ -306,6 +307,77 @@ test_rows_from_json(void **state)
 	json_decref(j);
 }
 
+/* Host items: written and read back; junk refused; which API URLs may be long-polled. */
+static void
+test_host_items(void **state)
+{
+	struct host_item h, back;
+	json_t *av, *plain;
+	char why[160];
+	static const char *const junk[] = {
+	    "{\"kind\":\"host\",\"version\":1}",
+	    "{\"kind\":\"host\",\"version\":1,\"host_id\":\"h\",\"status\":\"UP\","
+	    "\"started_at\":\"2026-01-01T00:00:00Z\",\"heartbeat_at\":\"soon\",\"heartbeat_s\":10}",
+	    "{\"kind\":\"host\",\"version\":1,\"host_id\":\"h\",\"status\":\"MAYBE\","
+	    "\"started_at\":\"2026-01-01T00:00:00Z\",\"heartbeat_at\":\"2026-01-01T00:00:00Z\","
+	    "\"heartbeat_s\":10}",
+	    "{\"kind\":\"host\",\"version\":1,\"host_id\":7,\"status\":\"UP\"}",
+	    "{\"kind\":\"host\",\"version\":1,\"host_id\":\"h\",\"status\":\"UP\","
+	    "\"started_at\":\"2026-01-01T00:00:00Z\",\"heartbeat_at\":\"2026-01-01T00:00:00Z\","
+	    "\"heartbeat_s\":0}",
+	    "{\"kind\":\"binding\",\"version\":1}"};
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	snprintf(h.id, sizeof(h.id), "arn:aws:ecs:us-east-1:1:container-instance/c/abc");
+	snprintf(h.instance_arn, sizeof(h.instance_arn), "%s", h.id);
+	snprintf(h.host_ip, sizeof(h.host_ip), "10.0.0.7");
+	snprintf(h.api_url, sizeof(h.api_url), "http://10.0.0.7:9680");
+	snprintf(h.berth_version, sizeof(h.berth_version), "0.1.0");
+	h.started_at = 1795755600000LL;
+	h.heartbeat_at = 1795755610000LL;
+	h.heartbeat_s = 10;
+	h.running = 4;
+	h.version = h.heartbeat_at;
+	av = item_host(&h);
+	assert_non_null(av);
+	plain = ddb_item_to_json(av);
+	json_decref(av);
+	assert_string_equal(json_string_value(json_object_get(plain, "userId")),
+	                    "host#arn:aws:ecs:us-east-1:1:container-instance/c/abc");
+	assert_int_equal(item_host_parse(plain, &back, why, sizeof(why)), 0);
+	json_decref(plain);
+	assert_memory_equal(&h, &back, sizeof(h));
+	/* UP within three beats, STALE after, LEFT whatever the time. */
+	assert_int_equal(item_host_status(&h, h.heartbeat_at + 29000), HOST_UP);
+	assert_int_equal(item_host_status(&h, h.heartbeat_at + 31000), HOST_STALE);
+	h.left = 1;
+	assert_int_equal(item_host_status(&h, h.heartbeat_at), HOST_LEFT);
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		json_error_t je;
+
+		plain = json_loads(junk[i], 0, &je);
+		assert_non_null(plain);
+		if (item_host_parse(plain, &back, why, sizeof(why)) != -EINVAL)
+			fail_msg("junk %zu accepted", i);
+		json_decref(plain);
+	}
+	/* Only http://IP:PORT on loopback or RFC 1918 addresses is ever long-polled. */
+	assert_true(item_api_url_ok("http://10.1.2.3:9680"));
+	assert_true(item_api_url_ok("http://172.16.0.1:9680/"));
+	assert_true(item_api_url_ok("http://192.168.1.1:1"));
+	assert_true(item_api_url_ok("http://127.0.0.1:9680"));
+	assert_false(item_api_url_ok("http://203.0.113.7:9680"));
+	assert_false(item_api_url_ok("http://172.32.0.1:9680"));
+	assert_false(item_api_url_ok("https://10.0.0.1:9680"));
+	assert_false(item_api_url_ok("http://10.0.0.1"));
+	assert_false(item_api_url_ok("http://10.0.0.1:0"));
+	assert_false(item_api_url_ok("http://10.0.0.1:9680/x"));
+	assert_false(item_api_url_ok("http://evil.example:9680"));
+	assert_false(item_api_url_ok("http://169.254.169.254:80"));
+	assert_false(item_api_url_ok(NULL));
+}
+
 int
 main(void)
 {
@@ -313,6 +385,7 @@ main(void)
 	    cmocka_unit_test(test_binding_item), cmocka_unit_test(test_tombstone_expires),
 	    cmocka_unit_test(test_tenant_item),  cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_judge),        cmocka_unit_test(test_rows_from_json),
+	    cmocka_unit_test(test_host_items),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
