@@ -8,7 +8,9 @@
  *   GET /healthz                               200 while Docker's stream is up
  *   GET /v1/bindings[?task=&tenant=&status=]   a list
  *   GET /v1/bindings/{task-id}[?wait=SECONDS]  long-poll until a binding exists
+ *   GET /v1/changes?since=N[&wait=SECONDS]     the count of changing commits, long-polled
  *   GET /metrics                               Prometheus text
+ *   GET /ui                                    the live dashboard (HTML)
  */
 #ifndef BERTH_REGISTRY_SIDECAR_API_H
 #define BERTH_REGISTRY_SIDECAR_API_H
@@ -17,6 +19,8 @@
 #define SIDECAR_ROUTE_METRICS  "/metrics"
 #define SIDECAR_ROUTE_BINDINGS "/v1/bindings"
 #define SIDECAR_ROUTE_BINDING  SIDECAR_ROUTE_BINDINGS "/" /* + task id (URL-encoded) */
+#define SIDECAR_ROUTE_CHANGES  "/v1/changes"
+#define SIDECAR_ROUTE_UI       "/ui"
 #define SIDECAR_QUERY_WAIT     "wait"                     /* seconds, 0..SIDECAR_WAIT_MAX */
 #define SIDECAR_WAIT_MAX       300
 

@@ -2,6 +2,7 @@
 #include "sidecar/api.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "registry/sidecar_api.h"
 #include "sidecar/agent.h"
 #include "sidecar/tracker.h"
+#include "sidecar/ui.h"
 
 #define API_WRITE_FAILING_MS 1000 /* registry writes failing this long: /healthz fails */
 
@@ -33,6 +35,8 @@ struct waiter {
 	struct event *timer;
 	struct event *gone; /* readable client socket: it may have closed */
 	char task[REG_ARN_MAX];
+	int changes;         /* a changes long-poll (the dashboard), not a binding's */
+	unsigned long since; /* changes: the count the client has seen */
 };
 
 struct api {
@@ -44,7 +48,8 @@ struct api {
 	struct metric *connected, *bindings[4], *outbox_pending, *unauthorized;
 	TAILQ_HEAD(, waiter) waiters;
 	int nwaiters;
-	int file_warned; /* registry_file_lost is logged */
+	int file_warned;       /* registry_file_lost is logged */
+	unsigned long changes; /* commits that changed rows since start (the changes feed) */
 };
 
 static void
@@ -63,7 +68,9 @@ static void
 waiter_reply(struct waiter *w, const struct binding *b)
 {
 	evhttp_connection_set_closecb(evhttp_request_get_connection(w->req), NULL, NULL);
-	if (b != NULL)
+	if (w->changes)
+		httpd_json(w->req, 200, json_pack("{s:I}", "changes", (json_int_t)w->api->changes));
+	else if (b != NULL)
 		httpd_json(w->req, 200, binding_to_json(b));
 	else
 		httpd_error(w->req, 404, "not_found", "no binding for this task yet", NULL);
@@ -113,9 +120,10 @@ api_wake(struct api *a)
 	struct waiter *w, *next;
 	struct binding b;
 
+	a->changes++;
 	for (w = TAILQ_FIRST(&a->waiters); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, entry);
-		if (registry_binding_get(a->reg, w->task, &b) == 0)
+		if (w->changes || registry_binding_get(a->reg, w->task, &b) == 0)
 			waiter_reply(w, &b);
 	}
 }
@@ -239,6 +247,83 @@ task_ok(const char *s)
 	           n;
 }
 
+/*
+ * Parks req for up to wait seconds: answered by api_wake or the timer, freed
+ * when the client goes. NULL (and req answered 503) when too many wait.
+ */
+static struct waiter *
+park(struct api *a, struct evhttp_request *req, long wait)
+{
+	struct event_base *base = evhttp_connection_get_base(evhttp_request_get_connection(req));
+	struct bufferevent *bev;
+	struct timeval tv = {wait, 0};
+	struct waiter *w;
+	evutil_socket_t fd;
+
+	if (a->nwaiters >= API_WAITERS_MAX || (w = calloc(1, sizeof(*w))) == NULL) {
+		httpd_error(req, 503, "busy", "too many waiting requests", NULL);
+		return NULL;
+	}
+	w->api = a;
+	w->req = req;
+	w->timer = evtimer_new(base, waiter_timeout, w);
+	TAILQ_INSERT_TAIL(&a->waiters, w, entry);
+	a->nwaiters++;
+	evtimer_add(w->timer, &tv);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), waiter_closed, w);
+	bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+	fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+	if (fd >= 0 && (w->gone = event_new(base, fd, EV_READ, waiter_readable, w)) != NULL)
+		event_add(w->gone, NULL);
+	return w;
+}
+
+/* A number in 0..max from query name; dflt when absent; -2 (and req answered 400) when bad. */
+static long
+query_num(struct evhttp_request *req, const char *name, long max, long dflt)
+{
+	char buf[24], *end;
+	long v;
+	int rc;
+
+	if ((rc = httpd_query(req, name, buf, sizeof(buf))) == -ENOENT)
+		return dflt;
+	errno = 0;
+	v = rc == 0 ? strtol(buf, &end, 10) : -1;
+	if (rc != 0 || buf[0] == '\0' || *end != '\0' || errno != 0 || v < 0 || v > max) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "%s must be 0..%ld", name, max);
+		httpd_error(req, 400, "bad_request", msg, name);
+		return -2;
+	}
+	return v;
+}
+
+/*
+ * GET /v1/changes?since=N&wait=S: the count of commits that changed rows, at
+ * once when it is not since, else when the next one lands (or after wait).
+ * The dashboard refetches what it shows whenever the count moves.
+ */
+static void
+changes(struct api *a, struct evhttp_request *req)
+{
+	long since, wait;
+	struct waiter *w;
+
+	if ((since = query_num(req, "since", LONG_MAX, -1)) == -2 ||
+	    (wait = query_num(req, SIDECAR_QUERY_WAIT, SIDECAR_WAIT_MAX, 0)) == -2)
+		return;
+	if (since < 0 || (unsigned long)since != a->changes || wait == 0) {
+		httpd_json(req, 200, json_pack("{s:I}", "changes", (json_int_t)a->changes));
+		return;
+	}
+	if ((w = park(a, req, wait)) != NULL) {
+		w->changes = 1;
+		w->since = (unsigned long)since;
+	}
+}
+
 static void
 binding_one(struct api *a, struct evhttp_request *req, const char *path)
 {
@@ -246,7 +331,6 @@ binding_one(struct api *a, struct evhttp_request *req, const char *path)
 	struct waiter *w;
 	char *task, buf[16];
 	long wait = 0;
-	struct timeval tv;
 	int rc;
 
 	if ((task = evhttp_uridecode(path + strlen(SIDECAR_ROUTE_BINDING), 0, NULL)) == NULL) {
@@ -290,33 +374,12 @@ binding_one(struct api *a, struct evhttp_request *req, const char *path)
 		httpd_error(req, 404, "not_found", "no binding for this task", NULL);
 		return;
 	}
-	if (a->nwaiters >= API_WAITERS_MAX || (w = calloc(1, sizeof(*w))) == NULL) {
+	if ((w = park(a, req, wait)) == NULL) {
 		free(task);
-		httpd_error(req, 503, "busy", "too many waiting requests", NULL);
 		return;
 	}
-	w->api = a;
-	w->req = req;
 	snprintf(w->task, sizeof(w->task), "%s", task);
 	free(task);
-	w->timer = evtimer_new(evhttp_connection_get_base(evhttp_request_get_connection(req)),
-	                       waiter_timeout, w);
-	TAILQ_INSERT_TAIL(&a->waiters, w, entry);
-	a->nwaiters++;
-	tv.tv_sec = wait;
-	tv.tv_usec = 0;
-	evtimer_add(w->timer, &tv);
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), waiter_closed, w);
-	{
-		struct bufferevent *bev =
-		    evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
-		evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
-
-		if (fd >= 0 && (w->gone = event_new(
-		                    evhttp_connection_get_base(evhttp_request_get_connection(req)),
-		                    fd, EV_READ, waiter_readable, w)) != NULL)
-			event_add(w->gone, NULL);
-	}
 }
 
 int
@@ -387,6 +450,10 @@ route(struct evhttp_request *req, void *arg)
 		binding_one(a, req, path);
 	else if (strcmp(path, SIDECAR_ROUTE_METRICS) == 0)
 		metrics_page(a, req);
+	else if (strcmp(path, SIDECAR_ROUTE_CHANGES) == 0)
+		changes(a, req);
+	else if (strcmp(path, SIDECAR_ROUTE_UI) == 0)
+		ui_page(req);
 	else
 		httpd_error(req, 404, "not_found", "no such route", NULL);
 }

@@ -4,13 +4,15 @@
 #   tests/demo.sh start   dockerd (the system one if it answers, else a private one),
 #                         the tenant image (built offline), berth-sidecar and
 #                         berth-launcher (docker backend, SQLite only), three tenants
-#                         provisioned with curl and fetched on 127.0.0.1, `berth ls`.
-#                         Everything is left running.
+#                         provisioned with curl and fetched on 127.0.0.1, `berth ls`,
+#                         and the landing page (examples/landing) served from its own
+#                         origin by a busybox httpd container. Everything is left running.
 #   tests/demo.sh stop    deletes the demo's tenants and stops what start started.
 #
 # Binaries come from build/ (BERTH_BUILD_DIR overrides); state, logs and pids
-# live in .state/demo. Ports: BERTH_DEMO_PORT (launcher, 8080) and
-# BERTH_DEMO_SIDECAR_PORT (9680), both on 127.0.0.1.
+# live in .state/demo. Ports: BERTH_DEMO_PORT (launcher, 8080),
+# BERTH_DEMO_SIDECAR_PORT (9680; its dashboard at /ui) and
+# BERTH_DEMO_LANDING_PORT (the landing page, 8081), all on 127.0.0.1.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +20,8 @@ build=${BERTH_BUILD_DIR:-$top/build}
 dir=$top/.state/demo
 lport=${BERTH_DEMO_PORT:-8080}
 sport=${BERTH_DEMO_SIDECAR_PORT:-9680}
+oport=${BERTH_DEMO_LANDING_PORT:-8081}
+landing=berth-demo-landing
 bridge=berth-demo0
 cidr=10.213.200.1/24
 image=berth-demo/tenant:latest
@@ -74,6 +78,9 @@ stop_demo() {
 		fi
 		rm -f "$dir/$name.pid"
 	done
+	if [ -f "$dir/docker-host" ]; then
+		DOCKER_HOST=$(cat "$dir/docker-host") docker rm -f "$landing" >/dev/null 2>&1 || true
+	fi
 	if [ -f "$dir/own-dockerd" ]; then
 		"$top/tests/services/dockerd.sh" stop "$dir/docker" "$bridge" || true
 		rm -f "$dir/own-dockerd"
@@ -92,6 +99,7 @@ start_demo() {
 	stop_demo # a second start begins from a clean slate
 	port_busy "$lport" && die "127.0.0.1:$lport is taken: set BERTH_DEMO_PORT"
 	port_busy "$sport" && die "127.0.0.1:$sport is taken: set BERTH_DEMO_SIDECAR_PORT"
+	port_busy "$oport" && die "127.0.0.1:$oport is taken: set BERTH_DEMO_LANDING_PORT"
 
 	if DOCKER_HOST=unix:///var/run/docker.sock timeout 5 docker version >/dev/null 2>&1; then
 		dh=unix:///var/run/docker.sock
@@ -116,6 +124,7 @@ start_demo() {
 	spawn launcher "$build/launcher/berth-launcher" --db "$dir/registry.db" \
 		--listen "127.0.0.1:$lport" --backend docker --docker-host "$dh" --image "$image" \
 		--host-ip 127.0.0.1 --sidecar-url "http://127.0.0.1:$sport" --stop-timeout 3 \
+		--cors-origin "http://127.0.0.1:$oport" \
 		--database-url-template 'postgres://app@db.internal:5432/{db_name}'
 	wait_http "http://127.0.0.1:$lport/healthz" launcher
 
@@ -142,9 +151,23 @@ start_demo() {
 	say "berth ls"
 	"$build/berth/berth" --db "$dir/registry.db" ls
 
+	# The landing page from an origin of its own (the launcher allows it with --cors-origin).
+	say "serving the landing page on 127.0.0.1:$oport (busybox httpd in a container)"
+	rm -rf "$dir/landing"
+	cp -r "$top/examples/landing" "$dir/landing"
+	printf 'window.BERTH_LAUNCHER_URL = "http://127.0.0.1:%s";\n' "$lport" >"$dir/landing/config.js"
+	DOCKER_HOST=$dh docker run -d --name "$landing" -p "127.0.0.1:$oport:8000" \
+		-v "$dir/landing:/www:ro" --entrypoint /bin/httpd "$image" -f -p 8000 -h /www >/dev/null
+	for _ in $(seq 1 50); do
+		curl -fs --noproxy '*' -o /dev/null "http://127.0.0.1:$oport/" && break
+		sleep 0.1
+	done
+	curl -fs --noproxy '*' -o /dev/null "http://127.0.0.1:$oport/" || die "the landing page did not come up"
+
 	printf '\nberth is running:\n'
 	printf '  %-9s %-24s (log %s)\n' launcher "http://127.0.0.1:$lport" "$dir/launcher.log" \
 		sidecar "http://127.0.0.1:$sport" "$dir/sidecar.log"
+	printf '  %-9s %s\n' landing "http://127.0.0.1:$oport/" dashboard "http://127.0.0.1:$sport/ui"
 	cat <<EOF
   docker    $dh
 Try:  curl -s http://127.0.0.1:$lport/v1/tenants

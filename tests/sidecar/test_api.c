@@ -393,6 +393,49 @@ test_hostip(void **state)
 }
 
 /* Long-polls whose clients go away free their slots at once, not when wait= runs out. */
+/* The dashboard's feed: a count of changing commits, long-polled; and the page itself. */
+static void
+test_changes_and_ui(void **state)
+{
+	struct fx *f = *state;
+	struct reply now, parked, bad, page;
+	char path[96];
+	long n;
+
+	tracker_start(f->s.t);
+	tu_wait_connected(&f->s);
+	request(f, "GET", "/v1/changes", &now);
+	wait_reply(f, &now, 1000);
+	assert_int_equal(now.status, 200);
+	assert_non_null(strstr(now.body, "\"changes\":"));
+	n = strtol(strstr(now.body, "\"changes\":") + 10, NULL, 10);
+	/* Parked on the current count; the next changing commit answers it. */
+	snprintf(path, sizeof(path), "/v1/changes?since=%ld&wait=10", n);
+	request(f, "GET", path, &parked);
+	tu_spin(f->s.base, 100);
+	assert_false(parked.done);
+	start_container(f);
+	wait_reply(f, &parked, 3000);
+	assert_int_equal(parked.status, 200);
+	assert_true(strtol(strstr(parked.body, "\"changes\":") + 10, NULL, 10) > n);
+	/* A stale count answers at once; junk is 400. */
+	snprintf(path, sizeof(path), "/v1/changes?since=%ld&wait=10", n);
+	request(f, "GET", path, &now);
+	wait_reply(f, &now, 1000);
+	assert_int_equal(now.status, 200);
+	request(f, "GET", "/v1/changes?since=-1", &bad);
+	wait_reply(f, &bad, 1000);
+	assert_int_equal(bad.status, 400);
+	request(f, "GET", "/v1/changes?wait=301", &bad);
+	wait_reply(f, &bad, 1000);
+	assert_int_equal(bad.status, 400);
+	request(f, "GET", "/ui", &page);
+	wait_reply(f, &page, 1000);
+	assert_int_equal(page.status, 200);
+	assert_non_null(strstr(page.ctype, "text/html"));
+	assert_non_null(strstr(page.body, "id=\"bindings\""));
+}
+
 static void
 test_long_poll_client_gone(void **state)
 {
@@ -483,6 +526,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_long_poll, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changes_and_ui, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_long_poll_client_gone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_health_registry, setup, teardown),
 	    cmocka_unit_test(test_hostip),
