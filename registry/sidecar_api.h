@@ -21,7 +21,7 @@
 #define SIDECAR_ROUTE_BINDING  SIDECAR_ROUTE_BINDINGS "/" /* + task id (URL-encoded) */
 #define SIDECAR_ROUTE_CHANGES  "/v1/changes"
 #define SIDECAR_ROUTE_UI       "/ui"
-#define SIDECAR_QUERY_WAIT     "wait"                     /* seconds, 0..SIDECAR_WAIT_MAX */
+#define SIDECAR_QUERY_WAIT     "wait" /* seconds, 0..SIDECAR_WAIT_MAX */
 #define SIDECAR_WAIT_MAX       300
 
 #endif

@@ -65,7 +65,7 @@ struct case_run {
 
 #define case_fail(c, ...)                                                                          \
 	do {                                                                                       \
-		char case_msg_[2048];                                                               \
+		char case_msg_[2048];                                                              \
 		snprintf(case_msg_, sizeof(case_msg_), __VA_ARGS__);                               \
 		fail_msg("%s:%d: %s", (c)->file, (c)->lineno, case_msg_);                          \
 	} while (0)
