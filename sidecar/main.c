@@ -116,6 +116,14 @@ on_agent_metadata(const struct agent_metadata *m, void *arg)
 		heartbeat_set_id(s->heartbeat, m->instance_arn, m->instance_arn);
 }
 
+/* Requests that come while the sidecar stops. */
+static void
+shutting_down(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	httpd_error(req, 503, "shutting_down", "the sidecar is stopping", NULL);
+}
+
 static void
 on_agent_tasks(const struct agent_task *tasks, size_t n, void *arg)
 {
@@ -283,6 +291,8 @@ main(int argc, char **argv)
 	event_base_dispatch(s->base);
 
 	api_free(s->api);
+	/* The loop turns again below (LEFT, the last sync): no request reaches the API. */
+	evhttp_set_gencb(s->http, shutting_down, NULL);
 	agent_free(s->agent);
 	tracker_free(s->tracker);     /* commits what is queued */
 	heartbeat_stop(s->heartbeat); /* the host item says LEFT */
