@@ -27,6 +27,7 @@
 #include "sidecar/ui.h"
 
 #define API_WRITE_FAILING_MS 1000 /* registry writes failing this long: /healthz fails */
+#define API_WAIT_MSG         "wait must be 0..300 seconds"
 
 struct waiter {
 	TAILQ_ENTRY(waiter) entry;
@@ -278,9 +279,12 @@ park(struct api *a, struct evhttp_request *req, long wait)
 	return w;
 }
 
-/* A number in 0..max from query name; dflt when absent; -2 (and req answered 400) when bad. */
+/*
+ * A number in 0..max from query name; dflt when absent; -2, with req answered
+ * 400 bad_request saying msg, when it is anything else.
+ */
 static long
-query_num(struct evhttp_request *req, const char *name, long max, long dflt)
+query_num(struct evhttp_request *req, const char *name, long max, long dflt, const char *msg)
 {
 	char buf[24], *end;
 	long v;
@@ -291,9 +295,6 @@ query_num(struct evhttp_request *req, const char *name, long max, long dflt)
 	errno = 0;
 	v = rc == 0 ? strtol(buf, &end, 10) : -1;
 	if (rc != 0 || buf[0] == '\0' || *end != '\0' || errno != 0 || v < 0 || v > max) {
-		char msg[64];
-
-		snprintf(msg, sizeof(msg), "%s must be 0..%ld", name, max);
 		httpd_error(req, 400, "bad_request", msg, name);
 		return -2;
 	}
@@ -311,8 +312,9 @@ changes(struct api *a, struct evhttp_request *req)
 	long since, wait;
 	struct waiter *w;
 
-	if ((since = query_num(req, "since", LONG_MAX, -1)) == -2 ||
-	    (wait = query_num(req, SIDECAR_QUERY_WAIT, SIDECAR_WAIT_MAX, 0)) == -2)
+	if ((since = query_num(req, "since", LONG_MAX, -1, "since must be a count of changes")) ==
+	        -2 ||
+	    (wait = query_num(req, SIDECAR_QUERY_WAIT, SIDECAR_WAIT_MAX, 0, API_WAIT_MSG)) == -2)
 		return;
 	if (since < 0 || (unsigned long)since != a->changes || wait == 0) {
 		httpd_json(req, 200, json_pack("{s:I}", "changes", (json_int_t)a->changes));
@@ -329,8 +331,8 @@ binding_one(struct api *a, struct evhttp_request *req, const char *path)
 {
 	struct binding b;
 	struct waiter *w;
-	char *task, buf[16];
-	long wait = 0;
+	char *task;
+	long wait;
 	int rc;
 
 	if ((task = evhttp_uridecode(path + strlen(SIDECAR_ROUTE_BINDING), 0, NULL)) == NULL) {
@@ -342,22 +344,9 @@ binding_one(struct api *a, struct evhttp_request *req, const char *path)
 		httpd_error(req, 400, "bad_request", "bad task id", "task");
 		return;
 	}
-	if ((rc = httpd_query(req, SIDECAR_QUERY_WAIT, buf, sizeof(buf))) != 0 && rc != -ENOENT) {
+	if ((wait = query_num(req, SIDECAR_QUERY_WAIT, SIDECAR_WAIT_MAX, 0, API_WAIT_MSG)) == -2) {
 		free(task);
-		httpd_error(req, 400, "bad_request", "wait must be 0..300 seconds", "wait");
 		return;
-	}
-	if (rc == 0) {
-		char *end;
-
-		errno = 0;
-		wait = strtol(buf, &end, 10);
-		if (buf[0] == '\0' || *end != '\0' || errno != 0 || wait < 0 ||
-		    wait > SIDECAR_WAIT_MAX) {
-			free(task);
-			httpd_error(req, 400, "bad_request", "wait must be 0..300 seconds", "wait");
-			return;
-		}
 	}
 	if ((rc = registry_binding_get(a->reg, task, &b)) == 0) {
 		free(task);
