@@ -11,6 +11,7 @@
 #include "aws/aws_creds.h"
 #include "aws/aws_ddb.h"
 #include "registry/item.h"
+#include "registry/registry_int.h"
 #include "registry/registry_schema.h"
 
 int
@@ -324,43 +325,26 @@ item_api_url_ok(const char *url)
 	       (v >> 16) == (192u << 8 | 168);
 }
 
-/* The string at key copied into out: absent or null is "", anything else must be a fitting string.
- */
-static int
-host_str(const json_t *o, const char *key, char *out, size_t outlen)
-{
-	const json_t *v = json_object_get(o, key);
-
-	out[0] = '\0';
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_string(v) || json_string_length(v) >= outlen ||
-	    memchr(json_string_value(v), '\0', json_string_length(v)) != NULL)
-		return -1;
-	memcpy(out, json_string_value(v), json_string_length(v) + 1);
-	return 0;
-}
-
 int
 item_host_parse(const json_t *o, struct host_item *h, char *why, size_t whylen)
 {
-	char status[16], started[40], beat[40];
-	const json_t *v;
+	char status[16];
+	int bad = 0;
 
 	memset(h, 0, sizeof(*h));
 	if (!is_kind(o, "host")) {
 		snprintf(why, whylen, "not a host item");
 		return -EINVAL;
 	}
-	if (host_str(o, "host_id", h->id, sizeof(h->id)) != 0 || h->id[0] == '\0' ||
-	    host_str(o, "container_instance_arn", h->instance_arn, sizeof(h->instance_arn)) != 0 ||
-	    host_str(o, "ec2_instance_id", h->ec2_instance_id, sizeof(h->ec2_instance_id)) != 0 ||
-	    host_str(o, "host_ip", h->host_ip, sizeof(h->host_ip)) != 0 ||
-	    host_str(o, "api_url", h->api_url, sizeof(h->api_url)) != 0 ||
-	    host_str(o, "berth_version", h->berth_version, sizeof(h->berth_version)) != 0 ||
-	    host_str(o, "status", status, sizeof(status)) != 0 ||
-	    host_str(o, "started_at", started, sizeof(started)) != 0 ||
-	    host_str(o, "heartbeat_at", beat, sizeof(beat)) != 0) {
+	if (reg_json_str(o, "host_id", h->id, sizeof(h->id)) != 0 || h->id[0] == '\0' ||
+	    reg_json_str(o, "container_instance_arn", h->instance_arn, sizeof(h->instance_arn)) !=
+	        0 ||
+	    reg_json_str(o, "ec2_instance_id", h->ec2_instance_id, sizeof(h->ec2_instance_id)) !=
+	        0 ||
+	    reg_json_str(o, "host_ip", h->host_ip, sizeof(h->host_ip)) != 0 ||
+	    reg_json_str(o, "api_url", h->api_url, sizeof(h->api_url)) != 0 ||
+	    reg_json_str(o, "berth_version", h->berth_version, sizeof(h->berth_version)) != 0 ||
+	    reg_json_str(o, "status", status, sizeof(status)) != 0) {
 		snprintf(why, whylen, "a field is not a string or is too long");
 		return -EINVAL;
 	}
@@ -369,20 +353,19 @@ item_host_parse(const json_t *o, struct host_item *h, char *why, size_t whylen)
 		return -EINVAL;
 	}
 	h->left = strcmp(status, "LEFT") == 0;
-	if ((h->heartbeat_at = aws_time_parse_iso8601(beat)) <= 0 ||
-	    (h->started_at = aws_time_parse_iso8601(started)) <= 0) {
+	h->heartbeat_at = reg_json_time(o, "heartbeat_at", &bad);
+	h->started_at = reg_json_time(o, "started_at", &bad);
+	if (bad || h->heartbeat_at <= 0 || h->started_at <= 0) {
 		snprintf(why, whylen, "started_at or heartbeat_at is not a time");
 		return -EINVAL;
 	}
-	v = json_object_get(o, "heartbeat_s");
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 3600) {
+	h->heartbeat_s = (int)reg_json_int(o, "heartbeat_s", 1, 3600, 0, &bad);
+	if (bad || h->heartbeat_s == 0) {
 		snprintf(why, whylen, "heartbeat_s is not 1..3600");
 		return -EINVAL;
 	}
-	h->heartbeat_s = (int)json_integer_value(v);
-	v = json_object_get(o, "bindings_running");
-	h->running =
-	    json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : 0;
+	/* Informative only: a count that is not one shows as 0. */
+	h->running = (long)reg_json_int(o, "bindings_running", 0, INT64_MAX, 0, &bad);
 	h->version = (int64_t)json_integer_value(json_object_get(o, "version"));
 	return 0;
 }

@@ -147,4 +147,16 @@ const char *reg_task_id(const char *task_arn);
 	"MEMORY; "                                                                                 \
 	"PRAGMA journal_size_limit = 67108864"
 
+/*
+ * Readers of untrusted JSON rows and items (registry_json.c). str copies the
+ * string at key into dst: absent or null is "" (0); not a string, too long or
+ * holding a NUL is -1. int is the integer at key in [lo, hi]: absent or null
+ * gives dflt, anything else sets *bad. time is an RFC 3339 time at key in ms:
+ * absent, null or "" is 0, anything unparsable sets *bad.
+ */
+int reg_json_str(const json_t *o, const char *key, char *dst, size_t dstlen);
+int64_t reg_json_int(const json_t *o, const char *key, int64_t lo, int64_t hi, int64_t dflt,
+                     int *bad);
+int64_t reg_json_time(const json_t *o, const char *key, int *bad);
+
 #endif

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "aws/aws_creds.h"
+#include "registry/registry_int.h"
 
 void
 registry_time_format(char *out, size_t outlen, int64_t ms)
@@ -140,28 +141,26 @@ tenant_to_json(const struct tenant *t)
 
 /* --- readers: the same shapes back, from untrusted JSON ------------------- */
 
-/*
- * Copies the string at key into dst: absent or null leaves "" (0); a value
- * that is not a string, or that does not fit, is -1.
- */
-static int
-get_str(const json_t *o, const char *key, char *dst, size_t dstlen)
+int
+reg_json_str(const json_t *o, const char *key, char *dst, size_t dstlen)
 {
 	const json_t *v = json_object_get(o, key);
 	const char *s;
+	size_t n;
 
 	dst[0] = '\0';
 	if (v == NULL || json_is_null(v))
 		return 0;
-	if ((s = json_string_value(v)) == NULL || strlen(s) >= dstlen)
+	/* A string holding a NUL would be cut short by C: refused, not truncated. */
+	if ((s = json_string_value(v)) == NULL || (n = json_string_length(v)) >= dstlen ||
+	    memchr(s, '\0', n) != NULL)
 		return -1;
-	memcpy(dst, s, strlen(s) + 1);
+	memcpy(dst, s, n + 1);
 	return 0;
 }
 
-/* The integer at key in [lo, hi]: absent or null gives dflt; anything else is -1 in *bad. */
-static int64_t
-get_int(const json_t *o, const char *key, int64_t lo, int64_t hi, int64_t dflt, int *bad)
+int64_t
+reg_json_int(const json_t *o, const char *key, int64_t lo, int64_t hi, int64_t dflt, int *bad)
 {
 	const json_t *v = json_object_get(o, key);
 	json_int_t n;
@@ -175,14 +174,13 @@ get_int(const json_t *o, const char *key, int64_t lo, int64_t hi, int64_t dflt, 
 	return (int64_t)n;
 }
 
-/* An RFC 3339 time at key in ms; absent, null or "" is 0; unparsable marks *bad. */
-static int64_t
-get_time(const json_t *o, const char *key, int *bad)
+int64_t
+reg_json_time(const json_t *o, const char *key, int *bad)
 {
 	char buf[64];
 	int64_t ms;
 
-	if (get_str(o, key, buf, sizeof(buf)) != 0) {
+	if (reg_json_str(o, key, buf, sizeof(buf)) != 0) {
 		*bad = 1;
 		return 0;
 	}
@@ -205,29 +203,29 @@ binding_from_json(const json_t *o, struct binding *b)
 	memset(b, 0, sizeof(*b));
 	if (!json_is_object(o))
 		return -EINVAL;
-	if (get_str(o, "task_arn", b->task_arn, sizeof(b->task_arn)) != 0 ||
-	    get_str(o, "task_id", b->task_id, sizeof(b->task_id)) != 0 ||
-	    get_str(o, "container_name", b->container_name, sizeof(b->container_name)) != 0 ||
-	    get_str(o, "container_id", b->container_id, sizeof(b->container_id)) != 0 ||
-	    get_str(o, "protocol", b->protocol, sizeof(b->protocol)) != 0 ||
-	    get_str(o, "host_ip", b->host_ip, sizeof(b->host_ip)) != 0 ||
-	    get_str(o, "tenant", b->tenant, sizeof(b->tenant)) != 0 ||
-	    get_str(o, "cluster", b->cluster, sizeof(b->cluster)) != 0 ||
-	    get_str(o, "family", b->family, sizeof(b->family)) != 0 ||
-	    get_str(o, "revision", b->revision, sizeof(b->revision)) != 0 ||
-	    get_str(o, "status", status, sizeof(status)) != 0)
+	if (reg_json_str(o, "task_arn", b->task_arn, sizeof(b->task_arn)) != 0 ||
+	    reg_json_str(o, "task_id", b->task_id, sizeof(b->task_id)) != 0 ||
+	    reg_json_str(o, "container_name", b->container_name, sizeof(b->container_name)) != 0 ||
+	    reg_json_str(o, "container_id", b->container_id, sizeof(b->container_id)) != 0 ||
+	    reg_json_str(o, "protocol", b->protocol, sizeof(b->protocol)) != 0 ||
+	    reg_json_str(o, "host_ip", b->host_ip, sizeof(b->host_ip)) != 0 ||
+	    reg_json_str(o, "tenant", b->tenant, sizeof(b->tenant)) != 0 ||
+	    reg_json_str(o, "cluster", b->cluster, sizeof(b->cluster)) != 0 ||
+	    reg_json_str(o, "family", b->family, sizeof(b->family)) != 0 ||
+	    reg_json_str(o, "revision", b->revision, sizeof(b->revision)) != 0 ||
+	    reg_json_str(o, "status", status, sizeof(status)) != 0)
 		return -EINVAL;
-	b->container_port = (int)get_int(o, "container_port", 0, 65535, 0, &bad);
-	b->host_port = (int)get_int(o, "host_port", 0, 65535, 0, &bad);
-	b->host_port_v6 = (int)get_int(o, "host_port_v6", 0, 65535, 0, &bad);
-	b->version = get_int(o, "version", 0, INT64_MAX, 0, &bad);
+	b->container_port = (int)reg_json_int(o, "container_port", 0, 65535, 0, &bad);
+	b->host_port = (int)reg_json_int(o, "host_port", 0, 65535, 0, &bad);
+	b->host_port_v6 = (int)reg_json_int(o, "host_port_v6", 0, 65535, 0, &bad);
+	b->version = reg_json_int(o, "version", 0, INT64_MAX, 0, &bad);
 	if ((ec = json_object_get(o, "exit_code")) != NULL && !json_is_null(ec)) {
-		b->exit_code = (int)get_int(o, "exit_code", INT32_MIN, INT32_MAX, 0, &bad);
+		b->exit_code = (int)reg_json_int(o, "exit_code", INT32_MIN, INT32_MAX, 0, &bad);
 		b->has_exit_code = 1;
 	}
-	b->started_at = get_time(o, "started_at", &bad);
-	b->stopped_at = get_time(o, "stopped_at", &bad);
-	b->updated_at = get_time(o, "updated_at", &bad);
+	b->started_at = reg_json_time(o, "started_at", &bad);
+	b->stopped_at = reg_json_time(o, "stopped_at", &bad);
+	b->updated_at = reg_json_time(o, "updated_at", &bad);
 	if (bad || binding_status_parse(status) < 0)
 		return -EINVAL;
 	b->status = (enum binding_status)binding_status_parse(status);
@@ -245,19 +243,19 @@ tenant_from_json(const json_t *o, struct tenant *t)
 	memset(t, 0, sizeof(*t));
 	if (!json_is_object(o))
 		return -EINVAL;
-	if (get_str(o, "subdomain", t->subdomain, sizeof(t->subdomain)) != 0 ||
-	    get_str(o, "admin_email", t->admin_email, sizeof(t->admin_email)) != 0 ||
-	    get_str(o, "company_name", t->company_name, sizeof(t->company_name)) != 0 ||
-	    get_str(o, "url", t->url, sizeof(t->url)) != 0 ||
-	    get_str(o, "host_ip", t->host_ip, sizeof(t->host_ip)) != 0 ||
-	    get_str(o, "task_arn", t->task_arn, sizeof(t->task_arn)) != 0 ||
-	    get_str(o, "error", t->error, sizeof(t->error)) != 0 ||
-	    get_str(o, "status", status, sizeof(status)) != 0)
+	if (reg_json_str(o, "subdomain", t->subdomain, sizeof(t->subdomain)) != 0 ||
+	    reg_json_str(o, "admin_email", t->admin_email, sizeof(t->admin_email)) != 0 ||
+	    reg_json_str(o, "company_name", t->company_name, sizeof(t->company_name)) != 0 ||
+	    reg_json_str(o, "url", t->url, sizeof(t->url)) != 0 ||
+	    reg_json_str(o, "host_ip", t->host_ip, sizeof(t->host_ip)) != 0 ||
+	    reg_json_str(o, "task_arn", t->task_arn, sizeof(t->task_arn)) != 0 ||
+	    reg_json_str(o, "error", t->error, sizeof(t->error)) != 0 ||
+	    reg_json_str(o, "status", status, sizeof(status)) != 0)
 		return -EINVAL;
-	t->host_port = (int)get_int(o, "host_port", 0, 65535, 0, &bad);
-	t->version = get_int(o, "version", 0, INT64_MAX, 0, &bad);
-	t->created_at = get_time(o, "created_at", &bad);
-	t->updated_at = get_time(o, "updated_at", &bad);
+	t->host_port = (int)reg_json_int(o, "host_port", 0, 65535, 0, &bad);
+	t->version = reg_json_int(o, "version", 0, INT64_MAX, 0, &bad);
+	t->created_at = reg_json_time(o, "created_at", &bad);
+	t->updated_at = reg_json_time(o, "updated_at", &bad);
 	if (bad || tenant_status_parse(status) < 0)
 		return -EINVAL;
 	t->status = (enum tenant_status)tenant_status_parse(status);
