@@ -25,30 +25,18 @@ secret=berth-test-secret
 
 arn_of() { echo "arn:aws:ecs:us-east-1:123456789012:container-instance/berth-test/host$1"; }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-stop_pid() {
-	local pidf=$1 pid
-	alive "$pidf" || { rm -f "$pidf"; return 0; }
-	pid=$(cat "$pidf")
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 40); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.25
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	rm -f "$pidf"
-}
+# shellcheck source=tests/services/pidfile.sh
+. "$here/pidfile.sh"
 
 down() {
 	local ns h
-	stop_pid "$dir/dynalite.pid"
+	pid_stop "$dir/dynalite.pid" 10
 	for h in "$dir"/host*; do
 		[ -d "$h" ] || continue
 		ns=berth-$(basename "$h")
 		for p in "$h"/*.pid; do
 			[ -e "$p" ] || continue
-			case $p in */docker.pid) ;; *) stop_pid "$p" ;; esac
+			case $p in */docker.pid) ;; *) pid_stop "$p" 10 ;; esac
 		done
 		if [ -e "/var/run/netns/$ns" ]; then
 			nsenter --net="/var/run/netns/$ns" "$here/dockerd.sh" stop "$h/docker" || true

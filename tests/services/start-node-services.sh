@@ -17,33 +17,19 @@ dir=$(realpath -m "${2:?state directory}")
 akid=AKIDBERTHTEST
 secret=berth-test-secret
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# shellcheck source=tests/services/pidfile.sh
+. "$here/pidfile.sh"
 
 wait_file() {
 	local f=$1 pidf=$2
 	for _ in $(seq 1 120); do
 		[ -s "$f" ] && return 0
-		alive "$pidf" || break
+		pid_alive "$pidf" || break
 		sleep 0.25
 	done
 	echo "start-node-services: $(basename "$f" .url) did not come up; see $dir/*.log" >&2
 	tail -n 20 "$dir"/*.log >&2 || true
 	return 1
-}
-
-stop_one() {
-	local pidf=$1
-	if alive "$pidf"; then
-		local pid
-		pid=$(cat "$pidf")
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 1 80); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.25
-		done
-		kill -9 "$pid" 2>/dev/null || true
-	fi
-	rm -f "$pidf"
 }
 
 case $cmd in
@@ -55,7 +41,7 @@ start)
 	if [ -z "$dh" ] && [ -f "$dir/../env" ]; then
 		dh=$(sed -n 's/^export BERTH_TEST_DOCKER_HOST=//p' "$dir/../env" | tail -n 1)
 	fi
-	if ! alive "$dir/dynalite.pid"; then
+	if ! pid_alive "$dir/dynalite.pid"; then
 		rm -f "$dir/dynamodb.url"
 		# Signatures are checked as DynamoDB does: the shared test key, the keys the C tests
 		# use, and whatever the ECS emulator knows (session keys, keys tests register).
@@ -64,7 +50,7 @@ start)
 			--keys-url-file "$dir/ecs.url" >"$dir/dynalite.log" 2>&1 </dev/null &
 		echo $! >"$dir/dynalite.pid"
 	fi
-	if ! alive "$dir/ecs.pid"; then
+	if ! pid_alive "$dir/ecs.pid"; then
 		rm -f "$dir/ecs.url" "$dir/metadata.url"
 		setsid node "$here/ecs-emulator/index.js" --state "$dir" --docker-host "${dh:-none}" \
 			--access-key-id "$akid" --secret-access-key "$secret" \
@@ -82,8 +68,8 @@ start)
 	echo "export BERTH_TEST_DYNALITE_JS=$here/dynalite.js"
 	;;
 stop)
-	stop_one "$dir/ecs.pid"
-	stop_one "$dir/dynalite.pid"
+	pid_stop "$dir/ecs.pid"
+	pid_stop "$dir/dynalite.pid"
 	;;
 *)
 	echo "unknown command $cmd" >&2
